@@ -1,0 +1,27 @@
+import { createXXHash32, createXXHash64, type IHasher } from 'hash-wasm'
+
+let h64: IHasher | undefined
+let h32: IHasher | undefined
+
+/** Loads the hashers (wasm embedded in hash-wasm, so nothing is fetched). Idempotent. */
+export async function initChecksum(): Promise<void> {
+  h64 ??= await createXXHash64()
+  h32 ??= await createXXHash32()
+}
+
+function ready<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error('initCodec() must finish before records are encoded or decoded')
+  return value
+}
+
+/** xxhash64 (hex, 16 digits) of the parts, as if concatenated. Integrity, not security. */
+export function checksumParts(parts: readonly Uint8Array[]): string {
+  const hasher = ready(h64).init()
+  for (const part of parts) hasher.update(part)
+  return hasher.digest('hex')
+}
+
+/** xxhash32 of the header bytes, as an unsigned integer. */
+export function headerHash(bytes: Uint8Array): number {
+  return Number.parseInt(ready(h32).init().update(bytes).digest('hex'), 16)
+}

@@ -1,0 +1,10 @@
+import { initChecksum } from './checksum.js'
+import { initZstd } from './zstd.js'
+
+export * from './record.js'
+export { classify, isImage, reconstruct, type ImageHeader } from './values.js'
+
+/** Loads the codec's wasm: the hashers (embedded) and zstd (from `zstdWasm`, a URL or the bytes). */
+export async function initCodec(zstdWasm: string | ArrayBuffer | Uint8Array): Promise<void> {
+  await Promise.all([initChecksum(), initZstd(zstdWasm)])
+}

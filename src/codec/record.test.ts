@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs'
+import { gunzipSync } from 'node:zlib'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { CorruptEntryError, UnsupportedValueError } from '../errors.js'
+import type { Image } from '../types.js'
+import { concatParts, decodeRecord, encodeRecord, initCodec, parseHeader } from './index.js'
+
+const ID = 'c'.repeat(64)
+
+beforeAll(async () => {
+  await initCodec(readFileSync(new URL('../../node_modules/@bokuweb/zstd-wasm/dist/web/zstd.wasm', import.meta.url)))
+})
+
+/** ch2bet: the real brain MRI (NIfTI-1, 348-byte header + 4 bytes extension flag, then uint8 voxels). */
+function brain(): Image {
+  const file = gunzipSync(readFileSync(new URL('../../../shared/testdata/ch2bet.nii.gz', import.meta.url)))
+  const dv = new DataView(file.buffer, file.byteOffset)
+  const size = [1, 2, 3].map((i) => dv.getInt16(40 + 2 * i, true))
+  const offset = dv.getFloat32(108, true)
+  const voxels = size.reduce((a, b) => a * b, 1)
+  return {
+    imageType: { dimension: 3, componentType: 'uint8', pixelType: 'Scalar', components: 1 },
+    name: 'ch2bet',
+    origin: [-90, -126, -72],
+    spacing: [1, 1, 1],
+    direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+    size,
+    metadata: new Map<string, unknown>([['modality', 'MR'], ['dims', size]]),
+    data: new Uint8Array(file.buffer.slice(file.byteOffset + offset, file.byteOffset + offset + voxels)),
+  } as Image
+}
+
+function roundTrip(value: Parameters<typeof encodeRecord>[0], codec: 'none' | 'zstd' = 'none') {
+  const enc = encodeRecord(value, { operationId: ID, codec, metadata: { step: 'test' } })
+  const bytes = concatParts(enc.parts, enc.byteLength)
+  return { enc, bytes, ...decodeRecord(ID, bytes) }
+}
+
+describe('payload records', () => {
+  it('round-trips a real brain image bit for bit, with both codecs', () => {
+    const image = brain()
+    for (const codec of ['none', 'zstd'] as const) {
+      const { value, header, bytes } = roundTrip(image, codec)
+      const got = value as Image
+      expect(header.codec).toBe(codec)
+      expect(got.size).toEqual(image.size)
+      expect(got.origin).toEqual(image.origin)
+      expect(Array.from(got.direction)).toEqual(Array.from(image.direction))
+      expect(got.metadata.get('dims')).toEqual(image.size)
+      expect(got.data).toBeInstanceOf(Uint8Array)
+      expect(Buffer.compare(Buffer.from(got.data as Uint8Array), Buffer.from(image.data as Uint8Array))).toBe(0)
+      if (codec === 'zstd') expect(bytes.byteLength).toBeLessThan((image.data as Uint8Array).byteLength * 0.7)
+    }
+  })
+
+  it('round-trips typed arrays, ArrayBuffers and JSON, with null a value of its own', () => {
+    const f = new Float32Array([1.5, -0, Number.NaN, 3e38])
+    const back = roundTrip(f).value as Float32Array
+    expect(back).toBeInstanceOf(Float32Array)
+    expect(new Uint8Array(back.buffer)).toEqual(new Uint8Array(f.buffer))
+    const big = roundTrip(new BigInt64Array([-(2n ** 63n), 7n]), 'zstd').value
+    expect(big).toEqual(new BigInt64Array([-(2n ** 63n), 7n]))
+    const ab = roundTrip(new Uint8Array([9, 8, 7]).buffer).value
+    expect(ab).toBeInstanceOf(ArrayBuffer)
+    expect(new Uint8Array(ab as ArrayBuffer)).toEqual(new Uint8Array([9, 8, 7]))
+    expect(roundTrip(null).value).toBeNull()
+    expect(roundTrip({ a: [1, 'é', { b: true }] }).value).toEqual({ a: [1, 'é', { b: true }] })
+  })
+
+  it('keeps incompressible data uncompressed', () => {
+    const noise = new Uint8Array(1 << 16)
+    let x = 2463534242
+    for (let i = 0; i < noise.length; i++) {
+      x ^= x << 13
+      x ^= x >>> 17
+      x ^= x << 5
+      noise[i] = x & 255
+    }
+    expect(roundTrip(noise, 'zstd').header.codec).toBe('none')
+  })
+
+  it('compresses across several frames', () => {
+    const data = new Uint16Array(5 * 1024 * 1024)
+    for (let i = 0; i < data.length; i++) data[i] = (i >> 7) & 0xfff
+    const { header, value } = roundTrip(data, 'zstd')
+    expect(header.frames).toHaveLength(3)
+    expect(value).toBeInstanceOf(Uint16Array)
+    expect(Buffer.compare(Buffer.from((value as Uint16Array).buffer), Buffer.from(data.buffer))).toBe(0)
+  })
+
+  it('detects every flipped byte, in prefix, header and body', () => {
+    const { bytes } = roundTrip(brain(), 'zstd')
+    const positions = new Set<number>()
+    for (let i = 0; i < 600; i++) positions.add(i)
+    for (let i = 600; i < bytes.byteLength; i += 997) positions.add(i)
+    positions.add(bytes.byteLength - 1)
+    for (const at of positions) {
+      const bad = bytes.slice()
+      bad[at]! ^= 0x10
+      expect(() => decodeRecord(ID, bad), `byte ${at}`).toThrow(CorruptEntryError)
+    }
+  })
+
+  it('rejects truncation, extension and a record filed under another id', () => {
+    const { bytes } = roundTrip(new Uint8Array(1000).fill(3))
+    expect(() => decodeRecord(ID, bytes.subarray(0, bytes.byteLength - 1))).toThrow(CorruptEntryError)
+    expect(() => decodeRecord(ID, concatParts([bytes, new Uint8Array(1)], bytes.byteLength + 1))).toThrow(CorruptEntryError)
+    expect(() => decodeRecord('d'.repeat(64), bytes)).toThrow(/belongs to/)
+    expect(() => decodeRecord(ID, new Uint8Array(0))).toThrow(CorruptEntryError)
+  })
+
+  it('rejects headers that lie about the image size, or carry __proto__', () => {
+    const { enc } = roundTrip(new Uint8Array(8))
+    const forge = (header: object) => {
+      const h = new TextEncoder().encode(JSON.stringify(header))
+      const enc2 = encodeRecord(new Uint8Array(8), { operationId: ID })
+      const head = enc2.parts[0]!
+      const out = new Uint8Array(((16 + h.byteLength + 7) & ~7) + 8)
+      out.set(head.subarray(0, 16))
+      new DataView(out.buffer).setUint32(4, h.byteLength, true)
+      out.set(h, 16)
+      return out
+    }
+    // Without a valid header hash every forgery fails early; the hash check is the first line of defence.
+    expect(() => decodeRecord(ID, forge({ ...enc.header, rawLength: 9 }))).toThrow(CorruptEntryError)
+    expect(() => parseHeader(ID, forge({ ...enc.header, __proto__: { x: 1 } }), 1000)).toThrow(CorruptEntryError)
+  })
+
+  it('refuses values it cannot store', () => {
+    expect(() => encodeRecord(undefined as never, { operationId: ID })).toThrow(UnsupportedValueError)
+    expect(() => encodeRecord({ f: () => 1 } as never, { operationId: ID })).toThrow(UnsupportedValueError)
+    expect(() => encodeRecord({ d: new Date() } as never, { operationId: ID })).toThrow(UnsupportedValueError)
+    expect(() => encodeRecord([Number.NaN], { operationId: ID })).toThrow(UnsupportedValueError)
+    expect(() => encodeRecord(new DataView(new ArrayBuffer(4)) as never, { operationId: ID })).toThrow(UnsupportedValueError)
+    const image = brain()
+    expect(() => encodeRecord({ ...image, size: [2, 2, 2] } as Image, { operationId: ID })).toThrow(/components/)
+  })
+})

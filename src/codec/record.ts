@@ -1,0 +1,266 @@
+// The payload record: one self-describing, versioned, checksummed binary value.
+//
+//   "VXC1" | u32 LE header length | u32 LE xxhash32 of header | u32 zero | header (UTF-8 JSON)
+//   | zero padding to a multiple of 8 | body
+//
+// The header hash is ours, beyond DESIGN.md's layout: geometry lives in the header, and a flipped
+// digit in an origin must be an error, not a shifted image. Decoding builds only plain data and
+// typed arrays, and validates every field before use.
+import { CorruptEntryError, UnsupportedValueError } from '../errors.js'
+import { isOperationId } from '../operation-id.js'
+import type { Codec, JsonValue, Value } from '../types.js'
+import { checksumParts, headerHash } from './checksum.js'
+import {
+  classify,
+  COMPONENT_ARRAYS,
+  DATA_TYPES,
+  PIXEL_TYPES,
+  reconstruct,
+  TYPED_ARRAYS,
+  type ImageHeader,
+  type TypedArrayName,
+} from './values.js'
+import { compressFrames, decompressFrames, FRAME_SIZE } from './zstd.js'
+
+export const MAGIC = [0x56, 0x58, 0x43, 0x31] as const // "VXC1"
+export const FORMAT = 1
+export const PREFIX_BYTES = 16
+export const MAX_HEADER_BYTES = 1 << 20
+/** Compression is kept only when it saves at least this fraction. */
+const MIN_SAVING = 0.1
+
+export interface RecordHeader {
+  format: 1
+  operationId: string
+  dataType: string
+  codec: Codec
+  rawLength: number
+  storedLength: number
+  checksum: string
+  createdAt: string
+  metadata: JsonValue
+  /** zstd only: the stored size of each frame of FRAME_SIZE raw bytes. */
+  frames?: number[]
+  image?: ImageHeader
+}
+
+export interface EncodedRecord {
+  header: RecordHeader
+  /** The record, as parts to be written one after another (the body parts are not copied). */
+  parts: Uint8Array[]
+  byteLength: number
+}
+
+const align8 = (n: number) => (n + 7) & ~7
+
+export interface EncodeOptions {
+  operationId: string
+  codec?: Codec
+  metadata?: JsonValue
+  createdAt?: string
+}
+
+/**
+ * Encodes a value as a record. For codec 'none' the body parts view the value's own bytes.
+ * @throws {UnsupportedValueError} when the value is not storable.
+ */
+export function encodeRecord(value: Value, options: EncodeOptions): EncodedRecord {
+  const classified = classify(value)
+  const raw =
+    classified.dataType === 'json' ? new TextEncoder().encode(JSON.stringify(classified.json)) : classified.bytes
+  let codec: Codec = options.codec ?? 'none'
+  let body: Uint8Array[] = raw.byteLength ? [raw] : []
+  let frames: number[] | undefined
+  if (codec === 'zstd') {
+    const compressed = compressFrames(raw)
+    const storedLength = compressed.reduce((n, f) => n + f.byteLength, 0)
+    if (storedLength <= raw.byteLength * (1 - MIN_SAVING)) {
+      body = compressed
+      frames = compressed.map((f) => f.byteLength)
+    } else {
+      codec = 'none'
+    }
+  } else if (codec !== 'none') {
+    throw new UnsupportedValueError(`unknown codec ${String(codec)}`)
+  }
+  const metadata = options.metadata ?? null
+  const header: RecordHeader = {
+    format: FORMAT,
+    operationId: options.operationId,
+    dataType: classified.dataType,
+    codec,
+    rawLength: raw.byteLength,
+    storedLength: body.reduce((n, p) => n + p.byteLength, 0),
+    checksum: checksumParts(body),
+    createdAt: options.createdAt ?? new Date().toISOString(),
+    metadata,
+    ...(frames ? { frames } : {}),
+    ...(classified.dataType === 'Image' ? { image: classified.image } : {}),
+  }
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header))
+  if (headerBytes.byteLength > MAX_HEADER_BYTES) {
+    throw new UnsupportedValueError(`record header is ${headerBytes.byteLength} bytes; metadata must stay under 1 MiB`)
+  }
+  const bodyOffset = align8(PREFIX_BYTES + headerBytes.byteLength)
+  const head = new Uint8Array(bodyOffset)
+  head.set(MAGIC, 0)
+  const dv = new DataView(head.buffer)
+  dv.setUint32(4, headerBytes.byteLength, true)
+  dv.setUint32(8, headerHash(headerBytes), true)
+  head.set(headerBytes, PREFIX_BYTES)
+  return { header, parts: [head, ...body], byteLength: bodyOffset + header.storedLength }
+}
+
+/** How many leading bytes of a record hold its header, from the first 16; for reading it in pieces. */
+export function headerExtent(id: string, prefix: Uint8Array): number {
+  if (prefix.byteLength < PREFIX_BYTES) throw new CorruptEntryError(id, 'shorter than a record prefix')
+  for (let i = 0; i < 4; i++) {
+    if (prefix[i] !== MAGIC[i]) throw new CorruptEntryError(id, 'bad magic (not a VXC1 record)')
+  }
+  const length = new DataView(prefix.buffer, prefix.byteOffset, PREFIX_BYTES).getUint32(4, true)
+  if (length < 2 || length > MAX_HEADER_BYTES) throw new CorruptEntryError(id, `header length ${length} out of bounds`)
+  return align8(PREFIX_BYTES + length)
+}
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
+
+function fail(id: string, reason: string): never {
+  throw new CorruptEntryError(id, reason)
+}
+
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
+const isFiniteList = (v: unknown, length: number) =>
+  Array.isArray(v) && v.length === length && v.every((n) => typeof n === 'number' && Number.isFinite(n))
+
+function validateImage(id: string, image: unknown, rawLength: number): ImageHeader {
+  if (typeof image !== 'object' || image === null || Array.isArray(image)) fail(id, 'image header is not an object')
+  const im = image as Record<string, unknown>
+  const t = im.imageType as Record<string, unknown> | null
+  if (typeof t !== 'object' || t === null) fail(id, 'imageType missing')
+  const dim = t.dimension
+  if (!Number.isInteger(dim) || (dim as number) < 1 || (dim as number) > 16) fail(id, 'bad image dimension')
+  const d = dim as number
+  const componentArray = COMPONENT_ARRAYS[t.componentType as keyof typeof COMPONENT_ARRAYS]
+  if (typeof t.componentType !== 'string' || !Object.hasOwn(COMPONENT_ARRAYS, t.componentType) || !componentArray) {
+    fail(id, `componentType ${String(t.componentType)} not allowed`)
+  }
+  if (!(PIXEL_TYPES as readonly unknown[]).includes(t.pixelType)) fail(id, `pixelType ${String(t.pixelType)} not allowed`)
+  if (!Number.isInteger(t.components) || (t.components as number) < 1) fail(id, 'bad components')
+  if (typeof im.name !== 'string') fail(id, 'image name is not a string')
+  if (!isFiniteList(im.size, d) || !(im.size as number[]).every(isCount)) fail(id, 'bad image size')
+  if (!isFiniteList(im.origin, d)) fail(id, 'bad image origin')
+  if (!isFiniteList(im.spacing, d)) fail(id, 'bad image spacing')
+  if (!isFiniteList(im.direction, d * d)) fail(id, 'bad image direction')
+  const md = im.metadata
+  if (!Array.isArray(md) || !md.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string')) {
+    fail(id, 'bad image metadata')
+  }
+  const voxels = (im.size as number[]).reduce((a, b) => a * b, 1)
+  const expected = voxels * (t.components as number) * TYPED_ARRAYS[componentArray].BYTES_PER_ELEMENT
+  if (expected !== rawLength) fail(id, `image size says ${expected} bytes, record holds ${rawLength}`)
+  return im as unknown as ImageHeader
+}
+
+/**
+ * Parses and validates a record header from the record's first bytes (at least headerExtent()).
+ * @throws {CorruptEntryError} naming the entry and the first field that is wrong.
+ */
+export function parseHeader(
+  id: string,
+  head: Uint8Array,
+  recordLength: number,
+): { header: RecordHeader; bodyOffset: number } {
+  const bodyOffset = headerExtent(id, head)
+  if (head.byteLength < bodyOffset || recordLength < bodyOffset) fail(id, 'record ends inside its header')
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength)
+  const length = dv.getUint32(4, true)
+  if (dv.getUint32(12, true) !== 0) fail(id, 'reserved prefix bytes are not zero')
+  const headerBytes = head.subarray(PREFIX_BYTES, PREFIX_BYTES + length)
+  if (headerHash(headerBytes) !== dv.getUint32(8, true)) fail(id, 'header checksum mismatch')
+  for (let i = PREFIX_BYTES + length; i < bodyOffset; i++) if (head[i] !== 0) fail(id, 'padding is not zero')
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes), (key, value: unknown) => {
+      if (FORBIDDEN_KEYS.has(key)) throw new Error(`forbidden key ${key}`)
+      return value
+    })
+  } catch (error) {
+    throw new CorruptEntryError(id, 'header is not valid JSON', { cause: error })
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail(id, 'header is not an object')
+  const h = parsed as Record<string, unknown>
+  if (h.format !== FORMAT) fail(id, `unknown format ${String(h.format)}`)
+  if (!isOperationId(h.operationId)) fail(id, 'header operationId is not an id')
+  if (h.operationId !== id) fail(id, `record belongs to ${h.operationId}`)
+  if (typeof h.dataType !== 'string' || !DATA_TYPES.includes(h.dataType)) fail(id, `dataType ${String(h.dataType)} not allowed`)
+  if (h.codec !== 'none' && h.codec !== 'zstd') fail(id, `codec ${String(h.codec)} not allowed`)
+  if (!isCount(h.rawLength) || !isCount(h.storedLength)) fail(id, 'bad lengths')
+  if (bodyOffset + h.storedLength !== recordLength) {
+    fail(id, `body should be ${h.storedLength} bytes, record holds ${recordLength - bodyOffset}`)
+  }
+  if (typeof h.checksum !== 'string' || !/^[0-9a-f]{16}$/.test(h.checksum)) fail(id, 'bad checksum field')
+  if (typeof h.createdAt !== 'string' || Number.isNaN(Date.parse(h.createdAt))) fail(id, 'bad createdAt')
+  if (!('metadata' in h)) fail(id, 'metadata missing')
+  if (h.codec === 'none') {
+    if (h.storedLength !== h.rawLength) fail(id, 'uncompressed body length differs from raw length')
+    if ('frames' in h) fail(id, 'frames on an uncompressed record')
+  } else {
+    const frames = h.frames
+    const count = Math.ceil(h.rawLength / FRAME_SIZE)
+    if (!Array.isArray(frames) || frames.length !== count || !frames.every((n) => isCount(n) && n > 0)) {
+      fail(id, 'bad frame table')
+    }
+    if ((frames as number[]).reduce((a, b) => a + b, 0) !== h.storedLength) fail(id, 'frame table does not sum to body')
+  }
+  if (h.dataType === 'Image') {
+    validateImage(id, h.image, h.rawLength)
+  } else {
+    if ('image' in h) fail(id, 'image header on a non-image record')
+    if (h.dataType !== 'json' && h.dataType !== 'ArrayBuffer') {
+      const size = TYPED_ARRAYS[h.dataType as TypedArrayName].BYTES_PER_ELEMENT
+      if (h.rawLength % size !== 0) fail(id, `rawLength is not a multiple of ${size}`)
+    }
+  }
+  return { header: h as unknown as RecordHeader, bodyOffset }
+}
+
+/**
+ * Checks the body against the header's checksum, decompresses it and rebuilds the value.
+ * For codec 'none' the value takes over `body`'s buffer when the body spans it.
+ * @throws {CorruptEntryError} on a checksum mismatch or a body that does not decode.
+ */
+export function decodeBody(header: RecordHeader, body: Uint8Array): Value {
+  const id = header.operationId
+  if (body.byteLength !== header.storedLength) fail(id, 'body length differs from header')
+  if (checksumParts(body.byteLength ? [body] : []) !== header.checksum) fail(id, 'body checksum mismatch')
+  let raw = body
+  if (header.codec === 'zstd') {
+    try {
+      raw = decompressFrames(body, header.frames!, header.rawLength)
+    } catch (error) {
+      throw new CorruptEntryError(id, 'compressed body does not decode', { cause: error })
+    }
+  }
+  try {
+    return reconstruct(header.dataType, raw, header.image)
+  } catch (error) {
+    throw new CorruptEntryError(id, 'body does not decode as its data type', { cause: error })
+  }
+}
+
+/** Decodes a whole record held in memory (inline index values, imports). */
+export function decodeRecord(id: string, bytes: Uint8Array): { header: RecordHeader; value: Value } {
+  const { header, bodyOffset } = parseHeader(id, bytes, bytes.byteLength)
+  return { header, value: decodeBody(header, bytes.subarray(bodyOffset)) }
+}
+
+/** Joins parts into one buffer (for inline values and exports; payload files are written in parts). */
+export function concatParts(parts: readonly Uint8Array[], byteLength: number): Uint8Array {
+  const out = new Uint8Array(byteLength)
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.byteLength
+  }
+  return out
+}

@@ -1,0 +1,211 @@
+// What a value is, in terms a record can describe: its data type, its raw bytes, and for images the
+// geometry. Used on the main thread (to find the buffer to transfer) and in the worker (to encode).
+import type { Image, JsonValue, StorableTypedArray, Value } from '../types.js'
+import { UnsupportedValueError } from '../errors.js'
+
+export const TYPED_ARRAYS = {
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+} as const
+export type TypedArrayName = keyof typeof TYPED_ARRAYS
+
+/** itk-wasm component types and the typed array each one is stored in. */
+export const COMPONENT_ARRAYS = {
+  int8: 'Int8Array',
+  uint8: 'Uint8Array',
+  int16: 'Int16Array',
+  uint16: 'Uint16Array',
+  int32: 'Int32Array',
+  uint32: 'Uint32Array',
+  int64: 'BigInt64Array',
+  uint64: 'BigUint64Array',
+  float32: 'Float32Array',
+  float64: 'Float64Array',
+} as const satisfies Record<string, TypedArrayName>
+export type ComponentType = keyof typeof COMPONENT_ARRAYS
+
+export const PIXEL_TYPES = [
+  'Unknown', 'Scalar', 'RGB', 'RGBA', 'Offset', 'Vector', 'Point', 'CovariantVector',
+  'SymmetricSecondRankTensor', 'DiffusionTensor3D', 'Complex', 'FixedArray', 'Array', 'Matrix',
+  'VariableLengthVector', 'VariableSizeMatrix',
+] as const
+
+export const DATA_TYPES = ['Image', 'json', 'ArrayBuffer', ...Object.keys(TYPED_ARRAYS)] as readonly string[]
+
+/** An image's description without its pixels, as kept in a record header (plain JSON). */
+export interface ImageHeader {
+  imageType: { dimension: number; componentType: ComponentType; pixelType: string; components: number }
+  name: string
+  origin: number[]
+  spacing: number[]
+  direction: number[]
+  size: number[]
+  metadata: [string, JsonValue][]
+}
+
+export type Classified =
+  | { dataType: 'json'; json: JsonValue }
+  | { dataType: 'ArrayBuffer'; bytes: Uint8Array }
+  | { dataType: TypedArrayName; bytes: Uint8Array; array: StorableTypedArray }
+  | { dataType: 'Image'; bytes: Uint8Array; array: StorableTypedArray; image: ImageHeader }
+
+function typedArrayName(value: ArrayBufferView): TypedArrayName | undefined {
+  for (const [name, ctor] of Object.entries(TYPED_ARRAYS)) {
+    if (Object.getPrototypeOf(value) === ctor.prototype) return name as TypedArrayName
+  }
+  return undefined
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/** Looks like an itk-wasm Image (class instance or the plain object that crosses a worker boundary). */
+export function isImage(value: unknown): value is Image {
+  if (typeof value !== 'object' || value === null) return false
+  const v = value as Partial<Image>
+  return typeof v.imageType === 'object' && v.imageType !== null && Array.isArray(v.size) && 'data' in v
+}
+
+/** @throws {UnsupportedValueError} naming the first part of `value` that is not plain JSON. */
+export function assertJsonValue(value: unknown, path = 'value'): asserts value is JsonValue {
+  const seen = new Set<object>()
+  const walk = (v: unknown, p: string): void => {
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') return
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) throw new UnsupportedValueError(`${p} is ${v}, which JSON cannot hold`)
+      return
+    }
+    if (typeof v !== 'object') throw new UnsupportedValueError(`${p} is ${typeof v}, which voxcache does not store`)
+    if (seen.has(v)) throw new UnsupportedValueError(`${p} is a circular reference`)
+    seen.add(v)
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        if (!(i in v)) throw new UnsupportedValueError(`${p}[${i}] is a hole in a sparse array`)
+        walk(v[i], `${p}[${i}]`)
+      }
+    } else if (isPlainObject(v)) {
+      for (const [k, item] of Object.entries(v)) walk(item, `${p}.${k}`)
+    } else {
+      const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object'
+      throw new UnsupportedValueError(`${p} is a ${name}; store images, typed arrays, ArrayBuffers or plain JSON`)
+    }
+    seen.delete(v)
+  }
+  walk(value, path)
+}
+
+function numbers(value: unknown, length: number, what: string): number[] {
+  const list = Array.from(value as ArrayLike<number>)
+  if (list.length !== length || !list.every((n) => typeof n === 'number' && Number.isFinite(n))) {
+    throw new UnsupportedValueError(`image ${what} must be ${length} finite numbers`)
+  }
+  return list
+}
+
+/** The bytes a typed array views, without copying. */
+export function bytesOf(view: ArrayBufferView): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
+}
+
+function describeImage(image: Image): { header: ImageHeader; array: StorableTypedArray } {
+  const t = image.imageType
+  const dimension = t.dimension
+  if (!Number.isInteger(dimension) || dimension < 1 || dimension > 16) {
+    throw new UnsupportedValueError(`image dimension ${dimension} is not an integer from 1 to 16`)
+  }
+  const arrayName = COMPONENT_ARRAYS[t.componentType as ComponentType]
+  if (!arrayName) throw new UnsupportedValueError(`image componentType ${String(t.componentType)} is not supported`)
+  if (!(PIXEL_TYPES as readonly string[]).includes(t.pixelType)) {
+    throw new UnsupportedValueError(`image pixelType ${String(t.pixelType)} is not supported`)
+  }
+  if (!Number.isInteger(t.components) || t.components < 1) {
+    throw new UnsupportedValueError(`image components ${t.components} is not a positive integer`)
+  }
+  const size = numbers(image.size, dimension, 'size')
+  if (!size.every((n) => Number.isInteger(n) && n >= 0)) throw new UnsupportedValueError('image size must be whole numbers')
+  const data = image.data
+  if (!data || !ArrayBuffer.isView(data) || typedArrayName(data) !== arrayName) {
+    throw new UnsupportedValueError(`image data must be a ${arrayName} for componentType ${t.componentType}`)
+  }
+  const expected = size.reduce((a, b) => a * b, 1) * t.components
+  if (data.length !== expected) {
+    throw new UnsupportedValueError(`image data has ${data.length} components; size × components is ${expected}`)
+  }
+  const metadata: [string, JsonValue][] = []
+  for (const [key, value] of image.metadata ?? new Map()) {
+    if (typeof key !== 'string') throw new UnsupportedValueError('image metadata keys must be strings')
+    assertJsonValue(value, `image metadata ${key}`)
+    metadata.push([key, value])
+  }
+  const header: ImageHeader = {
+    imageType: { dimension, componentType: t.componentType as ComponentType, pixelType: t.pixelType, components: t.components },
+    name: typeof image.name === 'string' ? image.name : '',
+    origin: numbers(image.origin, dimension, 'origin'),
+    spacing: numbers(image.spacing, dimension, 'spacing'),
+    direction: numbers(image.direction, dimension * dimension, 'direction'),
+    size,
+    metadata,
+  }
+  return { header, array: data as StorableTypedArray }
+}
+
+/**
+ * Sorts a value into what a record stores. Views the caller's bytes; copies nothing.
+ * @throws {UnsupportedValueError} for undefined, functions, class instances, NaN and the like.
+ */
+export function classify(value: Value): Classified {
+  if (value instanceof ArrayBuffer) return { dataType: 'ArrayBuffer', bytes: new Uint8Array(value) }
+  if (ArrayBuffer.isView(value)) {
+    const name = typedArrayName(value)
+    if (!name) throw new UnsupportedValueError(`${value.constructor.name} is not stored; use a typed array`)
+    return { dataType: name, bytes: bytesOf(value), array: value as StorableTypedArray }
+  }
+  if (isImage(value)) {
+    const { header, array } = describeImage(value)
+    return { dataType: 'Image', bytes: bytesOf(array), array, image: header }
+  }
+  if (value === undefined) throw new UnsupportedValueError('undefined is not stored; store null for "no result"')
+  assertJsonValue(value)
+  return { dataType: 'json', json: value }
+}
+
+/** Rebuilds a value from its data type, header and raw bytes. `raw` must own its buffer for typed data. */
+export function reconstruct(dataType: string, raw: Uint8Array, image?: ImageHeader): Value {
+  if (dataType === 'json') return JSON.parse(new TextDecoder().decode(raw)) as JsonValue
+  if (dataType === 'ArrayBuffer') return sliceOwned(raw)
+  const arrayName = dataType === 'Image' ? COMPONENT_ARRAYS[image!.imageType.componentType] : (dataType as TypedArrayName)
+  const Ctor = TYPED_ARRAYS[arrayName]
+  const array = new Ctor(sliceOwned(raw), 0, raw.byteLength / Ctor.BYTES_PER_ELEMENT) as StorableTypedArray
+  if (dataType !== 'Image') return array
+  const h = image!
+  const result: Image = {
+    imageType: { ...h.imageType } as Image['imageType'],
+    name: h.name,
+    origin: [...h.origin],
+    spacing: [...h.spacing],
+    direction: new Float64Array(h.direction) as Image['direction'],
+    size: [...h.size],
+    metadata: new Map(h.metadata),
+    data: array as Image['data'],
+  }
+  return result
+}
+
+/** An ArrayBuffer holding exactly these bytes: the view's own buffer when it spans it, else a copy. */
+function sliceOwned(raw: Uint8Array): ArrayBuffer {
+  if (raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer) {
+    return raw.buffer
+  }
+  return raw.slice().buffer as ArrayBuffer
+}

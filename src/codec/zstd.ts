@@ -1,0 +1,89 @@
+// zstd through @bokuweb/zstd-wasm's emscripten module, used directly: its simple API copies whole
+// buffers in and out of wasm memory at once, which for a 512 MiB volume would grow the wasm heap past a
+// gigabyte. Here data moves one frame at a time through two reusable heap buffers.
+import { Module, waitInitialized } from 'zstd-wasm:module.js'
+
+interface ZstdModule {
+  init(source: string | ArrayBuffer | Uint8Array): void
+  HEAPU8: Uint8Array
+  _malloc(size: number): number
+  _free(ptr: number): void
+  _ZSTD_compress(dst: number, dstCapacity: number, src: number, srcSize: number, level: number): number
+  _ZSTD_compressBound(size: number): number
+  _ZSTD_decompress(dst: number, dstCapacity: number, src: number, srcSize: number): number
+  _ZSTD_isError(code: number): number
+}
+
+const zstd = Module as unknown as ZstdModule
+let initialized: Promise<void> | undefined
+
+/** Frames are compressed independently, so the wasm heap never holds more than one of them. */
+export const FRAME_SIZE = 4 * 1024 * 1024
+export const LEVEL = 1
+
+/** Loads the zstd wasm from a URL (in the browser) or from its bytes (in Node). Idempotent. */
+export function initZstd(source: string | ArrayBuffer | Uint8Array): Promise<void> {
+  initialized ??= (async () => {
+    zstd.init(source)
+    await waitInitialized()
+  })()
+  return initialized
+}
+
+let srcPtr = 0
+let srcCap = 0
+let dstPtr = 0
+let dstCap = 0
+
+function heapBuffers(srcSize: number, dstSize: number): void {
+  if (srcSize > srcCap) {
+    if (srcPtr) zstd._free(srcPtr)
+    srcPtr = zstd._malloc(srcSize)
+    srcCap = srcSize
+  }
+  if (dstSize > dstCap) {
+    if (dstPtr) zstd._free(dstPtr)
+    dstPtr = zstd._malloc(dstSize)
+    dstCap = dstSize
+  }
+  if (!srcPtr || !dstPtr) throw new Error('zstd: out of wasm memory')
+}
+
+/** Compresses `raw` in frames of FRAME_SIZE; returns each compressed frame as its own copy. */
+export function compressFrames(raw: Uint8Array, level = LEVEL): Uint8Array[] {
+  const frames: Uint8Array[] = []
+  for (let at = 0; at < raw.byteLength; at += FRAME_SIZE) {
+    const chunk = raw.subarray(at, Math.min(at + FRAME_SIZE, raw.byteLength))
+    const bound = zstd._ZSTD_compressBound(chunk.byteLength)
+    heapBuffers(chunk.byteLength, bound)
+    zstd.HEAPU8.set(chunk, srcPtr)
+    const written = zstd._ZSTD_compress(dstPtr, bound, srcPtr, chunk.byteLength, level)
+    if (zstd._ZSTD_isError(written)) throw new Error(`zstd compression failed (code ${written})`)
+    frames.push(zstd.HEAPU8.slice(dstPtr, dstPtr + written))
+  }
+  return frames
+}
+
+/**
+ * Decompresses frames (their stored sizes in `frameSizes`) into one new buffer of `rawLength` bytes.
+ * @throws Error when a frame is malformed or does not decompress to the expected length.
+ */
+export function decompressFrames(body: Uint8Array, frameSizes: readonly number[], rawLength: number): Uint8Array {
+  const out = new Uint8Array(rawLength)
+  let inAt = 0
+  let outAt = 0
+  for (const size of frameSizes) {
+    const expected = Math.min(FRAME_SIZE, rawLength - outAt)
+    heapBuffers(size, Math.max(expected, 1))
+    zstd.HEAPU8.set(body.subarray(inAt, inAt + size), srcPtr)
+    const got = zstd._ZSTD_decompress(dstPtr, Math.max(expected, 1), srcPtr, size)
+    if (zstd._ZSTD_isError(got) || got !== expected) {
+      throw new Error(`zstd frame at byte ${inAt} does not decompress to ${expected} bytes`)
+    }
+    out.set(zstd.HEAPU8.subarray(dstPtr, dstPtr + got), outAt)
+    inAt += size
+    outAt += got
+  }
+  if (outAt !== rawLength || inAt !== body.byteLength) throw new Error('zstd frames do not cover the body')
+  return out
+}

@@ -1,0 +1,106 @@
+import type { Image } from 'itk-wasm'
+
+export type { Image }
+
+/** A JSON value as voxcache stores it: no undefined, no NaN or Infinity, plain objects only. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
+
+/** The typed arrays voxcache stores as they are. */
+export type StorableTypedArray =
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array
+
+/** Anything voxcache stores: an itk-wasm Image, a typed array, an ArrayBuffer or a JSON value. */
+export type Value = Image | StorableTypedArray | ArrayBuffer | JsonValue
+
+/** Per-record compression. `zstd` is zstandard level 1 in 4 MiB frames; `none` stores bytes as they are. */
+export const Codecs = { none: 'none', zstd: 'zstd' } as const
+export type Codec = (typeof Codecs)[keyof typeof Codecs]
+
+/** Where payload records live. `auto` is OPFS where the browser has it, else IndexedDB. */
+export type StorageKind = 'auto' | 'opfs' | 'idb' | 'memory'
+
+export interface OpenCacheOptions {
+  /** Caches with different names are independent. Default `"default"`. */
+  name?: string
+  /** Byte budget for stored records. Default: half the origin's quota, at most 4 GiB. */
+  maxBytes?: number
+  /** Eviction stops at this fraction of maxBytes, so a full cache does not evict on every insert. Default 0.9. */
+  lowWater?: number
+  /** Default `auto`. */
+  storage?: StorageKind
+  /** Default codec for new records. Default `zstd` (falls back to `none` per record when it does not pay). */
+  codec?: Codec
+  /** Records up to this many bytes live inline in the index. Default 4096. */
+  inlineBytes?: number
+}
+
+export interface StoreOptions {
+  /** User JSON kept with the entry and returned by info() and list(). */
+  metadata?: JsonValue
+  /** Pinned entries are never evicted. */
+  pin?: boolean
+  codec?: Codec
+}
+
+/** What the cache knows about one entry. Times are ISO 8601 strings in UTC. */
+export interface EntryInfo {
+  id: string
+  dataType: string
+  /** Bytes on disk (the encoded record). */
+  sizeBytes: number
+  /** Bytes of the value before compression. */
+  rawBytes: number
+  codec: Codec
+  checksum: string
+  createdAt: string
+  lastAccessedAt: string | null
+  hits: number
+  pinned: boolean
+  metadata: JsonValue
+  inline: boolean
+}
+
+export interface ListOptions {
+  /** Default `lastAccessed` (most recent first). */
+  orderBy?: 'lastAccessed' | 'created' | 'size' | 'id'
+  limit?: number
+  offset?: number
+  dataType?: string
+}
+
+export interface CacheStats {
+  name: string
+  storage: Exclude<StorageKind, 'auto'>
+  entries: number
+  /** Bytes on disk, all entries. */
+  bytes: number
+  rawBytes: number
+  pinnedBytes: number
+  maxBytes: number
+  lowWaterBytes: number
+  /** Since this cache was opened in this page. */
+  hits: number
+  misses: number
+  evictions: number
+  /** Decodes answered from the cache, and decodes that ran a decoder, since open. */
+  decodeHits: number
+  decodeMisses: number
+  quota: { usage: number; quota: number } | null
+}
+
+export interface ImportReport {
+  imported: number
+  /** Entries already present with the same checksum. */
+  skipped: number
+  rejected: { id: string; reason: string }[]
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config'
+import { aliases } from './vite.config.js'
+
+// Pure logic only (codec, operation ids, index SQL on real sql.js), in Node. Everything that touches
+// the worker, OPFS, IndexedDB or itk-wasm runs in Chromium through Playwright (e2e/).
+export default defineConfig({
+  resolve: { alias: aliases },
+  test: {
+    include: ['src/**/*.test.ts', 'worker/**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 30_000,
+  },
+})

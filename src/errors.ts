@@ -7,22 +7,24 @@
 /** Base class of every voxcache error. `code` is stable across versions; match on it or on the class. */
 export class VoxCacheError extends Error {
   readonly code: string = 'VOXCACHE_ERROR'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = new.target.name
-  }
+  // Names are spelled out, not taken from the constructor: minified builds rename classes, and the
+  // name is what carries the class across the worker boundary.
+  override name = 'VoxCacheError'
 }
 
 /** An input file could not be decoded into an image (malformed, truncated, missing a part). */
 export class DecodeError extends VoxCacheError {
+  override name = 'DecodeError'
   override readonly code = 'DECODE_FAILED'
 }
 /** The input is in no format voxcache reads. */
 export class UnsupportedFormatError extends VoxCacheError {
+  override name = 'UnsupportedFormatError'
   override readonly code = 'UNSUPPORTED_FORMAT'
 }
 /** A stored record failed validation (bad magic, header, lengths or checksum). It is quarantined. */
 export class CorruptEntryError extends VoxCacheError {
+  override name = 'CorruptEntryError'
   override readonly code = 'CORRUPT_ENTRY'
   constructor(
     readonly entryId: string,
@@ -34,30 +36,37 @@ export class CorruptEntryError extends VoxCacheError {
 }
 /** The value does not fit in the byte budget or the browser's quota, even after eviction. */
 export class CacheFullError extends VoxCacheError {
+  override name = 'CacheFullError'
   override readonly code = 'CACHE_FULL'
 }
 /** The requested storage (OPFS, IndexedDB, Web Locks, workers) is not available in this context. */
 export class StorageUnavailableError extends VoxCacheError {
+  override name = 'StorageUnavailableError'
   override readonly code = 'STORAGE_UNAVAILABLE'
 }
 /** An operation id, or the arguments an id is made from, is not valid. */
 export class InvalidKeyError extends VoxCacheError {
+  override name = 'InvalidKeyError'
   override readonly code = 'INVALID_KEY'
 }
 /** A value of a kind voxcache does not store (functions, class instances, undefined, NaN, …). */
 export class UnsupportedValueError extends VoxCacheError {
+  override name = 'UnsupportedValueError'
   override readonly code = 'UNSUPPORTED_VALUE'
 }
 /** The index was written by a newer or unknown version of voxcache. Nothing was changed. */
 export class SchemaVersionError extends VoxCacheError {
+  override name = 'SchemaVersionError'
   override readonly code = 'SCHEMA_VERSION'
 }
 /** A database given to importDatabase is not a voxcache export. */
 export class InvalidImportError extends VoxCacheError {
+  override name = 'InvalidImportError'
   override readonly code = 'INVALID_IMPORT'
 }
 /** The cache was closed; open a new one. */
 export class ClosedError extends VoxCacheError {
+  override name = 'ClosedError'
   override readonly code = 'CLOSED'
 }
 
@@ -83,17 +92,19 @@ export type ErrorCode = InstanceType<(typeof classes)[keyof typeof classes]>['co
  * into its class. Errors that are not voxcache's are returned unchanged.
  */
 export function reviveError(error: unknown): unknown {
-  if (!(error instanceof Error) || error instanceof VoxCacheError) return error
-  const Class = (classes as Record<string, new (...args: never[]) => VoxCacheError>)[error.name]
+  if (error instanceof VoxCacheError) return error
+  if (typeof error !== 'object' || error === null || typeof (error as Error).name !== 'string') return error
+  const Class = (classes as Record<string, new (...args: never[]) => VoxCacheError>)[(error as Error).name]
   if (!Class) return error
   let revived: VoxCacheError
   if (Class === CorruptEntryError) {
-    const match = /^entry (\S+) is corrupt: ([\s\S]*)$/.exec(error.message)
-    revived = new CorruptEntryError(match?.[1] ?? 'unknown', match?.[2] ?? error.message)
+    const match = /^entry (\S+) is corrupt: ([\s\S]*)$/.exec((error as Error).message)
+    revived = new CorruptEntryError(match?.[1] ?? 'unknown', match?.[2] ?? (error as Error).message)
   } else {
-    revived = new (Class as unknown as new (m: string) => VoxCacheError)(error.message)
+    revived = new (Class as unknown as new (m: string) => VoxCacheError)(String((error as Error).message))
   }
-  if (error.stack) revived.stack = error.stack
+  const stack = (error as Error).stack
+  if (stack) revived.stack = `${revived.name}: ${revived.message}\n    (in the voxcache worker)\n${stack.split('\n').slice(1).join('\n')}`
   return revived
 }
 

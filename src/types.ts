@@ -92,9 +92,6 @@ export interface CacheStats {
   hits: number
   misses: number
   evictions: number
-  /** Decodes answered from the cache, and decodes that ran a decoder, since open. */
-  decodeHits: number
-  decodeMisses: number
   quota: { usage: number; quota: number } | null
 }
 

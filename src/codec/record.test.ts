@@ -45,7 +45,7 @@ describe('payload records', () => {
       expect(header.codec).toBe(codec)
       expect(got.size).toEqual(image.size)
       expect(got.origin).toEqual(image.origin)
-      expect(Array.from(got.direction)).toEqual(Array.from(image.direction))
+      expect(Array.from(got.direction as Float64Array)).toEqual(Array.from(image.direction as Float64Array))
       expect(got.metadata.get('dims')).toEqual(image.size)
       expect(got.data).toBeInstanceOf(Uint8Array)
       expect(Buffer.compare(Buffer.from(got.data as Uint8Array), Buffer.from(image.data as Uint8Array))).toBe(0)

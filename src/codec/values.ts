@@ -196,7 +196,7 @@ export function reconstruct(dataType: string, raw: Uint8Array, image?: ImageHead
     spacing: [...h.spacing],
     direction: new Float64Array(h.direction) as Image['direction'],
     size: [...h.size],
-    metadata: new Map(h.metadata),
+    metadata: new Map(h.metadata) as Image['metadata'],
     data: array as Image['data'],
   }
   return result

@@ -1,0 +1,39 @@
+// `npm test`: every suite — unit tests in Node (Vitest), then the browser tests in Debian's Chromium
+// (Playwright) — and one closing line `N passed, N failed` that sums them.
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs'
+
+const out = '.test-output'
+rmSync(out, { recursive: true, force: true })
+mkdirSync(out, { recursive: true })
+const run = (cmd, args, env = {}) =>
+  spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } }).status ?? 1
+
+let passed = 0
+let failed = 0
+let broken = false
+
+const chromium = run('bash', ['scripts/ensure-chromium.sh'])
+if (chromium !== 0) broken = true
+
+const unitStatus = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${out}/vitest.json`])
+if (existsSync(`${out}/vitest.json`)) {
+  const r = JSON.parse(readFileSync(`${out}/vitest.json`, 'utf8'))
+  passed += r.numPassedTests
+  failed += r.numFailedTests
+} else broken = true
+if (unitStatus !== 0 && failed === 0) broken = true
+
+const pwArgs = ['playwright', 'test', ...process.argv.slice(2)]
+const browserStatus = chromium === 0 ? run('npx', pwArgs, { PW_JSON: `${out}/playwright.json` }) : 1
+if (existsSync(`${out}/playwright.json`)) {
+  const r = JSON.parse(readFileSync(`${out}/playwright.json`, 'utf8'))
+  passed += r.stats.expected + r.stats.flaky
+  failed += r.stats.unexpected
+  if (r.errors?.length) broken = true
+} else broken = true
+if (browserStatus !== 0 && failed === 0) broken = true
+
+if (broken) console.log('A suite did not run to completion (see above).')
+console.log(`${passed} passed, ${failed} failed`)
+process.exit(failed === 0 && !broken ? 0 : 1)

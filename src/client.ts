@@ -1,0 +1,205 @@
+// The main-thread side: one Comlink.wrap per cache, errors revived to their classes, buffers transferred.
+import * as Comlink from 'comlink'
+import type { CacheApi } from '../worker/service.js'
+import { ClosedError, StorageUnavailableError, reviveError } from './errors.js'
+import { classify } from './codec/values.js'
+import { assertOperationId, operationId } from './operation-id.js'
+import { forTransfer, transferring } from './transfer.js'
+import type {
+  CacheStats,
+  EntryInfo,
+  ImportReport,
+  ListOptions,
+  OpenCacheOptions,
+  StorageKind,
+  StoreOptions,
+  Value,
+} from './types.js'
+
+type Remote = Comlink.Remote<CacheApi>
+
+/** A cache opened by {@link openCache}. Every method is async and runs its work in the cache's worker. */
+export class VoxCache {
+  #remote: Remote | undefined
+  #worker: Worker
+  #inflight = new Map<string, Promise<Value>>()
+  /** The storage in use: `opfs`, `idb` or `memory`. */
+  readonly storage: Exclude<StorageKind, 'auto'>
+  readonly name: string
+
+  /** @internal use openCache() */
+  constructor(worker: Worker, remote: Remote, name: string, storage: Exclude<StorageKind, 'auto'>) {
+    this.#worker = worker
+    this.#remote = remote
+    this.name = name
+    this.storage = storage
+  }
+
+  async #call<T>(fn: (remote: Remote) => Promise<T>): Promise<T> {
+    const remote = this.#remote
+    if (!remote) throw new ClosedError(`cache "${this.name}" is closed`)
+    try {
+      return await fn(remote)
+    } catch (error) {
+      throw reviveError(error)
+    }
+  }
+
+  /** The operation id of `op` applied to `args` (see {@link operationId}). @throws {InvalidKeyError} */
+  operationId(op: string, args: unknown): Promise<string> {
+    return operationId(op, args)
+  }
+
+  /**
+   * Stores `value` under `id`. The pixel buffer is transferred to the worker, not copied: afterwards
+   * the typed array you passed is detached (length 0). Keep using a value by retrieving it, or use
+   * memoize, which hands the stored value back. A view on part of a larger buffer is copied instead.
+   * @throws {InvalidKeyError} when `id` is not an operation id.
+   * @throws {UnsupportedValueError} when the value is not storable; nothing is written or detached.
+   * @throws {CacheFullError} when the value cannot fit, even after eviction; nothing else is lost.
+   */
+  store(id: string, value: Value, options?: StoreOptions): Promise<EntryInfo> {
+    assertOperationId(id)
+    classify(value) // refuse before the buffer is detached
+    const { value: sent, transfer } = forTransfer(value)
+    return this.#call((r) => r.store(id, transferring(sent, transfer), options))
+  }
+
+  /**
+   * The value stored under `id`, or `undefined` on a miss (a stored `null` comes back as `null`).
+   * Its pixel buffer is transferred to you: it is yours, nothing else holds it.
+   * @throws {CorruptEntryError} when the stored record fails validation; the entry is quarantined.
+   */
+  retrieve(id: string): Promise<Value | undefined> {
+    return this.#call((r) => r.retrieve(id) as Promise<Value | undefined>)
+  }
+
+  /** Whether `id` is stored. */
+  has(id: string): Promise<boolean> {
+    return this.#call((r) => r.has(id))
+  }
+
+  /** What the cache knows about `id`, or undefined. */
+  info(id: string): Promise<EntryInfo | undefined> {
+    return this.#call((r) => r.info(id))
+  }
+
+  /** Removes `id`; resolves to whether it was there. Deleting a missing id is not an error. */
+  delete(id: string): Promise<boolean> {
+    return this.#call((r) => r.delete(id))
+  }
+
+  /** Pins `id` (never evicted) or unpins it; resolves to whether it exists. */
+  pin(id: string, pinned = true): Promise<boolean> {
+    return this.#call((r) => r.pin(id, pinned))
+  }
+
+  /** Entries, most recently used first unless `orderBy` says otherwise. */
+  list(options?: ListOptions): Promise<EntryInfo[]> {
+    return this.#call((r) => r.list(options))
+  }
+
+  /** Totals, budget, quota and this page's hit/miss/eviction counters. */
+  stats(): Promise<CacheStats> {
+    return this.#call((r) => r.stats())
+  }
+
+  /** Removes every entry. */
+  clear(): Promise<void> {
+    return this.#call((r) => r.clear())
+  }
+
+  /**
+   * The result of `compute()` for `op` on `args`: from the cache when it is there (compute is not
+   * called), else computed once — concurrent calls in this page and in other tabs share one compute —
+   * stored, and returned. A compute that throws stores nothing and its error reaches every caller.
+   * A result that cannot be stored because the cache is full is still returned.
+   * @throws {InvalidKeyError} when `args` is not plain JSON.
+   * @throws {UnsupportedValueError} when compute returns something voxcache does not store.
+   */
+  async memoize<T extends Value>(
+    op: string,
+    args: unknown,
+    compute: () => T | Promise<T>,
+    options?: StoreOptions,
+  ): Promise<T> {
+    const id = await operationId(op, args)
+    const running = this.#inflight.get(id)
+    if (running) return running as Promise<T>
+    const task = navigator.locks.request(`voxcache:${this.name}:memoize:${id}`, async (): Promise<T> => {
+      const hit = await this.retrieve(id)
+      if (hit !== undefined) return hit as T
+      const value = await compute()
+      classify(value)
+      const { value: sent, transfer } = forTransfer(value)
+      const result = await this.#call((r) => r.storeAndReturn(id, transferring(sent, transfer), options))
+      if (result.error && result.error.name !== 'CacheFullError') throw reviveError(result.error)
+      return result.value as T
+    }) as unknown as Promise<T>
+    this.#inflight.set(id, task as Promise<Value>)
+    try {
+      return await task
+    } finally {
+      this.#inflight.delete(id)
+    }
+  }
+
+  /** The whole cache as one SQLite file (results schema, records inline in `data`). */
+  async exportDatabase(): Promise<Blob> {
+    const bytes = await this.#call((r) => r.exportDatabase())
+    return new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/vnd.sqlite3' })
+  }
+
+  /**
+   * Adds the entries of a file made by exportDatabase, validating every record first.
+   * @throws {InvalidImportError} when the file is not a voxcache database.
+   */
+  async importDatabase(file: Blob | ArrayBuffer | Uint8Array): Promise<ImportReport> {
+    const bytes =
+      file instanceof Blob ? new Uint8Array(await file.arrayBuffer()) : file instanceof ArrayBuffer ? new Uint8Array(file) : file
+    const { value, transfer } = forTransfer(bytes)
+    return this.#call((r) => r.importDatabase(transferring(value as Uint8Array, transfer)))
+  }
+
+  /** Flushes pending access times and stops the worker. Further calls throw ClosedError. */
+  async close(): Promise<void> {
+    if (!this.#remote) return
+    await this.#call((r) => r.close()).catch(() => undefined)
+    this.#remote[Comlink.releaseProxy]()
+    this.#remote = undefined
+    this.#worker.terminate()
+  }
+
+  /** Deletes everything this cache stored, index included, and closes it. */
+  async destroy(): Promise<void> {
+    await this.#call((r) => r.destroy())
+    await this.close()
+  }
+}
+
+/**
+ * Opens the cache named `options.name` (default `"default"`) in a dedicated worker of its own.
+ * @throws {StorageUnavailableError} when workers or the requested storage are not available.
+ * @throws {SchemaVersionError} when the stored index comes from a newer voxcache.
+ */
+export async function openCache(options: OpenCacheOptions = {}): Promise<VoxCache> {
+  if (typeof Worker === 'undefined') throw new StorageUnavailableError('voxcache needs Web Workers')
+  const name = options.name ?? 'default'
+  const worker = new Worker(new URL('../worker/cache.worker.ts', import.meta.url), {
+    type: 'module',
+    name: `voxcache:${name}`,
+  })
+  const remote = Comlink.wrap<CacheApi>(worker)
+  const failed = new Promise<never>((_, reject) => {
+    worker.addEventListener('error', (event) => {
+      reject(new StorageUnavailableError(`the voxcache worker failed to start: ${event.message || 'load error'}`))
+    })
+  })
+  try {
+    const { storage } = await Promise.race([remote.open(options), failed])
+    return new VoxCache(worker, remote, name, storage)
+  } catch (error) {
+    worker.terminate()
+    throw reviveError(error)
+  }
+}

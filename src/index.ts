@@ -1,0 +1,5 @@
+export { openCache, VoxCache } from './client.js'
+export { operationId, contentRef, ref, isOperationId, type OperationId } from './operation-id.js'
+export * from './errors.js'
+export type * from './types.js'
+export { Codecs } from './types.js'

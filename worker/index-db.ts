@@ -1,0 +1,251 @@
+// The `results` index on sql.js: VoxLogicA-2's table, extended. Metadata only; payloads live beside it.
+import type { Database, SqlJsStatic, SqlValue } from 'sql.js'
+import { SchemaVersionError, StorageUnavailableError, describe } from '../src/errors.js'
+import type { Codec, EntryInfo, JsonValue, ListOptions } from '../src/types.js'
+
+/** v1 is VoxLogicA-2's results table; v2 adds the columns below `metadata`. */
+export const SCHEMA_VERSION = 2
+
+const CREATE_V2 = `
+CREATE TABLE IF NOT EXISTS results (
+  operation_id TEXT PRIMARY KEY,
+  data BLOB,
+  data_type TEXT NOT NULL,
+  created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+  size_bytes INTEGER,
+  metadata TEXT,
+  raw_bytes INTEGER, codec TEXT, checksum TEXT,
+  last_accessed_at TIMESTAMP, hits INTEGER DEFAULT 0, pinned INTEGER DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS results_lru ON results (pinned, last_accessed_at);
+CREATE TABLE IF NOT EXISTS voxcache_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`
+
+const V1_TO_V2 = `
+ALTER TABLE results ADD COLUMN raw_bytes INTEGER;
+ALTER TABLE results ADD COLUMN codec TEXT;
+ALTER TABLE results ADD COLUMN checksum TEXT;
+ALTER TABLE results ADD COLUMN last_accessed_at TIMESTAMP;
+ALTER TABLE results ADD COLUMN hits INTEGER DEFAULT 0;
+ALTER TABLE results ADD COLUMN pinned INTEGER DEFAULT 0;`
+
+/** A row as the journal carries it: plain JSON, inline data as base64. */
+export interface RowRecord {
+  id: string
+  data: string | null
+  dataType: string
+  createdAt: string
+  sizeBytes: number
+  rawBytes: number
+  codec: Codec
+  checksum: string
+  metadata: JsonValue
+  lastAccessedAt: string | null
+  hits: number
+  pinned: boolean
+}
+
+/** One change to the index. Applying an entry twice gives the same index (replay is idempotent). */
+export type JournalEntry =
+  | { t: 'put'; row: RowRecord }
+  | { t: 'del'; id: string }
+  | { t: 'touch'; id: string; at: string; hits: number }
+  | { t: 'pin'; id: string; pinned: boolean }
+  | { t: 'clear' }
+
+const COLUMNS =
+  'operation_id, data IS NOT NULL, data_type, created_at, size_bytes, metadata, raw_bytes, codec, checksum, last_accessed_at, hits, pinned'
+
+function toInfo(r: SqlValue[]): EntryInfo {
+  return {
+    id: r[0] as string,
+    inline: r[1] === 1,
+    dataType: r[2] as string,
+    createdAt: r[3] as string,
+    sizeBytes: Number(r[4] ?? 0),
+    metadata: r[5] == null ? null : (JSON.parse(r[5] as string) as JsonValue),
+    rawBytes: Number(r[6] ?? 0),
+    codec: (r[7] ?? 'none') as Codec,
+    checksum: (r[8] ?? '') as string,
+    lastAccessedAt: (r[9] ?? null) as string | null,
+    hits: Number(r[10] ?? 0),
+    pinned: r[11] === 1,
+  }
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  let s = ''
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  return btoa(s)
+}
+export function fromBase64(text: string): Uint8Array {
+  const s = atob(text)
+  const out = new Uint8Array(s.length)
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i)
+  return out
+}
+
+const ORDER: Record<NonNullable<ListOptions['orderBy']>, string> = {
+  lastAccessed: 'COALESCE(last_accessed_at, created_at) DESC, operation_id',
+  created: 'created_at DESC, operation_id',
+  size: 'size_bytes DESC, operation_id',
+  id: 'operation_id',
+}
+
+export class IndexDb {
+  private constructor(private readonly db: Database) {}
+
+  /**
+   * Opens an index from snapshot bytes (or a new one), migrating older schemas in place.
+   * @throws {SchemaVersionError} for a schema newer than this code knows; nothing is changed.
+   * @throws {StorageUnavailableError} when the bytes are not a SQLite database.
+   */
+  static open(SQL: SqlJsStatic, bytes?: Uint8Array): IndexDb {
+    let db: Database
+    try {
+      db = bytes ? new SQL.Database(bytes) : new SQL.Database()
+      const version = Number(db.exec('PRAGMA user_version')[0]?.values[0]?.[0] ?? 0)
+      if (version > SCHEMA_VERSION) {
+        db.close()
+        throw new SchemaVersionError(`index schema ${version} is newer than this voxcache (${SCHEMA_VERSION}); upgrade voxcache`)
+      }
+      const hasResults = db.exec("SELECT 1 FROM sqlite_master WHERE type='table' AND name='results'").length > 0
+      if (hasResults && version < 2) {
+        const columns = db.exec('PRAGMA table_info(results)')[0]?.values.map((c) => c[1]) ?? []
+        if (!columns.includes('pinned')) db.exec(V1_TO_V2)
+      }
+      db.exec(CREATE_V2)
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
+    } catch (error) {
+      if (error instanceof SchemaVersionError) throw error
+      throw new StorageUnavailableError(`index is not a readable SQLite database: ${describe(error)}`, { cause: error })
+    }
+    return new IndexDb(db)
+  }
+
+  get generation(): number {
+    const v = this.db.exec("SELECT value FROM voxcache_meta WHERE key = 'generation'")[0]?.values[0]?.[0]
+    return v == null ? 0 : Number(v)
+  }
+
+  set generation(value: number) {
+    this.db.run("INSERT OR REPLACE INTO voxcache_meta (key, value) VALUES ('generation', ?)", [String(value)])
+  }
+
+  apply(entry: JournalEntry): void {
+    switch (entry.t) {
+      case 'put': {
+        const r = entry.row
+        this.db.run(
+          `INSERT OR REPLACE INTO results (operation_id, data, data_type, created_at, size_bytes, metadata,
+             raw_bytes, codec, checksum, last_accessed_at, hits, pinned) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+          [r.id, r.data === null ? null : fromBase64(r.data), r.dataType, r.createdAt, r.sizeBytes,
+            JSON.stringify(r.metadata), r.rawBytes, r.codec, r.checksum, r.lastAccessedAt, r.hits, r.pinned ? 1 : 0],
+        )
+        return
+      }
+      case 'del':
+        this.db.run('DELETE FROM results WHERE operation_id = ?', [entry.id])
+        return
+      case 'touch':
+        // Hit counts add up across tabs; the time only moves forward.
+        this.db.run(
+          `UPDATE results SET hits = COALESCE(hits, 0) + ?,
+             last_accessed_at = MAX(COALESCE(last_accessed_at, ''), ?) WHERE operation_id = ?`,
+          [entry.hits, entry.at, entry.id],
+        )
+        return
+      case 'pin':
+        this.db.run('UPDATE results SET pinned = ? WHERE operation_id = ?', [entry.pinned ? 1 : 0, entry.id])
+        return
+      case 'clear':
+        this.db.run('DELETE FROM results')
+        return
+    }
+  }
+
+  info(id: string): EntryInfo | undefined {
+    const row = this.db.exec(`SELECT ${COLUMNS} FROM results WHERE operation_id = ?`, [id])[0]?.values[0]
+    return row ? toInfo(row) : undefined
+  }
+
+  /** The inline record bytes of an entry, or null when its payload lives in a file. */
+  inlineData(id: string): Uint8Array | null {
+    const v = this.db.exec('SELECT data FROM results WHERE operation_id = ?', [id])[0]?.values[0]?.[0]
+    return v instanceof Uint8Array ? v : null
+  }
+
+  has(id: string): boolean {
+    return this.db.exec('SELECT 1 FROM results WHERE operation_id = ?', [id]).length > 0
+  }
+
+  list(options: ListOptions = {}): EntryInfo[] {
+    const order = ORDER[options.orderBy ?? 'lastAccessed'] ?? ORDER.lastAccessed
+    const limit = Math.max(0, Math.floor(options.limit ?? -1))
+    const offset = Math.max(0, Math.floor(options.offset ?? 0))
+    const where = options.dataType ? 'WHERE data_type = ?' : ''
+    const params: SqlValue[] = options.dataType ? [options.dataType] : []
+    const sql = `SELECT ${COLUMNS} FROM results ${where} ORDER BY ${order} LIMIT ${options.limit === undefined ? -1 : limit} OFFSET ${offset}`
+    return (this.db.exec(sql, params)[0]?.values ?? []).map(toInfo)
+  }
+
+  ids(): string[] {
+    return (this.db.exec('SELECT operation_id FROM results WHERE data IS NULL')[0]?.values ?? []).map((r) => r[0] as string)
+  }
+
+  totals(): { entries: number; bytes: number; rawBytes: number; pinnedBytes: number } {
+    const r = this.db.exec(
+      `SELECT COUNT(*), COALESCE(SUM(size_bytes), 0), COALESCE(SUM(raw_bytes), 0),
+         COALESCE(SUM(CASE WHEN pinned = 1 THEN size_bytes ELSE 0 END), 0) FROM results`,
+    )[0]!.values[0]!
+    return { entries: Number(r[0]), bytes: Number(r[1]), rawBytes: Number(r[2]), pinnedBytes: Number(r[3]) }
+  }
+
+  /** Unpinned entries, least recently used first, with their sizes. */
+  evictionCandidates(limit: number): { id: string; sizeBytes: number; inline: boolean }[] {
+    const rows = this.db.exec(
+      `SELECT operation_id, size_bytes, data IS NOT NULL FROM results WHERE pinned = 0
+       ORDER BY COALESCE(last_accessed_at, created_at) ASC, created_at ASC LIMIT ?`,
+      [limit],
+    )[0]?.values ?? []
+    return rows.map((r) => ({ id: r[0] as string, sizeBytes: Number(r[1]), inline: r[2] === 1 }))
+  }
+
+  /** Rows with their inline data, for building an export. */
+  *rows(): Generator<{ info: EntryInfo; data: Uint8Array | null }> {
+    const stmt = this.db.prepare(`SELECT ${COLUMNS}, data FROM results ORDER BY operation_id`)
+    try {
+      while (stmt.step()) {
+        const r = stmt.get()
+        yield { info: toInfo(r), data: (r[12] as Uint8Array | null) ?? null }
+      }
+    } finally {
+      stmt.free()
+    }
+  }
+
+  export(): Uint8Array {
+    return this.db.export()
+  }
+
+  close(): void {
+    this.db.close()
+  }
+}
+
+/** The journal row of an entry. */
+export function rowRecord(info: EntryInfo, data: Uint8Array | null): RowRecord {
+  return {
+    id: info.id,
+    data: data ? toBase64(data) : null,
+    dataType: info.dataType,
+    createdAt: info.createdAt,
+    sizeBytes: info.sizeBytes,
+    rawBytes: info.rawBytes,
+    codec: info.codec,
+    checksum: info.checksum,
+    metadata: info.metadata,
+    lastAccessedAt: info.lastAccessedAt,
+    hits: info.hits,
+    pinned: info.pinned,
+  }
+}

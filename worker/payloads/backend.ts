@@ -1,0 +1,40 @@
+/**
+ * A tiny file system that the cache keeps its index and payload records in. Names are paths such as
+ * `payloads/<id>.vxc`. Every implementation keeps the same promises: writeAtomic leaves either the
+ * old file or the new one, never a mix; deleting a missing file is not an error; a missing file reads
+ * as undefined.
+ */
+export interface Backend {
+  readonly kind: 'opfs' | 'idb' | 'memory'
+  /** Writes the parts, one after another, to `name`, replacing it atomically. */
+  writeAtomic(name: string, parts: readonly Uint8Array[]): Promise<void>
+  /** Bytes [at, at + length) of `name` in a buffer of their own; undefined when it does not exist. */
+  read(name: string, at?: number, length?: number): Promise<Uint8Array | undefined>
+  /** The file as a Blob to read from, or undefined when it does not exist. */
+  file(name: string): Promise<Blob | undefined>
+  /** Size in bytes, or undefined when it does not exist. */
+  size(name: string): Promise<number | undefined>
+  /** Appends bytes durably (flushed before the promise settles). */
+  append(name: string, bytes: Uint8Array): Promise<void>
+  /** Shortens `name` to `size` bytes. */
+  truncate(name: string, size: number): Promise<void>
+  delete(name: string): Promise<void>
+  /** Moves `from` to `to`, replacing `to`. */
+  move(from: string, to: string): Promise<void>
+  /** The names of the files directly in `dir` (not their paths). */
+  list(dir: string): Promise<string[]>
+  /** Removes everything this backend holds. */
+  destroy(): Promise<void>
+}
+
+export const TMP_SUFFIX = '.tmp'
+
+/** True for the errors browsers throw when a write exceeds the origin's quota. */
+export function isQuotaError(error: unknown): boolean {
+  return error instanceof DOMException && (error.name === 'QuotaExceededError' || error.code === 22)
+}
+
+export function splitPath(name: string): { dir: string; base: string } {
+  const at = name.lastIndexOf('/')
+  return at < 0 ? { dir: '', base: name } : { dir: name.slice(0, at), base: name.slice(at + 1) }
+}

@@ -1,0 +1,128 @@
+import { splitPath, TMP_SUFFIX, type Backend } from './backend.js'
+
+/** FileSystemHandle.move() ships in Chromium (and OPFS elsewhere) but not yet in lib.dom. */
+type MovableHandle = FileSystemFileHandle & { move(dir: FileSystemDirectoryHandle, name: string): Promise<void> }
+
+/**
+ * The Origin Private File System through sync access handles, which only dedicated workers have:
+ * measured here at 0.9–1.6 GB/s write+flush. Handles are exclusive, so each is opened, used and
+ * closed within one call (the service calls these only while it holds the cache's Web Lock).
+ */
+export async function createOpfsBackend(cacheName: string): Promise<Backend> {
+  const root = await navigator.storage.getDirectory()
+  const top = await root.getDirectoryHandle('voxcache', { create: true })
+  const home = await top.getDirectoryHandle(encodeURIComponent(cacheName), { create: true })
+  const dirs = new Map<string, FileSystemDirectoryHandle>([['', home]])
+
+  async function dirOf(path: string): Promise<FileSystemDirectoryHandle> {
+    let handle = dirs.get(path)
+    if (!handle) {
+      handle = await home.getDirectoryHandle(path, { create: true })
+      dirs.set(path, handle)
+    }
+    return handle
+  }
+
+  async function fileHandle(name: string, create = false): Promise<FileSystemFileHandle | undefined> {
+    const { dir, base } = splitPath(name)
+    try {
+      return await (await dirOf(dir)).getFileHandle(base, { create })
+    } catch (error) {
+      if (error instanceof DOMException && (error.name === 'NotFoundError' || error.name === 'TypeMismatchError')) {
+        return undefined
+      }
+      throw error
+    }
+  }
+
+  async function withHandle<T>(name: string, use: (h: FileSystemSyncAccessHandle) => T): Promise<T> {
+    const file = await fileHandle(name, true)
+    const handle = await file!.createSyncAccessHandle()
+    try {
+      return use(handle)
+    } finally {
+      handle.close()
+    }
+  }
+
+  function writeAll(handle: FileSystemSyncAccessHandle, bytes: Uint8Array, at: number): number {
+    let done = 0
+    while (done < bytes.byteLength) {
+      const n = handle.write(bytes.subarray(done), { at: at + done })
+      if (n <= 0) throw new DOMException('short write', 'InvalidStateError')
+      done += n
+    }
+    return at + done
+  }
+
+  const backend: Backend = {
+    kind: 'opfs',
+    async writeAtomic(name, parts) {
+      const tmp = name + TMP_SUFFIX
+      try {
+        await withHandle(tmp, (h) => {
+          h.truncate(0)
+          let at = 0
+          for (const part of parts) at = writeAll(h, part, at)
+          h.flush()
+        })
+        const file = await fileHandle(tmp)
+        await (file as MovableHandle).move(await dirOf(splitPath(name).dir), splitPath(name).base)
+      } catch (error) {
+        await backend.delete(tmp).catch(() => undefined)
+        throw error
+      }
+    },
+    async read(name, at = 0, length) {
+      const file = await fileHandle(name)
+      if (!file) return undefined
+      const blob = await file.getFile()
+      const end = length === undefined ? blob.size : Math.min(blob.size, at + length)
+      return new Uint8Array(await blob.slice(at, end).arrayBuffer())
+    },
+    async file(name) {
+      return (await fileHandle(name))?.getFile()
+    },
+    async size(name) {
+      const file = await fileHandle(name)
+      return file ? (await file.getFile()).size : undefined
+    },
+    async append(name, bytes) {
+      await withHandle(name, (h) => {
+        writeAll(h, bytes, h.getSize())
+        h.flush()
+      })
+    },
+    async truncate(name, size) {
+      await withHandle(name, (h) => {
+        h.truncate(size)
+        h.flush()
+      })
+    },
+    async delete(name) {
+      const { dir, base } = splitPath(name)
+      try {
+        await (await dirOf(dir)).removeEntry(base)
+      } catch (error) {
+        if (!(error instanceof DOMException && error.name === 'NotFoundError')) throw error
+      }
+    },
+    async move(from, to) {
+      const file = await fileHandle(from)
+      if (!file) throw new DOMException(`${from} not found`, 'NotFoundError')
+      await (file as MovableHandle).move(await dirOf(splitPath(to).dir), splitPath(to).base)
+    },
+    async list(dir) {
+      const names: string[] = []
+      for await (const [name, handle] of (await dirOf(dir)) as unknown as AsyncIterable<[string, FileSystemHandle]>) {
+        if (handle.kind === 'file') names.push(name)
+      }
+      return names
+    },
+    async destroy() {
+      dirs.clear()
+      await top.removeEntry(encodeURIComponent(cacheName), { recursive: true })
+    },
+  }
+  return backend
+}

@@ -1,0 +1,578 @@
+// CacheService: the API the client sees through Comlink. Orchestration only: the record format is in
+// src/codec, SQL in index-db.ts, persistence in index-store.ts, files in payloads/, tabs in tabs.ts.
+import initSqlJs, { type SqlJsStatic } from 'sql.js'
+import sqlWasmUrl from 'sql.js/dist/sql-wasm.wasm?url'
+import zstdWasmUrl from 'zstd-wasm:zstd.wasm?url'
+import {
+  concatParts,
+  decodeBody,
+  decodeRecord,
+  encodeRecord,
+  headerExtent,
+  initCodec,
+  parseHeader,
+  type RecordHeader,
+} from '../src/codec/index.js'
+import {
+  CacheFullError,
+  ClosedError,
+  CorruptEntryError,
+  InvalidImportError,
+  StorageUnavailableError,
+  UnsupportedValueError,
+  describe,
+} from '../src/errors.js'
+import { assertOperationId } from '../src/operation-id.js'
+import { forTransfer, transferring } from '../src/transfer.js'
+import type {
+  CacheStats,
+  Codec,
+  EntryInfo,
+  ImportReport,
+  ListOptions,
+  OpenCacheOptions,
+  StoreOptions,
+  Value,
+} from '../src/types.js'
+import { IndexDb, rowRecord, type JournalEntry } from './index-db.js'
+import { IndexStore } from './index-store.js'
+import { isQuotaError, TMP_SUFFIX, type Backend } from './payloads/backend.js'
+import { createIdbBackend } from './payloads/idb.js'
+import { createMemoryBackend } from './payloads/memory.js'
+import { createOpfsBackend } from './payloads/opfs.js'
+import { planEviction, pickLru, writeWithQuotaRetry, type Budget } from './space.js'
+import { createCoordinator, type Coordinator } from './tabs.js'
+
+const PAYLOADS = 'payloads'
+const QUARANTINE = 'quarantine'
+const payloadPath = (id: string) => `${PAYLOADS}/${id}.vxc`
+const TOUCH_FLUSH_MS = 1000
+const DEFAULT_BUDGET = 1 << 30
+
+interface State {
+  name: string
+  backend: Backend
+  index: IndexStore
+  coord: Coordinator
+  SQL: SqlJsStatic
+  budget: Budget
+  codec: Codec
+  inlineBytes: number
+  /** Another context changed the index since we last read it. */
+  stale: boolean
+  touches: Map<string, { at: string; hits: number }>
+  touchTimer: ReturnType<typeof setTimeout> | undefined
+  counters: { hits: number; misses: number; evictions: number }
+}
+
+let sqlPromise: Promise<SqlJsStatic> | undefined
+function loadSql(): Promise<SqlJsStatic> {
+  sqlPromise ??= initSqlJs({ locateFile: () => sqlWasmUrl })
+  return sqlPromise
+}
+
+async function chooseBackend(name: string, kind: OpenCacheOptions['storage']): Promise<Backend> {
+  if (kind === 'memory') return createMemoryBackend()
+  const hasOpfs =
+    typeof navigator !== 'undefined' &&
+    typeof navigator.storage?.getDirectory === 'function' &&
+    typeof FileSystemFileHandle !== 'undefined' &&
+    'createSyncAccessHandle' in FileSystemFileHandle.prototype
+  if (kind === 'opfs' || (kind !== 'idb' && hasOpfs)) {
+    if (!hasOpfs) throw new StorageUnavailableError('OPFS sync access handles are not available here')
+    try {
+      return await createOpfsBackend(name)
+    } catch (error) {
+      if (kind === 'opfs') throw new StorageUnavailableError(`OPFS is not usable: ${describe(error)}`, { cause: error })
+    }
+  }
+  if (typeof indexedDB === 'undefined') throw new StorageUnavailableError('neither OPFS nor IndexedDB is available')
+  return createIdbBackend(name)
+}
+
+async function defaultBudget(): Promise<number> {
+  try {
+    const { quota } = await navigator.storage.estimate()
+    if (quota) return Math.floor(quota / 2)
+  } catch {
+    // estimate() is missing in some contexts; fall back below
+  }
+  return DEFAULT_BUDGET
+}
+
+/** Maps the browser's quota error, wherever it surfaces, to the typed error callers handle. */
+function mapStorageError(error: unknown): unknown {
+  if (isQuotaError(error)) return new CacheFullError('the browser storage quota is exhausted', { cause: error })
+  return error
+}
+
+export function createService() {
+  let state: State | undefined
+
+  function ready(): State {
+    if (!state) throw new ClosedError('the cache is not open (or was closed)')
+    return state
+  }
+
+  /** Brings this context's index up to date if another tab changed it. */
+  async function freshen(s: State): Promise<void> {
+    if (!s.stale) return
+    s.stale = false
+    await s.coord.shared(() => s.index.refresh())
+  }
+
+  function withPending(s: State, info: EntryInfo): EntryInfo {
+    const t = s.touches.get(info.id)
+    if (!t) return info
+    const last = info.lastAccessedAt && info.lastAccessedAt > t.at ? info.lastAccessedAt : t.at
+    return { ...info, hits: info.hits + t.hits, lastAccessedAt: last }
+  }
+
+  function takeTouches(s: State): JournalEntry[] {
+    const entries: JournalEntry[] = [...s.touches].map(([id, t]) => ({ t: 'touch', id, at: t.at, hits: t.hits }))
+    s.touches.clear()
+    if (s.touchTimer) clearTimeout(s.touchTimer)
+    s.touchTimer = undefined
+    return entries
+  }
+
+  /** Runs a mutation under the exclusive lock, on a current index, with pending touches committed first. */
+  async function mutate<T>(s: State, fn: (entries: JournalEntry[]) => Promise<T>): Promise<T> {
+    return s.coord.exclusive(async () => {
+      await s.index.refresh()
+      s.stale = false
+      const touches = takeTouches(s)
+      if (touches.length) await s.index.commit(touches)
+      const entries: JournalEntry[] = []
+      try {
+        return await fn(entries)
+      } finally {
+        // Whatever fn managed to do on disk (evictions included) is recorded, even when it then failed.
+        if (entries.length) {
+          const generation = await s.index.commit(entries)
+          s.coord.announce(generation)
+        }
+      }
+    })
+  }
+
+  async function evict(s: State, ids: string[], entries: JournalEntry[]): Promise<void> {
+    for (const id of ids) {
+      await s.backend.delete(payloadPath(id))
+      entries.push({ t: 'del', id })
+    }
+    s.counters.evictions += ids.length
+  }
+
+  /** Writes an encoded record and its row: payload file first, then the index (DESIGN's protocol). */
+  async function putRecord(
+    s: State,
+    header: RecordHeader,
+    parts: Uint8Array[],
+    byteLength: number,
+    pin: boolean | undefined,
+  ): Promise<EntryInfo> {
+    const id = header.operationId
+    const inline = byteLength <= s.inlineBytes
+    return mutate(s, async (entries) => {
+      const db = s.index.db
+      const existing = db.info(id)
+      const evicted = planEviction(db, s.budget, byteLength, existing?.sizeBytes ?? 0, id)
+      await evict(s, evicted, entries)
+      let data: Uint8Array | null = null
+      if (inline) {
+        data = concatParts(parts, byteLength)
+        if (existing && !existing.inline) await s.backend.delete(payloadPath(id))
+      } else {
+        await writeWithQuotaRetry(
+          () => s.backend.writeAtomic(payloadPath(id), parts),
+          () => evict(s, pickLru(s.index.db, byteLength * 2, id).filter((x) => !evicted.includes(x)), entries),
+        )
+      }
+      const info: EntryInfo = {
+        id,
+        dataType: header.dataType,
+        sizeBytes: byteLength,
+        rawBytes: header.rawLength,
+        codec: header.codec,
+        checksum: header.checksum,
+        createdAt: header.createdAt,
+        lastAccessedAt: header.createdAt,
+        hits: existing?.hits ?? 0,
+        pinned: pin ?? existing?.pinned ?? false,
+        metadata: header.metadata,
+        inline,
+      }
+      entries.push({ t: 'put', row: rowRecord(info, data) })
+      return info
+    }).catch((error: unknown) => {
+      throw mapStorageError(error)
+    })
+  }
+
+  async function quarantine(s: State, id: string): Promise<void> {
+    await mutate(s, async (entries) => {
+      const info = s.index.db.info(id)
+      const target = `${QUARANTINE}/${id}.${Date.now()}.vxc`
+      if (info?.inline) {
+        await s.backend.writeAtomic(target, [s.index.db.inlineData(id) ?? new Uint8Array(0)])
+      } else {
+        await s.backend.move(payloadPath(id), target).catch(() => undefined)
+      }
+      if (info) entries.push({ t: 'del', id })
+    })
+  }
+
+  const MISSING = Symbol('missing')
+
+  /** Reads and validates one record. Reads the header first, then the body into a buffer of its own. */
+  async function readValue(s: State, info: EntryInfo): Promise<Value | typeof MISSING> {
+    const id = info.id
+    if (info.inline) {
+      const data = s.index.db.inlineData(id)
+      if (!data) throw new CorruptEntryError(id, 'inline row without data')
+      return decodeRecord(id, data).value
+    }
+    let file: Blob | undefined
+    let head: Uint8Array
+    let body: Uint8Array
+    let header: RecordHeader
+    try {
+      file = await s.backend.file(payloadPath(id))
+      if (!file) return MISSING
+      head = new Uint8Array(await file.slice(0, Math.min(file.size, 4096)).arrayBuffer())
+      const extent = headerExtent(id, head)
+      if (extent > head.byteLength) head = new Uint8Array(await file.slice(0, extent).arrayBuffer())
+      const parsed = parseHeader(id, head, file.size)
+      header = parsed.header
+      body = new Uint8Array(await file.slice(parsed.bodyOffset).arrayBuffer())
+    } catch (error) {
+      // The file went away (another tab evicted or replaced it) between the index lookup and the read.
+      if (error instanceof DOMException && (error.name === 'NotFoundError' || error.name === 'NotReadableError')) {
+        return MISSING
+      }
+      throw error
+    }
+    if (header.checksum !== info.checksum && info.checksum) {
+      throw new CorruptEntryError(id, 'payload checksum differs from the index')
+    }
+    return decodeBody(header, body)
+  }
+
+  function scheduleTouchFlush(s: State): void {
+    if (s.touchTimer) return
+    s.touchTimer = setTimeout(() => {
+      s.touchTimer = undefined
+      if (state === s && s.touches.size) void mutate(s, async () => undefined).catch(() => undefined)
+    }, TOUCH_FLUSH_MS)
+  }
+
+  /** On open: drop temporary files, rows whose payload is gone, and index payloads that have no row. */
+  async function reconcile(s: State): Promise<void> {
+    await mutate(s, async (entries) => {
+      const names = await s.backend.list(PAYLOADS)
+      const files = new Set<string>()
+      for (const name of names) {
+        if (name.endsWith(TMP_SUFFIX)) await s.backend.delete(`${PAYLOADS}/${name}`)
+        else if (name.endsWith('.vxc')) files.add(name.slice(0, -4))
+      }
+      const db = s.index.db
+      for (const id of db.ids()) {
+        if (!files.delete(id)) entries.push({ t: 'del', id })
+      }
+      for (const id of files) {
+        const file = await s.backend.file(payloadPath(id))
+        if (!file) continue
+        try {
+          const head = new Uint8Array(await file.slice(0, Math.min(file.size, 1 << 20)).arrayBuffer())
+          const { header } = parseHeader(id, head, file.size)
+          const info: EntryInfo = {
+            id,
+            dataType: header.dataType,
+            sizeBytes: file.size,
+            rawBytes: header.rawLength,
+            codec: header.codec,
+            checksum: header.checksum,
+            createdAt: header.createdAt,
+            lastAccessedAt: null,
+            hits: 0,
+            pinned: false,
+            metadata: header.metadata,
+            inline: false,
+          }
+          entries.push({ t: 'put', row: rowRecord(info, null) })
+        } catch (error) {
+          if (!(error instanceof CorruptEntryError)) throw error
+          await s.backend.move(payloadPath(id), `${QUARANTINE}/${id}.${Date.now()}.vxc`)
+        }
+      }
+    })
+  }
+
+  const api = {
+    /**
+     * Opens (or creates) the cache named in the options. Called once by the client.
+     * @throws {StorageUnavailableError} when the chosen storage cannot be used.
+     * @throws {SchemaVersionError} when the index was written by a newer voxcache.
+     */
+    async open(options: OpenCacheOptions = {}): Promise<{ storage: Backend['kind'] }> {
+      if (state) throw new StorageUnavailableError('this worker already serves a cache')
+      const name = options.name ?? 'default'
+      const [SQL, backend] = await Promise.all([
+        loadSql(),
+        chooseBackend(name, options.storage ?? 'auto'),
+        initCodec(zstdWasmUrl),
+      ])
+      const maxBytes = options.maxBytes ?? (await defaultBudget())
+      const lowWater = options.lowWater ?? 0.9
+      if (!(maxBytes > 0) || !(lowWater > 0 && lowWater <= 1)) {
+        throw new UnsupportedValueError('maxBytes must be positive and lowWater in (0, 1]')
+      }
+      let s!: State
+      const coord = createCoordinator(name, () => {
+        if (s) s.stale = true
+      })
+      const index = await coord.exclusive(() => IndexStore.load(backend, SQL))
+      s = {
+        name,
+        backend,
+        index,
+        coord,
+        SQL,
+        budget: { maxBytes, lowWaterBytes: Math.floor(maxBytes * lowWater) },
+        codec: options.codec ?? 'zstd',
+        inlineBytes: options.inlineBytes ?? 4096,
+        stale: false,
+        touches: new Map(),
+        touchTimer: undefined,
+        counters: { hits: 0, misses: 0, evictions: 0 },
+      }
+      await reconcile(s)
+      state = s
+      return { storage: backend.kind }
+    },
+
+    /**
+     * Stores `value` under `id`, replacing what was there.
+     * @throws {InvalidKeyError} @throws {UnsupportedValueError} @throws {CacheFullError}
+     */
+    async store(id: string, value: Value, options: StoreOptions = {}): Promise<EntryInfo> {
+      const s = ready()
+      assertOperationId(id)
+      const record = encodeRecord(value, { operationId: id, codec: options.codec ?? s.codec, metadata: options.metadata })
+      return putRecord(s, record.header, record.parts, record.byteLength, options.pin)
+    },
+
+    /**
+     * For memoize: stores `value` and hands it back (its buffer transferred back, not copied). A failure
+     * to store is reported beside the value instead of losing it.
+     */
+    async storeAndReturn(
+      id: string,
+      value: Value,
+      options: StoreOptions = {},
+    ): Promise<{ info: EntryInfo | null; error: { name: string; message: string } | null; value: Value }> {
+      let info: EntryInfo | null = null
+      let error: { name: string; message: string } | null = null
+      try {
+        info = await api.store(id, value, options)
+      } catch (e) {
+        // Structured clone keeps only built-in error names, so the error travels as plain data.
+        error = e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) }
+      }
+      const back = forTransfer(value)
+      return transferring({ info, error, value: back.value }, back.transfer)
+    },
+
+    /**
+     * The value stored under `id`, or undefined on a miss. Its pixel buffer is transferred to the caller.
+     * @throws {CorruptEntryError} when the record fails validation; the entry is quarantined.
+     */
+    async retrieve(id: string): Promise<Value | undefined> {
+      const s = ready()
+      assertOperationId(id)
+      await freshen(s)
+      const info = s.index.db.info(id)
+      if (!info) {
+        s.counters.misses++
+        return undefined
+      }
+      let value: Value | typeof MISSING
+      try {
+        value = await readValue(s, info)
+      } catch (error) {
+        if (error instanceof CorruptEntryError) await quarantine(s, id)
+        throw error
+      }
+      if (value === MISSING) {
+        await mutate(s, async (entries) => {
+          if (s.index.db.has(id) && !(await s.backend.size(payloadPath(id)))) entries.push({ t: 'del', id })
+        })
+        s.counters.misses++
+        return undefined
+      }
+      s.counters.hits++
+      const t = s.touches.get(id)
+      s.touches.set(id, { at: new Date().toISOString(), hits: (t?.hits ?? 0) + 1 })
+      scheduleTouchFlush(s)
+      const out = forTransfer(value)
+      return transferring(out.value, out.transfer)
+    },
+
+    async has(id: string): Promise<boolean> {
+      const s = ready()
+      assertOperationId(id)
+      await freshen(s)
+      return s.index.db.has(id)
+    },
+
+    async info(id: string): Promise<EntryInfo | undefined> {
+      const s = ready()
+      assertOperationId(id)
+      await freshen(s)
+      const info = s.index.db.info(id)
+      return info && withPending(s, info)
+    },
+
+    /** Removes an entry; true when there was one. Deleting a missing entry is not an error. */
+    async delete(id: string): Promise<boolean> {
+      const s = ready()
+      assertOperationId(id)
+      return mutate(s, async (entries) => {
+        if (!s.index.db.has(id)) return false
+        await s.backend.delete(payloadPath(id))
+        entries.push({ t: 'del', id })
+        return true
+      })
+    },
+
+    /** Pins (exempts from eviction) or unpins an entry; false when there is no such entry. */
+    async pin(id: string, pinned = true): Promise<boolean> {
+      const s = ready()
+      assertOperationId(id)
+      return mutate(s, async (entries) => {
+        if (!s.index.db.has(id)) return false
+        entries.push({ t: 'pin', id, pinned })
+        return true
+      })
+    },
+
+    async list(options: ListOptions = {}): Promise<EntryInfo[]> {
+      const s = ready()
+      await freshen(s)
+      return s.index.db.list(options).map((info) => withPending(s, info))
+    },
+
+    async stats(): Promise<CacheStats> {
+      const s = ready()
+      await freshen(s)
+      let quota: CacheStats['quota'] = null
+      try {
+        const e = await navigator.storage.estimate()
+        quota = { usage: e.usage ?? 0, quota: e.quota ?? 0 }
+      } catch {
+        quota = null
+      }
+      return {
+        name: s.name,
+        storage: s.backend.kind,
+        ...s.index.db.totals(),
+        maxBytes: s.budget.maxBytes,
+        lowWaterBytes: s.budget.lowWaterBytes,
+        ...s.counters,
+        quota,
+      }
+    },
+
+    /** Removes every entry of this cache. */
+    async clear(): Promise<void> {
+      const s = ready()
+      await mutate(s, async (entries) => {
+        for (const id of s.index.db.ids()) await s.backend.delete(payloadPath(id))
+        entries.push({ t: 'clear' })
+      })
+    },
+
+    /** One SQLite file with the results schema and every record inline in `data`. */
+    async exportDatabase(): Promise<Uint8Array> {
+      const s = ready()
+      await freshen(s)
+      const out = await s.coord.shared(async () => {
+        const target = IndexDb.open(s.SQL)
+        for (const { info, data } of s.index.db.rows()) {
+          const bytes = data ?? (await s.backend.read(payloadPath(info.id)))
+          if (!bytes) continue
+          target.apply({ t: 'put', row: rowRecord(info, bytes) })
+        }
+        target.generation = 0
+        const bytes = target.export()
+        target.close()
+        return bytes
+      })
+      return transferring(out, [out.buffer])
+    },
+
+    /**
+     * Adds the entries of an exported database, validating every record first.
+     * @throws {InvalidImportError} when the bytes are not a voxcache export.
+     */
+    async importDatabase(bytes: Uint8Array): Promise<ImportReport> {
+      const s = ready()
+      let source: IndexDb
+      try {
+        source = IndexDb.open(s.SQL, bytes)
+      } catch (error) {
+        throw new InvalidImportError(`not a voxcache database: ${describe(error)}`, { cause: error })
+      }
+      const report: ImportReport = { imported: 0, skipped: 0, rejected: [] }
+      try {
+        for (const { info, data } of source.rows()) {
+          try {
+            assertOperationId(info.id)
+            if (!data) throw new CorruptEntryError(info.id, 'no record in data')
+            const { header } = decodeRecord(info.id, data)
+            if (header.dataType !== info.dataType) throw new CorruptEntryError(info.id, 'data_type differs from the record')
+            await freshen(s)
+            if (s.index.db.info(info.id)?.checksum === header.checksum) {
+              report.skipped++
+              continue
+            }
+            await putRecord(s, header, [data], data.byteLength, info.pinned)
+            report.imported++
+          } catch (error) {
+            if (error instanceof CacheFullError) throw error
+            report.rejected.push({ id: String(info.id), reason: describe(error) })
+          }
+        }
+      } finally {
+        source.close()
+      }
+      return report
+    },
+
+    /** Flushes access times and closes the index. The client terminates the worker afterwards. */
+    async close(): Promise<void> {
+      const s = state
+      if (!s) return
+      if (s.touches.size) await mutate(s, async () => undefined).catch(() => undefined)
+      state = undefined
+      if (s.touchTimer) clearTimeout(s.touchTimer)
+      s.coord.close()
+      s.index.close()
+    },
+
+    /** Deletes every file of this cache (index included) and closes it. */
+    async destroy(): Promise<void> {
+      const s = ready()
+      await s.coord.exclusive(async () => {
+        state = undefined
+        s.coord.close()
+        s.index.close()
+        await s.backend.destroy()
+      })
+    },
+  }
+  return api
+}
+
+export type CacheApi = ReturnType<typeof createService>

@@ -1,0 +1,70 @@
+// The byte budget: least-recently-used eviction down to a low-water mark, and the one retry in the
+// code base (quota exceeded → evict → retry once).
+import { CacheFullError } from '../src/errors.js'
+import type { IndexDb } from './index-db.js'
+import { isQuotaError } from './payloads/backend.js'
+
+export interface Budget {
+  maxBytes: number
+  lowWaterBytes: number
+}
+
+/**
+ * Chooses the entries to evict so that `incoming` bytes fit: nothing while the total stays within
+ * maxBytes; otherwise least recently used first until the total is at the low-water mark, so a full
+ * cache does not evict again on the next insert. `replacing` is the size of an entry the write replaces.
+ * @throws {CacheFullError} when the value cannot fit even with every unpinned entry gone.
+ */
+export function planEviction(db: IndexDb, budget: Budget, incoming: number, replacing = 0, exclude?: string): string[] {
+  const { bytes, pinnedBytes } = db.totals()
+  if (incoming > budget.maxBytes - pinnedBytes) {
+    throw new CacheFullError(
+      `a value of ${incoming} bytes does not fit the budget of ${budget.maxBytes} bytes (${pinnedBytes} pinned)`,
+    )
+  }
+  let total = bytes - replacing
+  if (total + incoming <= budget.maxBytes) return []
+  const target = Math.max(0, Math.min(budget.lowWaterBytes, budget.maxBytes - incoming))
+  return pickLru(db, total + incoming - target, exclude)
+}
+
+/** Least recently used unpinned entries adding up to at least `bytes`. */
+export function pickLru(db: IndexDb, bytes: number, exclude?: string): string[] {
+  const chosen: string[] = []
+  let freed = 0
+  let offset = 0
+  while (freed < bytes) {
+    const batch = db.evictionCandidates(offset + 256).slice(offset)
+    if (batch.length === 0) break
+    offset += batch.length
+    for (const c of batch) {
+      if (c.id === exclude) continue
+      chosen.push(c.id)
+      freed += c.sizeBytes
+      if (freed >= bytes) break
+    }
+  }
+  return chosen
+}
+
+/**
+ * Runs `write`; when the browser's quota refuses it, frees space with `evict` and tries once more.
+ * @throws {CacheFullError} when the second attempt is refused too (its cause is the quota error).
+ */
+export async function writeWithQuotaRetry(write: () => Promise<void>, evict: () => Promise<void>): Promise<void> {
+  try {
+    await write()
+    return
+  } catch (error) {
+    if (!isQuotaError(error)) throw error
+  }
+  await evict()
+  try {
+    await write()
+  } catch (error) {
+    if (isQuotaError(error)) {
+      throw new CacheFullError('the browser storage quota is exhausted, even after eviction', { cause: error })
+    }
+    throw error
+  }
+}

@@ -1,0 +1,34 @@
+// Coordination between tabs (and any other context) that open the same cache: one Web Lock per cache
+// for every mutation, and a BroadcastChannel that says "the index changed" so readers catch up.
+import { StorageUnavailableError } from '../src/errors.js'
+
+export interface Coordinator {
+  /** Runs `fn` while no other context mutates or reads the index files of this cache. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>
+  /** Runs `fn` alongside other readers, but never during a mutation. */
+  shared<T>(fn: () => Promise<T>): Promise<T>
+  /** Tells the other contexts that the index moved to `generation`. */
+  announce(generation: number): void
+  close(): void
+}
+
+export function createCoordinator(cacheName: string, onRemoteChange: (generation: number) => void): Coordinator {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks
+  if (!locks) throw new StorageUnavailableError('Web Locks are not available in this context; voxcache needs them')
+  const key = `voxcache:${cacheName}`
+  const channel = new BroadcastChannel(key)
+  channel.onmessage = (event: MessageEvent<{ generation?: unknown }>) => {
+    if (typeof event.data?.generation === 'number') onRemoteChange(event.data.generation)
+  }
+  return {
+    // lib.dom types request() as Promise<Promise<T>>; it resolves to fn's result.
+    exclusive: <T>(fn: () => Promise<T>) => locks.request(key, { mode: 'exclusive' }, fn) as unknown as Promise<T>,
+    shared: <T>(fn: () => Promise<T>) => locks.request(key, { mode: 'shared' }, fn) as unknown as Promise<T>,
+    announce(generation) {
+      channel.postMessage({ generation })
+    },
+    close() {
+      channel.close()
+    },
+  }
+}

@@ -21,16 +21,209 @@ test('stores and retrieves JSON, typed arrays and null across the worker', async
       nullValue: await cache.retrieve(idNull),
       nullHas: await cache.has(idNull),
       missing: await cache.retrieve(idMissing),
+      missingHas: await cache.has(idMissing),
       detached: f.length,
       f32Same: back instanceof Float32Array && back.length === expected.length && back.every((v, i) => Object.is(v, expected[i])),
       entries: (await cache.list()).length,
+      deletedMissing: await cache.delete(idMissing),
     }
   })
   expect(result.json).toEqual({ hello: ['wörld', 1.5, true, null] })
   expect(result.nullValue).toBeNull()
   expect(result.nullHas).toBe(true)
   expect(result.missing).toBeUndefined()
+  expect(result.missingHas).toBe(false)
   expect(result.detached).toBe(0)
   expect(result.f32Same).toBe(true)
   expect(result.entries).toBe(3)
+  expect(result.deletedMissing).toBe(false)
+})
+
+test('a 256³ image survives a reload bit for bit, geometry and metadata included', async ({ page }) => {
+  await openPage(page, 'cache=core-reload')
+  const stored = await page.evaluate(async () => {
+    const cache = window.voxcache!
+    const lib = window.voxcacheLib!
+    await cache.clear()
+    const n = 256
+    const data = new Uint8Array(n * n * n)
+    // A phantom with structure (a sphere with a gradient, plus noise) so compression has real work to do.
+    let seed = 1
+    for (let z = 0; z < n; z++)
+      for (let y = 0; y < n; y++)
+        for (let x = 0; x < n; x++) {
+          seed = (seed * 1103515245 + 12345) >>> 0
+          const r = Math.hypot(x - 128, y - 128, z - 128)
+          data[(z * n + y) * n + x] = r < 100 ? 60 + (x >> 1) + (seed >>> 28) : seed >>> 30
+        }
+    const sha = async (bytes: Uint8Array) => Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)), (b) => b.toString(16).padStart(2, '0')).join('')
+    const digest = await sha(data)
+    const id = await lib.operationId('phantom', { n })
+    const image = {
+      imageType: { dimension: 3, componentType: 'uint8', pixelType: 'Scalar', components: 1 },
+      name: 'phantom',
+      origin: [-127.5, -0.25, 3e-7],
+      spacing: [0.7, 0.7, 1.25],
+      direction: new Float64Array([0, 1, 0, -1, 0, 0, 0, 0, 1]),
+      size: [n, n, n],
+      metadata: new Map<string, unknown>([['modality', 'MR'], ['window', [40, 400]]]),
+      data,
+    }
+    const info = await cache.store(id, image as never, { metadata: { source: 'test' } })
+    return { id, digest, info, detached: data.byteLength }
+  })
+  expect(stored.detached).toBe(0)
+  expect(stored.info.rawBytes).toBe(256 ** 3)
+  expect(stored.info.codec).toBe('zstd')
+  expect(stored.info.sizeBytes).toBeLessThan(256 ** 3)
+
+  await page.reload()
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true')
+  const back = await page.evaluate(async (id) => {
+    const cache = window.voxcache!
+    const image = (await cache.retrieve(id)) as { data: Uint8Array; [k: string]: unknown }
+    const sha = async (bytes: Uint8Array) => Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)), (b) => b.toString(16).padStart(2, '0')).join('')
+    return {
+      digest: await sha(image.data),
+      type: image.data.constructor.name,
+      imageType: image.imageType,
+      origin: image.origin,
+      spacing: image.spacing,
+      direction: Array.from(image.direction as Float64Array),
+      size: image.size,
+      metadata: [...(image.metadata as Map<string, unknown>)],
+      info: await cache.info(id),
+      storage: cache.storage,
+    }
+  }, stored.id)
+  expect(back.storage).toBe('opfs')
+  expect(back.digest).toBe(stored.digest)
+  expect(back.type).toBe('Uint8Array')
+  expect(back.imageType).toEqual({ dimension: 3, componentType: 'uint8', pixelType: 'Scalar', components: 1 })
+  expect(back.origin).toEqual([-127.5, -0.25, 3e-7])
+  expect(back.spacing).toEqual([0.7, 0.7, 1.25])
+  expect(back.direction).toEqual([0, 1, 0, -1, 0, 0, 0, 0, 1])
+  expect(back.size).toEqual([256, 256, 256])
+  expect(back.metadata).toEqual([['modality', 'MR'], ['window', [40, 400]]])
+  expect(back.info?.metadata).toEqual({ source: 'test' })
+  expect(back.info?.hits).toBe(1)
+})
+
+test('errors keep their class and code across the worker boundary', async ({ page }) => {
+  await openPage(page, 'cache=core-errors')
+  const result = await page.evaluate(async () => {
+    const cache = window.voxcache!
+    const lib = window.voxcacheLib!
+    const caught = async (fn: () => Promise<unknown>) => {
+      try {
+        await fn()
+        return 'no error'
+      } catch (e) {
+        return e
+      }
+    }
+    const bad = await caught(() => cache.retrieve('not-an-id'))
+    const unsupported = await caught(() => cache.store('a'.repeat(64), (() => 1) as never))
+    const nan = await caught(() => cache.store('a'.repeat(64), { x: Number.NaN }))
+    const key = await caught(() => cache.memoize('op', { when: new Date() }, () => 1))
+    const other = await lib.openCache({ name: 'core-errors-closed', storage: 'memory' })
+    await other.close()
+    const closed = await caught(() => other.has('a'.repeat(64)))
+    return {
+      bad: [bad instanceof lib.InvalidKeyError, bad instanceof lib.VoxCacheError, (bad as { code?: string }).code],
+      unsupported: [unsupported instanceof lib.UnsupportedValueError, (unsupported as { code?: string }).code],
+      nan: nan instanceof lib.UnsupportedValueError,
+      key: key instanceof lib.InvalidKeyError,
+      closed: [closed instanceof lib.ClosedError, (closed as { code?: string }).code],
+    }
+  })
+  expect(result.bad).toEqual([true, true, 'INVALID_KEY'])
+  expect(result.unsupported).toEqual([true, 'UNSUPPORTED_VALUE'])
+  expect(result.nan).toBe(true)
+  expect(result.key).toBe(true)
+  expect(result.closed).toEqual([true, 'CLOSED'])
+})
+
+test('memoize computes once, shares concurrent calls, stores no failure, and hits after a reload', async ({ page }) => {
+  await openPage(page, 'cache=core-memo')
+  const first = await page.evaluate(async () => {
+    const cache = window.voxcache!
+    await cache.clear()
+    let calls = 0
+    const compute = async () => {
+      calls++
+      await new Promise((r) => setTimeout(r, 50)) // stands in for real work, so the calls overlap
+      return new Float64Array([1, 2, 3, calls])
+    }
+    const [a, b, c] = await Promise.all([
+      cache.memoize('square', { x: 3 }, compute),
+      cache.memoize('square', { x: 3 }, compute),
+      cache.memoize('square', { x: 3 }, compute),
+    ])
+    let failures = 0
+    const failing = () => {
+      failures++
+      return Promise.reject(new Error('pipeline step failed'))
+    }
+    const errors = await Promise.allSettled([
+      cache.memoize('broken', {}, failing),
+      cache.memoize('broken', {}, failing),
+    ])
+    const brokenId = await cache.operationId('broken', {})
+    const nullResult = await cache.memoize('nothing', {}, () => null)
+    let nullCalls = 0
+    const nullAgain = await cache.memoize('nothing', {}, () => {
+      nullCalls++
+      return 'not null'
+    })
+    return {
+      calls,
+      values: [Array.from(a), Array.from(b), Array.from(c)],
+      usable: a.length === 4,
+      errors: errors.map((e) => (e.status === 'rejected' ? (e.reason as Error).message : 'fulfilled')),
+      failures,
+      brokenStored: await cache.has(brokenId),
+      nullResult,
+      nullAgain,
+      nullCalls,
+    }
+  })
+  expect(first.calls).toBe(1)
+  expect(first.values).toEqual([[1, 2, 3, 1], [1, 2, 3, 1], [1, 2, 3, 1]])
+  expect(first.usable).toBe(true)
+  expect(first.errors).toEqual(['pipeline step failed', 'pipeline step failed'])
+  expect(first.failures).toBe(1)
+  expect(first.brokenStored).toBe(false)
+  expect(first.nullResult).toBeNull()
+  expect(first.nullAgain).toBeNull()
+  expect(first.nullCalls).toBe(0)
+
+  await page.reload()
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true')
+  const second = await page.evaluate(async () => {
+    let calls = 0
+    const value = await window.voxcache!.memoize('square', { x: 3 }, () => {
+      calls++
+      return new Float64Array(0)
+    })
+    return { calls, value: Array.from(value) }
+  })
+  expect(second).toEqual({ calls: 0, value: [1, 2, 3, 1] })
+})
+
+test('two caches with different names do not see each other', async ({ page }) => {
+  await openPage(page, 'cache=core-names-a')
+  const result = await page.evaluate(async () => {
+    const lib = window.voxcacheLib!
+    const a = window.voxcache!
+    const b = await lib.openCache({ name: 'core-names-b' })
+    await a.clear()
+    await b.clear()
+    const id = await lib.operationId('where', {})
+    await a.store(id, 'in a')
+    const out = { a: await a.retrieve(id), b: await b.retrieve(id), bCount: (await b.stats()).entries }
+    await b.close()
+    return out
+  })
+  expect(result).toEqual({ a: 'in a', b: undefined, bCount: 0 })
 })

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The browser tests use Debian's Chromium; Playwright's own download cannot work offline.
+# What the browser tests need from Debian: Chromium (Playwright's own browser download cannot work
+# offline) and the sqlite3 command line (a test opens an exported cache with it).
 set -euo pipefail
-if [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then exit 0; fi
+missing=()
+[ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+[ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
-  echo "Chromium is missing: run as root, or: sudo apt-get install -y chromium" >&2
+  echo "Missing: ${missing[*]}. Run as root, or: sudo apt-get install -y ${missing[*]}" >&2
   exit 1
 fi
-echo "Installing Debian's chromium…"
+echo "Installing Debian's ${missing[*]}…"
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

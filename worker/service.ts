@@ -186,7 +186,7 @@ export function createService() {
       } else {
         await writeWithQuotaRetry(
           () => s.backend.writeAtomic(payloadPath(id), parts),
-          () => evict(s, pickLru(s.index.db, byteLength * 2, id).filter((x) => !evicted.includes(x)), entries),
+          async (refusal) => evict(s, await planQuotaEviction(s, byteLength, id, evicted, refusal), entries),
         )
       }
       const info: EntryInfo = {
@@ -208,6 +208,37 @@ export function createService() {
     }).catch((error: unknown) => {
       throw mapStorageError(error)
     })
+  }
+
+  /**
+   * After the browser refused a write: the entries to evict so that it fits the quota. Evicts nothing
+   * when even an empty cache could not hold the value — eviction would lose entries for no gain.
+   */
+  async function planQuotaEviction(
+    s: State,
+    byteLength: number,
+    id: string,
+    already: string[],
+    refusal: unknown,
+  ): Promise<string[]> {
+    const db = s.index.db
+    const { bytes, pinnedBytes } = db.totals()
+    // How much fitted before the quota ran out is the best measure of free space; estimate() can be
+    // far off (with a quota override it reports the disk's size).
+    let free = (refusal as { written?: number }).written ?? Number.POSITIVE_INFINITY
+    if (free === Number.POSITIVE_INFINITY) {
+      try {
+        const { usage = 0, quota = 0 } = await navigator.storage.estimate()
+        if (quota > 0) free = quota - usage
+      } catch {
+        // no estimate: evict what the value needs and let the retry decide
+      }
+    }
+    if (byteLength > free + (bytes - pinnedBytes)) {
+      throw new CacheFullError(`a value of ${byteLength} bytes does not fit the browser's storage quota`)
+    }
+    const need = Math.max(byteLength - Math.max(free, 0), 0) + byteLength / 4
+    return pickLru(db, need, id).filter((x) => !already.includes(x))
   }
 
   async function quarantine(s: State, id: string): Promise<void> {

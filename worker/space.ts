@@ -51,14 +51,17 @@ export function pickLru(db: IndexDb, bytes: number, exclude?: string): string[] 
  * Runs `write`; when the browser's quota refuses it, frees space with `evict` and tries once more.
  * @throws {CacheFullError} when the second attempt is refused too (its cause is the quota error).
  */
-export async function writeWithQuotaRetry(write: () => Promise<void>, evict: () => Promise<void>): Promise<void> {
+export async function writeWithQuotaRetry(
+  write: () => Promise<void>,
+  evict: (refusal: unknown) => Promise<void>,
+): Promise<void> {
   try {
     await write()
     return
   } catch (error) {
     if (!isQuotaError(error)) throw error
+    await evict(error)
   }
-  await evict()
   try {
     await write()
   } catch (error) {

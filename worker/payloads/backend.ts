@@ -34,6 +34,16 @@ export function isQuotaError(error: unknown): boolean {
   return error instanceof DOMException && (error.name === 'QuotaExceededError' || error.code === 22)
 }
 
+/**
+ * The error for a write the quota cut short. Chromium's OPFS sync access handles do not throw there:
+ * write() returns fewer bytes than asked (seen here), so the backend turns that into this error and
+ * says how many bytes did fit, which tells the evict-and-retry how much room there really is.
+ */
+export function quotaError(written: number, wanted: number): DOMException & { written: number } {
+  const error = new DOMException(`storage quota exceeded: ${written} of ${wanted} bytes written`, 'QuotaExceededError')
+  return Object.assign(error, { written })
+}
+
 export function splitPath(name: string): { dir: string; base: string } {
   const at = name.lastIndexOf('/')
   return at < 0 ? { dir: '', base: name } : { dir: name.slice(0, at), base: name.slice(at + 1) }

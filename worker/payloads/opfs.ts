@@ -1,4 +1,4 @@
-import { splitPath, TMP_SUFFIX, type Backend } from './backend.js'
+import { quotaError, splitPath, TMP_SUFFIX, type Backend } from './backend.js'
 
 /** FileSystemHandle.move() ships in Chromium (and OPFS elsewhere) but not yet in lib.dom. */
 type MovableHandle = FileSystemFileHandle & { move(dir: FileSystemDirectoryHandle, name: string): Promise<void> }
@@ -45,14 +45,11 @@ export async function createOpfsBackend(cacheName: string): Promise<Backend> {
     }
   }
 
-  function writeAll(handle: FileSystemSyncAccessHandle, bytes: Uint8Array, at: number): number {
-    let done = 0
-    while (done < bytes.byteLength) {
-      const n = handle.write(bytes.subarray(done), { at: at + done })
-      if (n <= 0) throw new DOMException('short write', 'InvalidStateError')
-      done += n
-    }
-    return at + done
+  /** Writes `bytes` at `at`; a short write means the quota ran out, and becomes a quota error. */
+  function writeAll(handle: FileSystemSyncAccessHandle, bytes: Uint8Array, at: number, total: number): number {
+    const n = handle.write(bytes, { at })
+    if (n < bytes.byteLength) throw quotaError(at + n, total)
+    return at + n
   }
 
   const backend: Backend = {
@@ -62,9 +59,11 @@ export async function createOpfsBackend(cacheName: string): Promise<Backend> {
       try {
         await withHandle(tmp, (h) => {
           h.truncate(0)
+          const total = parts.reduce((n, p) => n + p.byteLength, 0)
           let at = 0
-          for (const part of parts) at = writeAll(h, part, at)
+          for (const part of parts) at = writeAll(h, part, at, total)
           h.flush()
+          if (h.getSize() !== total) throw quotaError(h.getSize(), total)
         })
         const file = await fileHandle(tmp)
         await (file as MovableHandle).move(await dirOf(splitPath(name).dir), splitPath(name).base)
@@ -89,7 +88,8 @@ export async function createOpfsBackend(cacheName: string): Promise<Backend> {
     },
     async append(name, bytes) {
       await withHandle(name, (h) => {
-        writeAll(h, bytes, h.getSize())
+        const size = h.getSize()
+        writeAll(h, bytes, size, size + bytes.byteLength)
         h.flush()
       })
     },

@@ -1,0 +1,374 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Page } from '@playwright/test'
+import { expect, openPage, test } from './fixtures.js'
+
+/** Random (incompressible) bytes of a given size, stored under op `name`; returns the id. */
+async function storeRandom(page: Page, op: string, bytes: number, extra: Record<string, unknown> = {}) {
+  return page.evaluate(
+    async ({ op, bytes, extra }) => {
+      const data = new Uint8Array(bytes)
+      for (let at = 0; at < bytes; at += 65536) crypto.getRandomValues(data.subarray(at, Math.min(at + 65536, bytes)))
+      const id = await window.voxcacheLib!.operationId(op, extra)
+      await window.voxcache!.store(id, data, { codec: 'none' })
+      return id
+    },
+    { op, bytes, extra },
+  )
+}
+
+/** Lists a directory of this cache in OPFS, from the page's main thread (async OPFS API). */
+async function opfsList(page: Page, cache: string, dir: string): Promise<string[]> {
+  return page.evaluate(
+    async ({ cache, dir }) => {
+      const root = await navigator.storage.getDirectory()
+      let handle = await (await root.getDirectoryHandle('voxcache')).getDirectoryHandle(cache)
+      try {
+        handle = await handle.getDirectoryHandle(dir)
+      } catch {
+        return []
+      }
+      const names: string[] = []
+      for await (const name of (handle as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name)
+      return names.sort()
+    },
+    { cache, dir },
+  )
+}
+
+test('a corrupted payload is a CorruptEntryError, quarantined, and nothing else is lost', async ({ page }) => {
+  await openPage(page, 'cache=st-corrupt')
+  await page.evaluate(() => window.voxcache!.clear())
+  const victim = await storeRandom(page, 'victim', 300_000)
+  const bystander = await storeRandom(page, 'bystander', 300_000)
+  // Flip one byte in the middle of the victim's body, as a disk or a buggy tool might.
+  await page.evaluate(async (id) => {
+    const root = await navigator.storage.getDirectory()
+    const dir = await (await (await root.getDirectoryHandle('voxcache')).getDirectoryHandle('st-corrupt')).getDirectoryHandle('payloads')
+    const file = await dir.getFileHandle(`${id}.vxc`)
+    const bytes = new Uint8Array(await (await file.getFile()).arrayBuffer())
+    bytes[150_000]! ^= 0x01
+    const w = await file.createWritable()
+    await w.write(bytes)
+    await w.close()
+  }, victim)
+  const result = await page.evaluate(
+    async ({ victim, bystander }) => {
+      const cache = window.voxcache!
+      const lib = window.voxcacheLib!
+      let error: unknown
+      try {
+        await cache.retrieve(victim)
+      } catch (e) {
+        error = e
+      }
+      const other = (await cache.retrieve(bystander)) as Uint8Array
+      return {
+        isCorrupt: error instanceof lib.CorruptEntryError,
+        code: (error as { code?: string }).code,
+        message: (error as Error).message,
+        entryId: (error as { entryId?: string }).entryId,
+        victimStillListed: await cache.has(victim),
+        bystanderBytes: other.byteLength,
+      }
+    },
+    { victim, bystander },
+  )
+  expect(result.isCorrupt).toBe(true)
+  expect(result.code).toBe('CORRUPT_ENTRY')
+  expect(result.message).toContain('checksum')
+  expect(result.entryId).toBe(victim)
+  expect(result.victimStillListed).toBe(false)
+  expect(result.bystanderBytes).toBe(300_000)
+  const quarantined = await opfsList(page, 'st-corrupt', 'quarantine')
+  expect(quarantined.some((n) => n.startsWith(victim))).toBe(true)
+})
+
+test('two tabs storing 50 entries each at once: all 100 are listed in both and after a reopen', async ({ context }) => {
+  const [a, b] = [await context.newPage(), await context.newPage()]
+  await openPage(a, 'cache=st-tabs')
+  await openPage(b, 'cache=st-tabs')
+  await a.evaluate(() => window.voxcache!.clear())
+  const writer = (tab: string) => async (page: Page) =>
+    page.evaluate(async (tab) => {
+      const cache = window.voxcache!
+      const lib = window.voxcacheLib!
+      await Promise.all(
+        Array.from({ length: 50 }, async (_, i) => {
+          const id = await lib.operationId('tabs', { tab, i })
+          const data = new Uint16Array(2000 + i).fill(i)
+          await cache.store(id, data)
+        }),
+      )
+    }, tab)
+  await Promise.all([writer('a')(a), writer('b')(b)])
+  const counts = await Promise.all([a, b].map((p) => p.evaluate(async () => (await window.voxcache!.list()).length)))
+  expect(counts).toEqual([100, 100])
+  const c = await context.newPage()
+  await openPage(c, 'cache=st-tabs')
+  const fromC = await c.evaluate(async () => {
+    const cache = window.voxcache!
+    const lib = window.voxcacheLib!
+    const list = await cache.list()
+    const sample = (await cache.retrieve(await lib.operationId('tabs', { tab: 'b', i: 49 }))) as Uint16Array
+    return { count: list.length, sample: [sample.length, sample[0]] }
+  })
+  expect(fromC).toEqual({ count: 100, sample: [2049, 49] })
+})
+
+test('a full budget evicts the least recently used entries down to the low-water mark; pinned ones stay', async ({ page }) => {
+  // 1 MB budget, low water 0.9 MB; entries of 200 kB.
+  await openPage(page, 'cache=st-budget&maxBytes=1000000')
+  await page.evaluate(() => window.voxcache!.clear())
+  const ids: string[] = []
+  for (let i = 0; i < 4; i++) ids.push(await storeRandom(page, 'budget', 200_000, { i }))
+  await page.evaluate(async (ids) => {
+    await window.voxcache!.pin(ids[1]!)
+    await window.voxcache!.retrieve(ids[0]!) // 0 becomes the most recently used
+  }, ids)
+  ids.push(await storeRandom(page, 'budget', 200_000, { i: 4 }))
+  const after = await page.evaluate(async (ids) => {
+    const cache = window.voxcache!
+    return { present: await Promise.all(ids.map((id) => cache.has(id))), stats: await cache.stats() }
+  }, ids)
+  // 5 × 200 kB > 1 MB: evict LRU (2, then 3) until ≤ 0.9 MB − 200 kB; 0 was used, 1 is pinned.
+  expect(after.present).toEqual([true, true, false, false, true])
+  expect(after.stats.evictions).toBe(2)
+  expect(after.stats.bytes).toBeLessThanOrEqual(1_000_000)
+  expect(after.stats.pinnedBytes).toBeGreaterThan(200_000)
+
+  const tooBig = await page.evaluate(async () => {
+    const lib = window.voxcacheLib!
+    try {
+      await window.voxcache!.store(await lib.operationId('huge', {}), new Uint8Array(900_000), { codec: 'none' })
+      return 'stored'
+    } catch (e) {
+      return e instanceof lib.CacheFullError ? 'CacheFullError' : String(e)
+    }
+  })
+  expect(tooBig).toBe('CacheFullError')
+  const stillThere = await page.evaluate(async (ids) => Promise.all(ids.map((id) => window.voxcache!.has(id))), ids)
+  expect(stillThere).toEqual([true, true, false, false, true])
+})
+
+test("the browser's quota: one evict-and-retry, then CacheFullError with nothing else lost", async ({ page, context }) => {
+  await openPage(page, 'cache=st-quota&maxBytes=10000000000')
+  await page.evaluate(() => window.voxcache!.destroy())
+  const cdp = await context.newCDPSession(page)
+  const origin = new URL(page.url()).origin
+  const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0)
+  // Room for about three 8 MB entries above what the origin already uses.
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage + 27_000_000 })
+  try {
+    await page.reload()
+    await expect(page.locator('body')).toHaveAttribute('data-ready', 'true')
+    const ids: string[] = []
+    for (let i = 0; i < 3; i++) ids.push(await storeRandom(page, 'quota', 8_000_000, { i }))
+    ids.push(await storeRandom(page, 'quota', 8_000_000, { i: 3 })) // refused once, evicts, retried
+    const present = await page.evaluate(async (ids) => Promise.all(ids.map((id) => window.voxcache!.has(id))), ids)
+    expect(present[0]).toBe(false)
+    expect(present.slice(1)).toEqual([true, true, true])
+    const huge = await page.evaluate(async () => {
+      const lib = window.voxcacheLib!
+      try {
+        await window.voxcache!.store(await lib.operationId('quota-huge', {}), new Uint8Array(60_000_000), { codec: 'none' })
+        return 'stored'
+      } catch (e) {
+        return e instanceof lib.CacheFullError ? 'CacheFullError' : `${(e as Error).name}: ${(e as Error).message}`
+      }
+    })
+    expect(huge).toBe('CacheFullError')
+    const survivors = await page.evaluate(async (ids) => {
+      const out: number[] = []
+      for (const id of ids) out.push(((await window.voxcache!.retrieve(id)) as Uint8Array | undefined)?.byteLength ?? -1)
+      return out
+    }, ids)
+    expect(survivors).toEqual([-1, 8_000_000, 8_000_000, 8_000_000])
+    expect((await opfsList(page, 'st-quota', 'payloads')).filter((n) => n.endsWith('.tmp'))).toEqual([])
+  } finally {
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin })
+  }
+})
+
+test('reopening reconciles a crash: temp files removed, orphans re-indexed, dangling rows dropped', async ({ page }) => {
+  await openPage(page, 'cache=st-crash')
+  await page.evaluate(() => window.voxcache!.clear())
+  const keep = await storeRandom(page, 'crash', 100_000, { keep: true })
+  const orphan = await storeRandom(page, 'crash', 100_000, { orphan: true })
+  const dangling = await storeRandom(page, 'crash', 100_000, { dangling: true })
+  // Make the three states a crash leaves: a half-written temp file, a payload whose row never made it
+  // to the index (delete the row, then put the file back), and a row whose payload is gone.
+  await page.evaluate(
+    async ({ orphan, dangling }) => {
+      const cache = window.voxcache!
+      const root = await navigator.storage.getDirectory()
+      const dir = await (await (await root.getDirectoryHandle('voxcache')).getDirectoryHandle('st-crash')).getDirectoryHandle('payloads')
+      const orphanBytes = await (await (await dir.getFileHandle(`${orphan}.vxc`)).getFile()).arrayBuffer()
+      await cache.close()
+      await cache.delete(orphan).catch(() => undefined) // closed: no effect
+      const tmp = await dir.getFileHandle(`${'f'.repeat(64)}.vxc.tmp`, { create: true })
+      const w = await tmp.createWritable()
+      await w.write(new Uint8Array(1000))
+      await w.close()
+      await dir.removeEntry(`${dangling}.vxc`)
+      const lib = window.voxcacheLib!
+      const again = await lib.openCache({ name: 'st-crash' })
+      await again.delete(orphan) // the row goes; now put the payload back without a row
+      await again.close()
+      const o = await (await dir.getFileHandle(`${orphan}.vxc`, { create: true })).createWritable()
+      await o.write(orphanBytes)
+      await o.close()
+    },
+    { orphan, dangling },
+  )
+  await page.reload()
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true')
+  const after = await page.evaluate(
+    async (ids) => {
+      const cache = window.voxcache!
+      return Promise.all(ids.map(async (id) => ((await cache.retrieve(id)) as Uint8Array | undefined)?.byteLength ?? -1))
+    },
+    [keep, orphan, dangling],
+  )
+  expect(after).toEqual([100_000, 100_000, -1])
+  expect(await opfsList(page, 'st-crash', 'payloads')).not.toContain(`${'f'.repeat(64)}.vxc.tmp`)
+})
+
+test('a tab killed in the middle of a large write loses only that write', async ({ context }) => {
+  const writer = await context.newPage()
+  await openPage(writer, 'cache=st-kill')
+  await writer.evaluate(() => window.voxcache!.clear())
+  const before = [await storeRandom(writer, 'kill', 50_000, { i: 0 }), await storeRandom(writer, 'kill', 50_000, { i: 1 })]
+  const watcher = await context.newPage()
+  await watcher.goto('/?cache=st-kill-watch')
+  await expect(watcher.locator('body')).toHaveAttribute('data-ready', 'true')
+  void writer.evaluate(async () => {
+    const data = new Uint8Array(768 * 1024 * 1024).fill(7)
+    const id = await window.voxcacheLib!.operationId('kill-big', {})
+    await window.voxcache!.store(id, data, { codec: 'none' })
+  }).catch(() => undefined)
+  // Wait until the big write is on disk, half done, then kill the tab.
+  await expect
+    .poll(async () => (await opfsList(watcher, 'st-kill', 'payloads')).some((n) => n.endsWith('.tmp')), { timeout: 60_000, intervals: [5] })
+    .toBe(true)
+  await writer.close()
+  const reader = await context.newPage()
+  await openPage(reader, 'cache=st-kill')
+  const after = await reader.evaluate(async (ids) => {
+    const cache = window.voxcache!
+    return {
+      before: await Promise.all(ids.map(async (id) => ((await cache.retrieve(id)) as Uint8Array).byteLength)),
+      count: (await cache.list()).length,
+    }
+  }, before)
+  expect(after.before).toEqual([50_000, 50_000])
+  expect(after.count === 2 || after.count === 3).toBe(true)
+  expect((await opfsList(reader, 'st-kill', 'payloads')).filter((n) => n.endsWith('.tmp'))).toEqual([])
+  await reader.evaluate(() => window.voxcache!.clear())
+})
+
+test('export to one SQLite file that sqlite3 opens, and import into an empty cache with every entry intact', async ({ page }) => {
+  await openPage(page, 'cache=st-export')
+  const exported = await page.evaluate(async () => {
+    const cache = window.voxcache!
+    const lib = window.voxcacheLib!
+    await cache.clear()
+    const ids: string[] = []
+    const values: unknown[] = [
+      { json: [1, 'two', null] },
+      null,
+      new Int16Array(50_000).map((_, i) => (i * 7) % 3000 - 1500),
+      {
+        imageType: { dimension: 2, componentType: 'float32', pixelType: 'Scalar', components: 1 },
+        name: 'slice', origin: [1, 2], spacing: [0.5, 0.5], direction: new Float64Array([1, 0, 0, 1]), size: [300, 200],
+        metadata: new Map([['k', 'v']]), data: new Float32Array(60_000).map((_, i) => Math.sqrt(i)),
+      },
+    ]
+    const sha = async (v: unknown) => {
+      const bytes = v instanceof Int16Array ? new Uint8Array(v.buffer) : v && typeof v === 'object' && 'data' in v ? new Uint8Array((v as { data: Float32Array }).data.buffer) : new TextEncoder().encode(JSON.stringify(v))
+      return Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource)), (b) => b.toString(16).padStart(2, '0')).join('')
+    }
+    const digests: string[] = []
+    for (let i = 0; i < values.length; i++) {
+      const id = await lib.operationId('export', { i })
+      ids.push(id)
+      digests.push(await sha(values[i]))
+      await cache.store(id, values[i] as never, { metadata: { i }, pin: i === 3 })
+    }
+    const blob = await cache.exportDatabase()
+    const bytes = new Uint8Array(await blob.arrayBuffer())
+    let binary = ''
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+    return { ids, digests, base64: btoa(binary) }
+  })
+  // The sqlite3 command line opens it: the results table with each record inline.
+  const dir = mkdtempSync(join(tmpdir(), 'voxcache-'))
+  const file = join(dir, 'cache.sqlite')
+  writeFileSync(file, Buffer.from(exported.base64, 'base64'))
+  const rows = execFileSync('sqlite3', [file, "SELECT operation_id, data_type, length(data) > 0, pinned FROM results ORDER BY operation_id"], { encoding: 'utf8' })
+  expect(rows.trim().split('\n').length).toBe(4)
+  expect(rows).toContain('|Image|1|1')
+  expect(execFileSync('sqlite3', [file, 'PRAGMA integrity_check'], { encoding: 'utf8' }).trim()).toBe('ok')
+
+  const imported = await page.evaluate(async ({ base64, ids }) => {
+    const lib = window.voxcacheLib!
+    const fresh = await lib.openCache({ name: 'st-import' })
+    await fresh.clear()
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))
+    const report = await fresh.importDatabase(new Blob([bytes]))
+    const again = await fresh.importDatabase(new Blob([bytes]))
+    const sha = async (v: unknown) => {
+      const b = v instanceof Int16Array ? new Uint8Array(v.buffer) : v && typeof v === 'object' && 'data' in v ? new Uint8Array((v as { data: Float32Array }).data.buffer) : new TextEncoder().encode(JSON.stringify(v))
+      return Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", b as BufferSource)), (x) => x.toString(16).padStart(2, '0')).join('')
+    }
+    const digests: string[] = []
+    for (const id of ids) digests.push(await sha(await fresh.retrieve(id)))
+    const infos = await Promise.all(ids.map((id) => fresh.info(id)))
+    // A corrupted record in an export is rejected, the rest imported.
+    const broken = bytes.slice()
+    const at = broken.length - 5000
+    broken[at]! ^= 0xff
+    const other = await lib.openCache({ name: 'st-import-broken', storage: 'memory' })
+    const partial = await other.importDatabase(broken)
+    let garbage = ''
+    try {
+      await other.importDatabase(new TextEncoder().encode('not a database at all'))
+    } catch (e) {
+      garbage = e instanceof lib.InvalidImportError ? 'InvalidImportError' : String(e)
+    }
+    await other.close()
+    await fresh.close()
+    return { report, again, digests, metadata: infos.map((i) => i?.metadata), pinned: infos.map((i) => i?.pinned), partial, garbage }
+  }, exported)
+  expect(imported.report).toEqual({ imported: 4, skipped: 0, rejected: [] })
+  expect(imported.again).toEqual({ imported: 0, skipped: 4, rejected: [] })
+  expect(imported.digests).toEqual(exported.digests)
+  expect(imported.metadata).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }])
+  expect(imported.pinned).toEqual([false, false, false, true])
+  expect(imported.partial.imported + imported.partial.rejected.length).toBe(4)
+  expect(imported.garbage).toBe('InvalidImportError')
+})
+
+for (const storage of ['idb', 'memory'] as const) {
+  test(`the ${storage} backend stores and retrieves${storage === 'idb' ? ' across a reload' : ', and forgets on reload'}`, async ({ page }) => {
+    await openPage(page, `cache=st-${storage}&storage=${storage}`)
+    const id = await page.evaluate(async () => {
+      const cache = window.voxcache!
+      await cache.clear()
+      const id = await window.voxcacheLib!.operationId('backend', {})
+      await cache.store(id, new Uint32Array(300_000).map((_, i) => i * 2654435761))
+      return id
+    })
+    await page.reload()
+    await expect(page.locator('body')).toHaveAttribute('data-ready', 'true')
+    const after = await page.evaluate(async (id) => {
+      const cache = window.voxcache!
+      const v = (await cache.retrieve(id)) as Uint32Array | undefined
+      return { storage: cache.storage, ok: v ? v.length === 300_000 && v.every((x, i) => x === Math.imul(i, 2654435761) >>> 0) : null }
+    }, id)
+    expect(after.storage).toBe(storage)
+    expect(after.ok).toBe(storage === 'idb' ? true : null)
+  })
+}

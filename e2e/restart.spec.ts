@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium } from '@playwright/test'
+import { chromiumArgs } from '../playwright.config.js'
+import { blockNetwork, expect, openPage, test } from './fixtures.js'
+
+// A browser restart, not just a reload: the same profile directory, a new browser process.
+test('entries survive closing and relaunching the browser', async ({ baseURL }) => {
+  const profile = mkdtempSync(join(tmpdir(), 'voxcache-profile-'))
+  const launch = async () => {
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: chromiumArgs,
+      baseURL,
+    })
+    const escaped: string[] = []
+    await blockNetwork(context, escaped)
+    return { context, escaped }
+  }
+  try {
+    const first = await launch()
+    const page = await first.context.newPage()
+    await openPage(page, 'cache=restart')
+    const id = await page.evaluate(async () => {
+      const id = await window.voxcacheLib!.operationId('restart', { v: 1 })
+      await window.voxcache!.store(id, new Float64Array([Math.PI, Math.E, -0]), { metadata: { note: 'kept' } })
+      await window.voxcache!.close()
+      return id
+    })
+    await first.context.close()
+    expect(first.escaped).toEqual([])
+
+    const second = await launch()
+    const again = await second.context.newPage()
+    await openPage(again, 'cache=restart')
+    const back = await again.evaluate(async (id) => {
+      const value = (await window.voxcache!.retrieve(id)) as Float64Array
+      return { values: Array.from(value, (v) => (Object.is(v, -0) ? '-0' : v)), info: await window.voxcache!.info(id) }
+    }, id)
+    await second.context.close()
+    expect(back.values).toEqual([Math.PI, Math.E, '-0'])
+    expect(back.info?.metadata).toEqual({ note: 'kept' })
+    expect(second.escaped).toEqual([])
+  } finally {
+    rmSync(profile, { recursive: true, force: true })
+  }
+})

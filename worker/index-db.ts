@@ -91,7 +91,17 @@ const ORDER: Record<NonNullable<ListOptions['orderBy']>, string> = {
   id: 'operation_id',
 }
 
+interface Totals {
+  entries: number
+  bytes: number
+  rawBytes: number
+  pinnedBytes: number
+}
+
 export class IndexDb {
+  /** Kept up to date by apply(), so a write does not scan the table to check the budget. */
+  private sums: Totals | undefined
+
   private constructor(private readonly db: Database) {}
 
   /**
@@ -132,6 +142,38 @@ export class IndexDb {
   }
 
   apply(entry: JournalEntry): void {
+    const sums = this.sums
+    if (sums) {
+      const before = entry.t === 'clear' || entry.t === 'touch' ? undefined : this.sizes(entry.t === 'put' ? entry.row.id : entry.id)
+      if (entry.t === 'clear') {
+        this.sums = { entries: 0, bytes: 0, rawBytes: 0, pinnedBytes: 0 }
+      } else if (before) {
+        sums.entries--
+        sums.bytes -= before.size
+        sums.rawBytes -= before.raw
+        if (before.pinned) sums.pinnedBytes -= before.size
+      }
+      if (entry.t === 'put') {
+        sums.entries++
+        sums.bytes += entry.row.sizeBytes
+        sums.rawBytes += entry.row.rawBytes
+        if (entry.row.pinned) sums.pinnedBytes += entry.row.sizeBytes
+      } else if (entry.t === 'pin' && before) {
+        sums.entries++
+        sums.bytes += before.size
+        sums.rawBytes += before.raw
+        if (entry.pinned) sums.pinnedBytes += before.size
+      }
+    }
+    this.write(entry)
+  }
+
+  private sizes(id: string): { size: number; raw: number; pinned: boolean } | undefined {
+    const r = this.db.exec('SELECT size_bytes, raw_bytes, pinned FROM results WHERE operation_id = ?', [id])[0]?.values[0]
+    return r ? { size: Number(r[0] ?? 0), raw: Number(r[1] ?? 0), pinned: r[2] === 1 } : undefined
+  }
+
+  private write(entry: JournalEntry): void {
     switch (entry.t) {
       case 'put': {
         const r = entry.row
@@ -192,7 +234,13 @@ export class IndexDb {
     return (this.db.exec('SELECT operation_id FROM results WHERE data IS NULL')[0]?.values ?? []).map((r) => r[0] as string)
   }
 
-  totals(): { entries: number; bytes: number; rawBytes: number; pinnedBytes: number } {
+  totals(): Totals {
+    this.sums ??= this.scanTotals()
+    return { ...this.sums }
+  }
+
+  /** The totals by a full scan (what totals() keeps incrementally). */
+  scanTotals(): Totals {
     const r = this.db.exec(
       `SELECT COUNT(*), COALESCE(SUM(size_bytes), 0), COALESCE(SUM(raw_bytes), 0),
          COALESCE(SUM(CASE WHEN pinned = 1 THEN size_bytes ELSE 0 END), 0) FROM results`,

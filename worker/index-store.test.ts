@@ -131,3 +131,19 @@ describe('IndexStore (snapshot + journal)', () => {
     expect(c.db.info(hex(1))!.hits).toBe(1)
   })
 })
+
+describe('IndexDb totals', () => {
+  it('are kept incrementally and always equal a full scan', () => {
+    const db = IndexDb.open(SQL)
+    expect(db.totals()).toEqual(db.scanTotals())
+    const steps = [
+      put(1), put(2), put(3, { pinned: true }), put(2, { sizeBytes: 50 }), { t: 'pin' as const, id: hex(1), pinned: true },
+      { t: 'del' as const, id: hex(3) }, { t: 'del' as const, id: hex(9) }, { t: 'pin' as const, id: hex(1), pinned: false },
+      { t: 'touch' as const, id: hex(2), at: '2030-01-01T00:00:00.000Z', hits: 3 }, { t: 'clear' as const }, put(4),
+    ]
+    for (const step of steps) {
+      db.apply(step)
+      expect(db.totals(), JSON.stringify(step).slice(0, 40)).toEqual(db.scanTotals())
+    }
+  })
+})

@@ -121,6 +121,18 @@ export function createService() {
     await s.coord.shared(() => s.index.refresh())
   }
 
+  /**
+   * The entry's info; on a local miss, looks again after catching up with other tabs, because their
+   * announcement may still be in flight (memoize across tabs relies on a miss being a real miss).
+   */
+  async function lookup(s: State, id: string): Promise<EntryInfo | undefined> {
+    await freshen(s)
+    const info = s.index.db.info(id)
+    if (info) return info
+    await s.coord.shared(() => s.index.refresh())
+    return s.index.db.info(id)
+  }
+
   function withPending(s: State, info: EntryInfo): EntryInfo {
     const t = s.touches.get(info.id)
     if (!t) return info
@@ -422,8 +434,7 @@ export function createService() {
     async retrieve(id: string): Promise<Value | undefined> {
       const s = ready()
       assertOperationId(id)
-      await freshen(s)
-      const info = s.index.db.info(id)
+      const info = await lookup(s, id)
       if (!info) {
         s.counters.misses++
         return undefined
@@ -453,8 +464,7 @@ export function createService() {
     async has(id: string): Promise<boolean> {
       const s = ready()
       assertOperationId(id)
-      await freshen(s)
-      return s.index.db.has(id)
+      return (await lookup(s, id)) !== undefined
     },
 
     async info(id: string): Promise<EntryInfo | undefined> {

@@ -168,8 +168,12 @@ test("the browser's quota: one evict-and-retry, then CacheFullError with nothing
     for (let i = 0; i < 3; i++) ids.push(await storeRandom(page, 'quota', 8_000_000, { i }))
     ids.push(await storeRandom(page, 'quota', 8_000_000, { i: 3 })) // refused once, evicts, retried
     const present = await page.evaluate(async (ids) => Promise.all(ids.map((id) => window.voxcache!.has(id))), ids)
-    expect(present[0]).toBe(false)
-    expect(present.slice(1)).toEqual([true, true, true])
+    // Other data of the origin (the demo's service worker precache) shares the quota, so how many
+    // entries had to go may vary; they must be the least recently used ones, and the new one is in.
+    expect(present[3]).toBe(true)
+    const kept = present.indexOf(true)
+    expect(kept).toBeGreaterThan(0)
+    expect(present.slice(kept)).toEqual(present.slice(kept).map(() => true))
     const huge = await page.evaluate(async () => {
       const lib = window.voxcacheLib!
       try {
@@ -185,7 +189,7 @@ test("the browser's quota: one evict-and-retry, then CacheFullError with nothing
       for (const id of ids) out.push(((await window.voxcache!.retrieve(id)) as Uint8Array | undefined)?.byteLength ?? -1)
       return out
     }, ids)
-    expect(survivors).toEqual([-1, 8_000_000, 8_000_000, 8_000_000])
+    expect(survivors).toEqual(present.map((p) => (p ? 8_000_000 : -1)))
     expect((await opfsList(page, 'st-quota', 'payloads')).filter((n) => n.endsWith('.tmp'))).toEqual([])
   } finally {
     await cdp.send('Storage.overrideQuotaForOrigin', { origin })

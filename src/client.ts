@@ -7,7 +7,10 @@ import { assertOperationId, operationId } from './operation-id.js'
 import { forTransfer, transferring } from './transfer.js'
 import type {
   CacheStats,
+  DecodeInput,
   EntryInfo,
+  ExportFormat,
+  Image,
   ImportReport,
   ListOptions,
   OpenCacheOptions,
@@ -142,6 +145,48 @@ export class VoxCache {
     } finally {
       this.#inflight.delete(id)
     }
+  }
+
+  /**
+   * Decodes a medical image (NIfTI, NRRD, MetaImage, DICOM) into an itk-wasm Image, in the worker.
+   * Give several files for multi-file images: .hdr + .img, .mhd + .raw, .nhdr + data, a DICOM series.
+   * Memoized by content: the same bytes (whatever their names) decode once, and afterwards — after a
+   * reload, offline, in another tab — come from the cache without running itk-wasm. The format is
+   * chosen by content, not by name. Bytes you pass as a Uint8Array or ArrayBuffer are transferred to
+   * the worker (detached here), like store(); Files and Blobs are read, not consumed.
+   * @throws {DecodeError} when a file is empty, truncated, malformed or missing a part (the message
+   *   names the file and the reason); nothing is cached.
+   * @throws {UnsupportedFormatError} when the content is in no format voxcache reads.
+   */
+  async decode(input: DecodeInput | DecodeInput[]): Promise<Image> {
+    const inputs = Array.isArray(input) ? input : [input]
+    const files = await Promise.all(
+      inputs.map(async (item, i) => {
+        if (item instanceof Blob) {
+          const name = item instanceof File ? item.name : `blob-${i}`
+          return { name, data: new Uint8Array(await item.arrayBuffer()) }
+        }
+        const data = item.data instanceof ArrayBuffer ? new Uint8Array(item.data) : item.data
+        return { name: String(item.name), data }
+      }),
+    )
+    const moved = files.map((f) => ({ name: f.name, ...forTransfer(f.data) }))
+    const transfer = moved.flatMap((m) => m.transfer)
+    const sent = moved.map((m) => ({ name: m.name, data: m.value as Uint8Array }))
+    return this.#call((r) => r.decode(transferring(sent, transfer)) as Promise<Image>)
+  }
+
+  /**
+   * Writes a cached image (by id) or an image as a file other tools open: `.nii.gz`, `.nrrd` (gzip),
+   * `.mha` (zlib) or `.iwi.cbor`, with itk-wasm's writers, in the worker. An image you pass is copied,
+   * not detached. Resolves to undefined when `id` is not stored.
+   * @throws {UnsupportedValueError} when the entry is not an image or the format is unknown.
+   */
+  async exportImage(idOrImage: string | Image, format: ExportFormat): Promise<File | undefined> {
+    if (typeof idOrImage === 'string') assertOperationId(idOrImage)
+    const out = await this.#call((r) => r.exportImage(idOrImage, format))
+    if (!out) return undefined
+    return new File([out.data as Uint8Array<ArrayBuffer>], out.name, { type: 'application/octet-stream' })
   }
 
   /** The whole cache as one SQLite file (results schema, records inline in `data`). */

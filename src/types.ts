@@ -92,8 +92,18 @@ export interface CacheStats {
   hits: number
   misses: number
   evictions: number
+  /** Decodes served from the cache (itk-wasm not run), since this cache was opened in this page. */
+  decodeHits: number
+  /** Decodes that ran itk-wasm (their images were then stored). */
+  decodeMisses: number
   quota: { usage: number; quota: number } | null
 }
+
+/** One input file of {@link VoxCache.decode}: a File, a Blob, or a name and its bytes. */
+export type DecodeInput = File | Blob | { name: string; data: Uint8Array | ArrayBuffer }
+
+/** The formats {@link VoxCache.exportImage} writes. */
+export type ExportFormat = 'nii.gz' | 'nrrd' | 'mha' | 'iwi.cbor'
 
 export interface ImportReport {
   imported: number

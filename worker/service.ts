@@ -42,6 +42,16 @@ import { createMemoryBackend } from './payloads/memory.js'
 import { createOpfsBackend } from './payloads/opfs.js'
 import { planEviction, pickLru, writeWithQuotaRetry, type Budget } from './space.js'
 import { createCoordinator, type Coordinator } from './tabs.js'
+import {
+  decodeCounters,
+  decodeMetadata,
+  decodeRoles,
+  exportValue,
+  planDecode,
+  type DecodeFile,
+  type ExportFormat,
+} from './decode/decode.js'
+import type { Image } from '../src/types.js'
 
 const PAYLOADS = 'payloads'
 const QUARANTINE = 'quarantine'
@@ -520,6 +530,7 @@ export function createService() {
         maxBytes: s.budget.maxBytes,
         lowWaterBytes: s.budget.lowWaterBytes,
         ...s.counters,
+        ...decodeCounters,
         quota,
       }
     },
@@ -588,6 +599,47 @@ export function createService() {
         source.close()
       }
       return report
+    },
+
+    /**
+     * Decodes medical image files into an itk-wasm Image, memoized: the id hashes the files' bytes, so
+     * the same content decodes once (across reloads and tabs) and is read back after. The image's buffer
+     * is transferred to the caller. Nothing is stored when decoding fails.
+     * @throws {DecodeError} for malformed, truncated or incomplete input, naming the file and the reason.
+     * @throws {UnsupportedFormatError} when the content is in no format voxcache reads.
+     */
+    async decode(files: DecodeFile[]): Promise<Image> {
+      ready()
+      const { id, roles } = await planDecode(files)
+      const hit = await api.retrieve(id)
+      if (hit !== undefined) {
+        decodeCounters.decodeHits++
+        return hit as Image
+      }
+      const image = await decodeRoles(roles)
+      decodeCounters.decodeMisses++
+      try {
+        await api.store(id, image, { metadata: decodeMetadata(roles) })
+      } catch (error) {
+        // A full cache still hands the decoded image back; it is decoded again next time.
+        if (!(error instanceof CacheFullError)) throw error
+      }
+      const out = forTransfer(image)
+      return transferring(out.value as Image, out.transfer)
+    },
+
+    /**
+     * The image stored under `id` (or the image given) written as .nii.gz, .nrrd, .mha or .iwi.cbor by
+     * itk-wasm's writers; undefined when `id` is not stored. Its bytes are transferred to the caller.
+     * @throws {UnsupportedValueError} when the entry is not an image or the format is unknown.
+     */
+    async exportImage(source: string | Image, format: ExportFormat): Promise<{ name: string; data: Uint8Array } | undefined> {
+      ready()
+      const value = typeof source === 'string' ? await api.retrieve(source) : source
+      if (value === undefined) return undefined
+      const file = await exportValue(value, format, typeof source === 'string' ? `entry ${source}` : 'the value')
+      const out = forTransfer(file.data)
+      return transferring({ name: file.name, data: out.value as Uint8Array }, out.transfer)
     },
 
     /** Flushes access times and closes the index. The client terminates the worker afterwards. */

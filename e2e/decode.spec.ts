@@ -1,0 +1,361 @@
+import type { Page } from '@playwright/test'
+import { gzipSync } from 'node:zlib'
+import { dicomTag, fixture, metaFields, niftiReference, voxels, type Reference } from './decode-reference.js'
+import { expect, openPage, test } from './fixtures.js'
+
+// Fixtures reach the page through page.route from disk (or from memory), never through Vite's server:
+// it would send *.gz with Content-Encoding: gzip and the browser would inflate them on the way.
+async function serve(page: Page, files: Record<string, Buffer>): Promise<void> {
+  await page.route('**/__fixtures/**', async (route) => {
+    const name = decodeURIComponent(new URL(route.request().url()).pathname.replace('/__fixtures/', ''))
+    const body = files[name]
+    await (body ? route.fulfill({ body, contentType: 'application/octet-stream' }) : route.fulfill({ status: 404 }))
+  })
+}
+
+interface Summary {
+  size: number[]
+  spacing: number[]
+  origin: number[]
+  direction: number[]
+  componentType: string
+  pixelType: string
+  components: number
+  length: number
+  sum: number
+  samples: [number, number][]
+  min: number
+  max: number
+  name: string
+  ms: number
+}
+
+/** Decodes the named fixtures (one image) in the page and summarizes the result there. */
+async function decodeIn(page: Page, names: string[], picks: number[] = []): Promise<Summary> {
+  return page.evaluate(
+    async ({ names, picks }) => {
+      const files = await Promise.all(
+        names.map(async (name) => ({ name, data: new Uint8Array(await (await fetch(`/__fixtures/${encodeURIComponent(name)}`)).arrayBuffer()) })),
+      )
+      const t0 = performance.now()
+      const image = await window.voxcache!.decode(files)
+      const ms = performance.now() - t0
+      const data = image.data as unknown as ArrayLike<number>
+      let sum = 0
+      let min = Infinity
+      let max = -Infinity
+      for (let i = 0; i < data.length; i++) {
+        const v = Number(data[i])
+        sum += v
+        if (v < min) min = v
+        if (v > max) max = v
+      }
+      return {
+        size: [...image.size],
+        spacing: [...image.spacing],
+        origin: [...image.origin],
+        direction: Array.from(image.direction as unknown as ArrayLike<number>),
+        componentType: image.imageType.componentType,
+        pixelType: image.imageType.pixelType,
+        components: image.imageType.components,
+        length: data.length,
+        sum,
+        samples: picks.map((i) => [i, Number(data[i])] as [number, number]),
+        min,
+        max,
+        name: image.name,
+        ms,
+      }
+    },
+    { names, picks },
+  )
+}
+
+function expectMatches(got: Summary, ref: Reference, tolerance = 0): void {
+  expect(got.size).toEqual(ref.size)
+  expect(got.length).toBe(ref.size.reduce((a, b) => a * b, 1) * got.components)
+  if (ref.spacing) ref.spacing.forEach((v, i) => expect(got.spacing[i]).toBeCloseTo(v, 4))
+  if (ref.origin) ref.origin.forEach((v, i) => expect(got.origin[i]).toBeCloseTo(v, 3))
+  if (tolerance) expect(Math.abs(got.sum - ref.sum)).toBeLessThanOrEqual(tolerance * Math.max(1, Math.abs(ref.sum)))
+  else expect(got.sum).toBe(ref.sum)
+  for (const [i, v] of ref.samples) {
+    const g = got.samples.find(([j]) => j === i)![1]
+    if (tolerance) expect(g).toBeCloseTo(v, 2)
+    else expect(g).toBe(v)
+  }
+}
+
+const picksOf = (ref: Reference) => ref.samples.map(([i]) => i)
+
+// The demo's offline service worker would answer /__fixtures/ requests itself, past page.route.
+test.use({ serviceWorkers: 'block' })
+
+test.describe('decode', () => {
+  test.beforeEach(async ({ page }) => {
+    await openPage(page, `cache=decode-${test.info().title.replace(/\W+/g, '-').slice(0, 40)}&storage=memory`)
+  })
+
+  for (const name of ['ch2bet.nii.gz', 'KmeansTest_T1UCharRaw.nii.gz', 'standard.nii.gz', 'functional.nii']) {
+    test(`NIfTI-1 ${name}: voxels and geometry match the file bytes`, async ({ page }) => {
+      const bytes = fixture(name)
+      const ref = niftiReference(bytes)
+      await serve(page, { [name]: bytes })
+      const got = await decodeIn(page, [name], picksOf(ref))
+      expectMatches(got, ref, ref.slope === 1 && ref.inter === 0 ? 0 : 1e-6)
+      expect(got.name).toBe(name)
+    })
+  }
+
+  for (const [header, stem] of [['BrainProtonDensity3Slices.mha', 'BrainProtonDensity3Slices'], ['RatLungSlice1.mha', 'RatLungSlice1']] as const) {
+    test(`MetaImage ${header} with its .raw: voxels and geometry match the file bytes`, async ({ page }) => {
+      const fields = metaFields(fixture(header).toString('latin1'))
+      const raw = fixture(`${stem}.raw`)
+      const size = fields.get('DimSize')!.split(/\s+/).map(Number)
+      const ref = { size, spacing: fields.get('ElementSpacing')!.split(/\s+/).map(Number), ...voxels(raw, 0, raw.length, 'u8') }
+      // The header is given as .mhd too: the name does not matter, the content does.
+      await serve(page, { [header]: fixture(header), [`${stem}.mhd`]: fixture(header), [`${stem}.raw`]: raw })
+      expectMatches(await decodeIn(page, [`${stem}.raw`, header], picksOf(ref)), ref)
+      expectMatches(await decodeIn(page, [`${stem}.mhd`, `${stem}.raw`], picksOf(ref)), ref)
+    })
+  }
+
+  for (const name of ['MR_small.dcm', 'CT_small.dcm']) {
+    test(`DICOM ${name}: voxels and geometry match the pixel data element`, async ({ page }) => {
+      const b = fixture(name)
+      const rows = dicomTag(b, 0x0028, 0x0010)!.readUInt16LE(0)
+      const cols = dicomTag(b, 0x0028, 0x0011)!.readUInt16LE(0)
+      const spacing = dicomTag(b, 0x0028, 0x0030)!.toString('latin1').trim().split('\\').map(Number)
+      const ipp = dicomTag(b, 0x0020, 0x0032)!.toString('latin1').trim().split('\\').map(Number)
+      const inter = Number(dicomTag(b, 0x0028, 0x1052)?.toString('latin1').trim() ?? 0)
+      const slope = Number(dicomTag(b, 0x0028, 0x1053)?.toString('latin1').trim() ?? 1)
+      const pixels = dicomTag(b, 0x7fe0, 0x0010)!
+      const ref = { size: [cols, rows, 1], spacing: [spacing[1]!, spacing[0]!], origin: ipp, ...voxels(pixels, 0, rows * cols, 'i16', true, slope, inter) }
+      await serve(page, { [name]: b, noext: b })
+      const got = await decodeIn(page, [name], picksOf(ref))
+      expect(got.size.slice(0, 2)).toEqual([cols, rows])
+      expectMatches({ ...got, size: [...got.size.slice(0, 2), 1] }, ref)
+      // A DICOM file without an extension is found by its content.
+      expect((await decodeIn(page, ['noext'])).sum).toBe(ref.sum)
+    })
+  }
+
+  test('DICOM JPEG2000.dcm (compressed): size, spacing and pixel range match its header', async ({ page }) => {
+    const b = fixture('JPEG2000.dcm')
+    const rows = dicomTag(b, 0x0028, 0x0010)!.readUInt16LE(0)
+    const cols = dicomTag(b, 0x0028, 0x0011)!.readUInt16LE(0)
+    const spacing = dicomTag(b, 0x0028, 0x0030)!.toString('latin1').trim().split('\\').map(Number)
+    const largest = dicomTag(b, 0x0028, 0x0107)!.readInt16LE(0)
+    const smallest = dicomTag(b, 0x0028, 0x0106)!.readInt16LE(0)
+    await serve(page, { 'JPEG2000.dcm': b })
+    const got = await decodeIn(page, ['JPEG2000.dcm'])
+    expect(got.size.slice(0, 2)).toEqual([cols, rows])
+    expect(got.spacing[0]).toBeCloseTo(spacing[1]!, 5)
+    expect(got.spacing[1]).toBeCloseTo(spacing[0]!, 5)
+    // Lossy JPEG 2000 (no second decoder to compare with): the brightest voxel near the largest pixel
+    // value the header declares (ringing moves the extremes a little), and a real image, not zeros.
+    expect(Math.abs(got.max - largest)).toBeLessThanOrEqual(0.15 * (largest - smallest))
+    expect(got.min).toBeLessThan(got.max)
+  })
+
+  test('a second decode of the same bytes after a reload comes from the cache without itk-wasm', async ({ page }) => {
+    const bytes = fixture('ch2bet.nii.gz')
+    const ref = niftiReference(bytes)
+    await page.goto('/?cache=decode-reload')
+    await openPage(page, 'cache=decode-reload')
+    await page.evaluate(() => window.voxcache!.clear())
+    await serve(page, { 'ch2bet.nii.gz': bytes, 'renamed.dat': bytes })
+    const first = await decodeIn(page, ['ch2bet.nii.gz'], picksOf(ref))
+    expectMatches(first, ref)
+    expect((await page.evaluate(() => window.voxcache!.stats())).decodeMisses).toBe(1)
+
+    await page.reload()
+    await openPage(page, 'cache=decode-reload')
+    const itkRequests: string[] = []
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/itk/')) itkRequests.push(r.url())
+    })
+    const second = await decodeIn(page, ['ch2bet.nii.gz'], picksOf(ref))
+    const third = await decodeIn(page, ['renamed.dat'], picksOf(ref)) // same bytes, another name
+    expectMatches(second, ref)
+    expectMatches(third, ref)
+    const stats = await page.evaluate(() => window.voxcache!.stats())
+    expect(stats.decodeHits).toBe(2)
+    expect(stats.decodeMisses).toBe(0)
+    expect(itkRequests).toEqual([])
+    console.log(`ch2bet.nii.gz: first decode ${first.ms.toFixed(0)} ms, cached decode after reload ${second.ms.toFixed(0)} ms`)
+  })
+
+  test('generated variants: .hdr/.img pair, big-endian, NIfTI named .dat, NIfTI-2, NRRD, .nhdr, float64 vectors', async ({ page }) => {
+    const nii = fixture('functional.nii')
+    const ref = niftiReference(nii)
+    const le = Buffer.from(nii)
+    // .hdr/.img pair: magic ni1, vox_offset 0 in the .img
+    const hdr = Buffer.from(le.subarray(0, 348))
+    hdr.write('ni1\0', 344, 'latin1')
+    hdr.writeFloatLE(0, 108)
+    const img = le.subarray(352)
+    // big endian: every header field and voxel byte-swapped
+    const be = Buffer.from(le)
+    const swap = (at: number, n: number) => be.subarray(at, at + n).reverse()
+    swap(0, 4)
+    for (let i = 0; i < 8; i++) swap(40 + 2 * i, 2)
+    for (const at of [70, 72, 252, 254]) swap(at, 2)
+    for (let at = 76; at < 124; at += 4) swap(at, 4)
+    for (let at = 256; at < 328; at += 4) swap(at, 4)
+    for (let at = 352; at < be.length; at += 2) swap(at, 2)
+    // NRRD with gzip data, and a detached .nhdr + .raw of the MetaImage fixture
+    const ch2 = fixture('ch2bet.nii.gz')
+    const ch2ref = niftiReference(ch2)
+    const { gunzipSync } = await import('node:zlib')
+    const ch2vox = gunzipSync(ch2).subarray(352)
+    const nrrd = Buffer.concat([
+      Buffer.from(`NRRD0004\ntype: uint8\ndimension: 3\nsizes: ${ch2ref.size.join(' ')}\nspacings: 1 1 1\nencoding: gzip\n\n`),
+      gzipSync(ch2vox),
+    ])
+    const raw = fixture('RatLungSlice1.raw')
+    const nhdr = Buffer.from('NRRD0004\ntype: uchar\ndimension: 2\nsizes: 128 128\nencoding: raw\ndata file: lung.raw\n')
+    // MetaImage of float64 3-vectors
+    const vec = Buffer.alloc(4 * 3 * 2 * 3 * 8)
+    for (let i = 0; i < vec.length / 8; i++) vec.writeDoubleLE(i * 0.5 - 3.25, i * 8)
+    const vecMha = Buffer.concat([
+      Buffer.from('ObjectType = Image\nNDims = 3\nDimSize = 4 3 2\nElementNumberOfChannels = 3\nElementType = MET_DOUBLE\nElementSpacing = 0.5 0.5 2\nElementDataFile = LOCAL\n'),
+      vec,
+    ])
+    await serve(page, {
+      'f.hdr': hdr, 'f.img': img, 'be.nii': be, 'f.dat': le, 'ch2.nrrd': nrrd, 'lung.nhdr': nhdr, 'lung.raw': raw, 'vec.mha': vecMha,
+    })
+    const tol = 1e-6
+    expectMatches(await decodeIn(page, ['f.img', 'f.hdr'], picksOf(ref)), ref, tol)
+    expectMatches(await decodeIn(page, ['be.nii'], picksOf(ref)), ref, tol)
+    expectMatches(await decodeIn(page, ['f.dat'], picksOf(ref)), ref, tol)
+    expectMatches(await decodeIn(page, ['ch2.nrrd'], picksOf(ch2ref)), { ...ch2ref, origin: undefined })
+    const lung = { size: [128, 128], ...voxels(raw, 0, raw.length, 'u8') }
+    expectMatches(await decodeIn(page, ['lung.nhdr', 'lung.raw'], picksOf(lung)), lung)
+    const v = await decodeIn(page, ['vec.mha'], [0, 1, 71])
+    expect(v.components).toBe(3)
+    expect(v.componentType).toBe('float64')
+    expect(v.size).toEqual([4, 3, 2])
+    expect(v.samples).toEqual([[0, -3.25], [1, -2.75], [71, 32.25]])
+  })
+
+  test('NIfTI-2 decodes, or fails with an UnsupportedFormatError that says so', async ({ page }) => {
+    const b = fixture('standard.nii.gz')
+    const { gunzipSync } = await import('node:zlib')
+    const v1 = gunzipSync(b)
+    const ref = niftiReference(b)
+    const h = Buffer.alloc(544)
+    h.writeInt32LE(540, 0)
+    h.write('n+2\0\r\n\x1a\n', 4, 'latin1')
+    h.writeInt16LE(2, 12)
+    h.writeInt16LE(8, 14)
+    for (let i = 0; i < 8; i++) h.writeBigInt64LE(BigInt(v1.readInt16LE(40 + 2 * i)), 16 + 8 * i)
+    for (let i = 0; i < 8; i++) h.writeDoubleLE(v1.readFloatLE(76 + 4 * i), 104 + 8 * i)
+    h.writeBigInt64LE(544n, 168)
+    h.writeDoubleLE(1, 176)
+    h.writeInt32LE(2, 500) // xyzt_units mm
+    const v2 = Buffer.concat([h, v1.subarray(352)])
+    await serve(page, { 'two.nii': v2 })
+    const result = await page.evaluate(async () => {
+      const data = new Uint8Array(await (await fetch('/__fixtures/two.nii')).arrayBuffer())
+      try {
+        const image = await window.voxcache!.decode({ name: 'two.nii', data })
+        return { size: [...image.size], sum: Array.from(image.data as Uint8Array).reduce((a, b) => a + b, 0) }
+      } catch (e) {
+        return { error: e instanceof window.voxcacheLib!.UnsupportedFormatError, message: String((e as Error).message) }
+      }
+    })
+    if ('error' in result) {
+      expect(result.error).toBe(true)
+      expect(result.message).toMatch(/two\.nii: NIfTI-2/)
+    } else {
+      expect(result).toEqual({ size: ref.size, sum: ref.sum })
+    }
+  })
+
+  test('bad inputs are typed errors naming the file; nothing is cached and the worker keeps working', async ({ page }) => {
+    const gz = fixture('ch2bet.nii.gz')
+    const dcm = fixture('CT_small.dcm')
+    const huge = Buffer.from(fixture('functional.nii'))
+    huge.writeInt16LE(3, 40)
+    for (const i of [1, 2, 3]) huge.writeInt16LE(30000, 40 + 2 * i)
+    const shortNii = fixture('functional.nii').subarray(0, 20000)
+    await serve(page, {
+      'empty.nii': Buffer.alloc(0),
+      'noise.bin': Buffer.from(Array.from({ length: 10000 }, (_, i) => (i * 2654435761) >>> 24)),
+      'notes.txt': Buffer.from('patient notes, not an image\n'.repeat(40)),
+      'RatLungSlice1.mha': fixture('RatLungSlice1.mha'),
+      'cut.nii.gz': gz.subarray(0, Math.floor(gz.length * 0.6)),
+      'cut.dcm': dcm.subarray(0, dcm.length - 2000),
+      'huge.nii': huge,
+      'short.nii': shortNii,
+      'standard.nii.gz': fixture('standard.nii.gz'),
+    })
+    const cases: [string, string, RegExp][] = [
+      ['empty.nii', 'DecodeError', /empty\.nii: the file is empty/],
+      ['noise.bin', 'UnsupportedFormatError', /noise\.bin: is not in a format/],
+      ['notes.txt', 'UnsupportedFormatError', /notes\.txt: is a text file/],
+      ['RatLungSlice1.mha', 'DecodeError', /RatLungSlice1\.mha: .*RatLungSlice1\.raw, which was not given/],
+      ['cut.nii.gz', 'DecodeError', /cut\.nii\.gz: gzip stream is truncated/],
+      ['cut.dcm', 'DecodeError', /cut\.dcm: DICOM file is truncated/],
+      ['huge.nii', 'DecodeError', /huge\.nii: header claims 30000×30000×30000 .* over the 2\.0 GiB limit/],
+      ['short.nii', 'DecodeError', /short\.nii: voxel data is truncated/],
+    ]
+    for (const [name, cls, message] of cases) {
+      const got = await page.evaluate(async ({ name, cls }) => {
+        const data = new Uint8Array(await (await fetch(`/__fixtures/${name}`)).arrayBuffer())
+        try {
+          await window.voxcache!.decode({ name, data })
+          return { ok: true, message: '', isClass: false }
+        } catch (e) {
+          const Class = window.voxcacheLib![cls as 'DecodeError']
+          return { ok: false, message: String((e as Error).message), isClass: e instanceof Class }
+        }
+      }, { name, cls })
+      expect(got.ok, name).toBe(false)
+      expect(got.isClass, `${name} → ${cls}: ${got.message}`).toBe(true)
+      expect(got.message).toMatch(message)
+    }
+    const after = await page.evaluate(async () => ({ stats: await window.voxcache!.stats() }))
+    expect(after.stats.entries).toBe(0)
+    expect(after.stats.decodeMisses).toBe(0)
+    const ok = await decodeIn(page, ['standard.nii.gz'])
+    expect(ok.size).toEqual([4, 5, 7])
+  })
+
+  test('exportImage round trips through .nii.gz, .nrrd, .mha and .iwi.cbor keep pixels and geometry', async ({ page }) => {
+    const bytes = fixture('KmeansTest_T1UCharRaw.nii.gz')
+    const ref = niftiReference(bytes)
+    await serve(page, { 'k.nii.gz': bytes })
+    const original = await decodeIn(page, ['k.nii.gz'], picksOf(ref))
+    expectMatches(original, ref)
+    const results = await page.evaluate(async () => {
+      const cache = window.voxcache!
+      const [entry] = await cache.list()
+      const out: Record<string, unknown> = {}
+      for (const format of ['nii.gz', 'nrrd', 'mha', 'iwi.cbor'] as const) {
+        const file = (await cache.exportImage(entry!.id, format))!
+        const image = await cache.decode(file)
+        const data = image.data as Int16Array
+        let sum = 0
+        for (const v of data) sum += v
+        out[format] = {
+          name: file.name,
+          size: [...image.size],
+          spacing: [...image.spacing],
+          origin: [...image.origin],
+          direction: Array.from(image.direction as unknown as ArrayLike<number>),
+          componentType: image.imageType.componentType,
+          sum,
+        }
+      }
+      return out
+    })
+    for (const [format, r] of Object.entries(results)) {
+      expect(r, format).toMatchObject({ name: `k.${format}`, size: original.size, componentType: original.componentType, sum: original.sum })
+      const g = r as { spacing: number[]; origin: number[]; direction: number[] }
+      g.spacing.forEach((v, i) => expect(v, `${format} spacing`).toBeCloseTo(original.spacing[i]!, 5))
+      g.origin.forEach((v, i) => expect(v, `${format} origin`).toBeCloseTo(original.origin[i]!, 4))
+      g.direction.forEach((v, i) => expect(v, `${format} direction`).toBeCloseTo(original.direction[i]!, 5))
+    }
+  })
+})

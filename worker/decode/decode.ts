@@ -1,0 +1,56 @@
+// decode and exportImage as the service runs them: content-addressed ids, then itk-wasm on a miss.
+import { UnsupportedValueError } from '../../src/errors.js'
+import { isImage } from '../../src/codec/values.js'
+import { contentRef, operationId } from '../../src/operation-id.js'
+import type { Image, Value } from '../../src/types.js'
+import { read, write, EXPORT_FORMATS, type ExportFormat } from './itk.js'
+import type { DecodeFile } from './limits.js'
+import { assignRoles, prepare, type Roles } from './plan.js'
+import { DECODER } from './version.js'
+
+export type { DecodeFile, ExportFormat }
+
+
+/** Decodes this worker's cache served from storage (hits) and ran itk-wasm for (misses). */
+export const decodeCounters = { decodeHits: 0, decodeMisses: 0 }
+
+/**
+ * The operation id of decoding `files`, and which file is which. The id hashes the bytes of the files
+ * in their roles (header, then data; a DICOM series in hash order) — never their names.
+ * @throws {DecodeError} @throws {UnsupportedFormatError}
+ */
+export async function planDecode(files: DecodeFile[]): Promise<{ id: string; roles: Roles }> {
+  const roles = await assignRoles(files)
+  let refs = await Promise.all(roles.files.map((f) => contentRef(f.data)))
+  if (roles.format === 'dicom-series') {
+    const order = refs.map((r, i) => [r.sha256, i] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    roles.files = order.map(([, i]) => roles.files[i]!)
+    refs = order.map(([, i]) => refs[i]!)
+  }
+  const id = await operationId('decode', { decoder: DECODER, files: refs })
+  return { id, roles }
+}
+
+/** Validates and decodes. @throws {DecodeError} @throws {UnsupportedFormatError} */
+export async function decodeRoles(roles: Roles): Promise<Image> {
+  return read(await prepare(roles))
+}
+
+/** Entry metadata for a decoded image, shown by list()/info(). */
+export function decodeMetadata(roles: Roles) {
+  return { op: 'decode', name: roles.name, format: roles.format, files: roles.files.length }
+}
+
+/**
+ * Writes `value` (which must be an Image) to `format`.
+ * @throws {UnsupportedValueError} when the value is not an image.
+ * @throws {UnsupportedFormatError} when the format is not one of EXPORT_FORMATS.
+ */
+export async function exportValue(value: Value, format: ExportFormat, what: string): Promise<{ name: string; data: Uint8Array }> {
+  if (!isImage(value)) throw new UnsupportedValueError(`${what} is not an image, so it cannot be exported as .${format}`)
+  if (!Object.hasOwn(EXPORT_FORMATS, format)) {
+    throw new UnsupportedValueError(`cannot export to "${String(format)}" (supported: ${Object.keys(EXPORT_FORMATS).join(', ')})`)
+  }
+  const baseName = (value.name || 'image').replace(/^.*[\\/]/, '').replace(/(\.nii)?(\.gz)?$|\.[^.]*$/i, '') || 'image'
+  return write(value, format, baseName)
+}

@@ -1,0 +1,156 @@
+// DICOM Part 10 files walked element by element, so that a truncated file (which GDCM decodes into
+// zero-padded pixels) is refused, and a series can be checked before it reaches itk-wasm.
+import { ascii, fail, voxelBytes } from './limits.js'
+
+export interface DicomInfo {
+  transferSyntax: string
+  rows: number
+  columns: number
+  frames: number
+  samples: number
+  bitsAllocated: number
+  seriesUid: string | undefined
+  /** Native pixel data length; undefined when encapsulated (compressed) or not walked (deflated). */
+  pixelBytes: number | undefined
+  encapsulated: boolean
+}
+
+const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV'])
+const IMPLICIT_LE = '1.2.840.10008.1.2'
+const EXPLICIT_BE = '1.2.840.10008.1.2.2'
+const DEFLATED = '1.2.840.10008.1.2.1.99'
+const UNDEFINED = 0xffffffff
+const PIXEL_DATA = 0x7fe00010
+
+/** A Part 10 file ('DICM' after the 128-byte preamble), or a bare data set starting with group 0002/0008. */
+export function isDicom(head: Uint8Array): boolean {
+  if (head.length >= 132 && ascii(head.subarray(128, 132)) === 'DICM') return true
+  if (head.length < 8) return false
+  const group = head[0]! | (head[1]! << 8)
+  const vr = ascii(head.subarray(4, 6))
+  return (group === 0x0002 || group === 0x0008) && head[2]! < 0x20 && head[3] === 0 && (/^[A-Z]{2}$/.test(vr) || head[7] === 0)
+}
+
+/**
+ * Walks a DICOM file and checks that every element, and the pixel data, lies within it.
+ * @throws {DecodeError} naming `file` when the file is truncated, has no image or claims absurd sizes.
+ */
+export function parseDicom(file: string, bytes: Uint8Array): DicomInfo {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const preamble = bytes.length >= 132 && ascii(bytes.subarray(128, 132)) === 'DICM'
+  let at = preamble ? 132 : 0
+  const info: DicomInfo = {
+    transferSyntax: preamble ? '' : IMPLICIT_LE,
+    rows: 0,
+    columns: 0,
+    frames: 1,
+    samples: 1,
+    bitsAllocated: 0,
+    seriesUid: undefined,
+    pixelBytes: undefined,
+    encapsulated: false,
+  }
+  const str = (off: number, len: number) => ascii(bytes.subarray(off, off + len)).replace(/[\0 ]+$/, '').trim()
+  const truncated = (what: string) => fail(file, `DICOM file is truncated: ${what} runs past the end of the file`)
+
+  // Returns the offset after the element; records the tags decode needs.
+  const element = (pos: number, explicit: boolean, little: boolean, depth: number): number => {
+    if (pos + 8 > bytes.length) throw truncated(`an element header at byte ${pos}`)
+    const group = dv.getUint16(pos, little)
+    const elem = dv.getUint16(pos + 2, little)
+    const tag = ((group << 16) | elem) >>> 0
+    let vr = ''
+    let length: number
+    let value: number
+    if (group === 0xfffe) {
+      length = dv.getUint32(pos + 4, little)
+      value = pos + 8
+    } else if (explicit && /^[A-Z]{2}$/.test(ascii(bytes.subarray(pos + 4, pos + 6)))) {
+      vr = ascii(bytes.subarray(pos + 4, pos + 6))
+      if (LONG_VRS.has(vr)) {
+        if (pos + 12 > bytes.length) throw truncated(`element (${hex(group)},${hex(elem)})`)
+        length = dv.getUint32(pos + 8, little)
+        value = pos + 12
+      } else {
+        length = dv.getUint16(pos + 6, little)
+        value = pos + 8
+      }
+    } else {
+      length = dv.getUint32(pos + 4, little)
+      value = pos + 8
+    }
+    if (length === UNDEFINED) {
+      if (tag === PIXEL_DATA && depth === 0) {
+        info.encapsulated = true
+        return items(value, little, 'the compressed pixel data', (p) => {
+          throw fail(file, `DICOM compressed pixel data has a malformed fragment at byte ${p}`)
+        })
+      }
+      return items(value, little, `sequence (${hex(group)},${hex(elem)})`, (p) => element(p, explicit, little, depth + 1))
+    }
+    if (value + length > bytes.length) {
+      throw truncated(tag === PIXEL_DATA ? `the pixel data (${length} bytes)` : `element (${hex(group)},${hex(elem)})`)
+    }
+    if (depth === 0) {
+      const us = () => (length >= 2 ? dv.getUint16(value, little) : 0)
+      switch (tag) {
+        case 0x00020010: info.transferSyntax = str(value, length); break
+        case 0x00280010: info.rows = us(); break
+        case 0x00280011: info.columns = us(); break
+        case 0x00280100: info.bitsAllocated = us(); break
+        case 0x00280002: info.samples = us(); break
+        case 0x00280008: info.frames = Number(str(value, length)) || 1; break
+        case 0x0020000e: info.seriesUid = str(value, length); break
+        case PIXEL_DATA: info.pixelBytes = length; break
+      }
+    }
+    return value + length
+  }
+
+  // Items of an undefined-length sequence (or fragments of encapsulated pixel data) up to the delimiter.
+  const items = (pos: number, little: boolean, what: string, nested: (p: number) => number): number => {
+    for (;;) {
+      if (pos + 8 > bytes.length) throw truncated(what)
+      const group = dv.getUint16(pos, little)
+      const elem = dv.getUint16(pos + 2, little)
+      const length = dv.getUint32(pos + 4, little)
+      if (group !== 0xfffe) throw fail(file, `DICOM ${what} has a malformed item at byte ${pos}`)
+      pos += 8
+      if (elem === 0xe0dd) return pos
+      if (elem !== 0xe000) throw fail(file, `DICOM ${what} has a malformed item at byte ${pos - 8}`)
+      if (length === UNDEFINED) {
+        for (;;) {
+          if (pos + 8 > bytes.length) throw truncated(what)
+          if (dv.getUint16(pos, little) === 0xfffe && dv.getUint16(pos + 2, little) === 0xe00d) {
+            pos += 8
+            break
+          }
+          pos = nested(pos)
+        }
+      } else {
+        if (pos + length > bytes.length) throw truncated(what)
+        pos += length
+      }
+    }
+  }
+
+  // The file meta group is always explicit VR little endian.
+  while (at + 8 <= bytes.length && dv.getUint16(at, true) === 0x0002) at = element(at, true, true, 0)
+  const ts = info.transferSyntax
+  if (ts === DEFLATED) return info
+  const explicit = ts !== IMPLICIT_LE
+  const little = ts !== EXPLICIT_BE
+  while (at < bytes.length) {
+    if (bytes.length - at < 8 && bytes.subarray(at).every((b) => b === 0)) break // trailing padding
+    at = element(at, explicit, little, 0)
+  }
+  if (info.pixelBytes === undefined && !info.encapsulated) throw fail(file, 'DICOM file has no pixel data (it is not an image)')
+  if (!info.rows || !info.columns || !info.bitsAllocated) throw fail(file, 'DICOM file lacks Rows, Columns or Bits Allocated')
+  const needed = voxelBytes(file, [info.columns, info.rows, info.frames], (info.samples * info.bitsAllocated) / 8)
+  if (info.pixelBytes !== undefined && info.pixelBytes < needed && info.bitsAllocated % 8 === 0) {
+    throw fail(file, `DICOM pixel data is truncated: ${info.rows}×${info.columns}×${info.frames} needs ${needed} bytes, the file has ${info.pixelBytes}`)
+  }
+  return info
+}
+
+const hex = (n: number) => n.toString(16).padStart(4, '0')

@@ -1,0 +1,53 @@
+// Sizes decode refuses before it allocates. itk-wasm runs in 32-bit WebAssembly (4 GiB of memory at
+// most, shared by the file, the image and the reader), so an image is refused well before that.
+import { DecodeError } from '../../src/errors.js'
+
+/** Largest voxel buffer decode accepts, and largest file it inflates: 2 GiB − 1. */
+export const MAX_VOXEL_BYTES = 2 ** 31 - 1
+/** Largest extent along one axis any header may claim. */
+export const MAX_DIM = 1 << 20
+
+/** One input file, as the client hands it to the worker. */
+export interface DecodeFile {
+  name: string
+  data: Uint8Array
+}
+
+export function fail(file: string, reason: string, cause?: unknown): DecodeError {
+  return new DecodeError(`${file}: ${reason}`, cause === undefined ? undefined : { cause })
+}
+
+/** Voxel bytes of `sizes` × `bytesPer`, refusing absurd or negative sizes before anything is allocated. */
+export function voxelBytes(file: string, sizes: readonly number[], bytesPer: number): number {
+  let total = bytesPer
+  for (const [axis, n] of sizes.entries()) {
+    if (!Number.isInteger(n) || n < 1 || n > MAX_DIM) throw fail(file, `header claims an invalid size ${n} along axis ${axis}`)
+    total *= n
+  }
+  if (total > MAX_VOXEL_BYTES) {
+    throw fail(file, `header claims ${sizes.join('×')} voxels of ${bytesPer} bytes (${fmtBytes(total)}), over the ${fmtBytes(MAX_VOXEL_BYTES)} limit`)
+  }
+  return total
+}
+
+export function fmtBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(1)} GiB`
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`
+  return `${n} bytes`
+}
+
+const latin1 = new TextDecoder('latin1')
+/** Bytes as text, one char per byte (headers are ASCII; this never throws). */
+export function ascii(bytes: Uint8Array): string {
+  return latin1.decode(bytes)
+}
+
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.byteLength
+  }
+  return out
+}

@@ -254,8 +254,11 @@ export function decodeRecord(id: string, bytes: Uint8Array): { header: RecordHea
   return { header, value: decodeBody(header, bytes.subarray(bodyOffset)) }
 }
 
-/** Joins parts into one buffer (for inline values and exports; payload files are written in parts). */
-export function concatParts(parts: readonly Uint8Array[], byteLength: number): Uint8Array {
+/** Joins parts into one new buffer (for inline values and exports; payload files are written in parts). */
+export function concatParts(
+  parts: readonly Uint8Array[],
+  byteLength = parts.reduce((n, p) => n + p.byteLength, 0),
+): Uint8Array {
   const out = new Uint8Array(byteLength)
   let at = 0
   for (const part of parts) {

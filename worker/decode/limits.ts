@@ -42,12 +42,4 @@ export function ascii(bytes: Uint8Array): string {
   return latin1.decode(bytes)
 }
 
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.byteLength
-  }
-  return out
-}
+export { concatParts as concat } from '../../src/codec/record.js'

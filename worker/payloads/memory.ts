@@ -1,17 +1,10 @@
+import { concatParts } from '../../src/codec/record.js'
 import { splitPath, type Backend } from './backend.js'
 
 /** Keeps everything in this worker's memory: nothing survives close(). For tests and private sessions. */
 export function createMemoryBackend(): Backend {
   const files = new Map<string, Uint8Array>()
-  const own = (parts: readonly Uint8Array[]) => {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
-    let at = 0
-    for (const p of parts) {
-      out.set(p, at)
-      at += p.byteLength
-    }
-    return out
-  }
+  const own = (parts: readonly Uint8Array[]) => concatParts(parts)
   return {
     kind: 'memory',
     async writeAtomic(name, parts) {

@@ -376,3 +376,27 @@ for (const storage of ['idb', 'memory'] as const) {
     expect(after.ok).toBe(storage === 'idb' ? true : null)
   })
 }
+
+test('a destroyed index is rebuilt from the self-describing payload records', async ({ page }) => {
+  await openPage(page, 'cache=st-rebuild')
+  await page.evaluate(() => window.voxcache!.clear())
+  const ids = [await storeRandom(page, 'rebuild', 70_000, { i: 0 }), await storeRandom(page, 'rebuild', 90_000, { i: 1 })]
+  await page.evaluate(async () => {
+    await window.voxcache!.close()
+    const root = await navigator.storage.getDirectory()
+    const dir = await (await root.getDirectoryHandle('voxcache')).getDirectoryHandle('st-rebuild')
+    for (const name of ['index.sqlite', 'index.journal']) {
+      const w = await (await dir.getFileHandle(name, { create: true })).createWritable()
+      await w.write(new TextEncoder().encode('scribbled over by something else entirely'))
+      await w.close()
+    }
+  })
+  await page.reload()
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true')
+  const sizes = await page.evaluate(
+    async (ids) => Promise.all(ids.map(async (id) => ((await window.voxcache!.retrieve(id)) as Uint8Array | undefined)?.byteLength ?? -1)),
+    ids,
+  )
+  expect(sizes).toEqual([70_000, 90_000])
+  expect((await opfsList(page, 'st-rebuild', 'quarantine')).length).toBe(2)
+})

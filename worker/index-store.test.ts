@@ -147,3 +147,29 @@ describe('IndexDb totals', () => {
     }
   })
 })
+
+describe('IndexStore recovery', () => {
+  it('sets an unreadable snapshot and journal aside and starts empty, instead of refusing to open', async () => {
+    const backend = createMemoryBackend()
+    const a = await IndexStore.load(backend, SQL)
+    await a.commit([put(1)])
+    await a.checkpoint()
+    await backend.writeAtomic(SNAPSHOT, [new TextEncoder().encode('definitely not sqlite, but long enough to be read')])
+    await backend.writeAtomic(JOURNAL, [new TextEncoder().encode('{"garbage": true}\n')])
+    const b = await IndexStore.load(backend, SQL)
+    expect(b.db.totals().entries).toBe(0)
+    expect((await backend.list('quarantine')).sort()).toEqual([expect.stringMatching(/^index\.journal\./), expect.stringMatching(/^index\.sqlite\./)])
+    await b.commit([put(2)])
+    expect((await IndexStore.load(backend, SQL)).db.has(hex(2))).toBe(true)
+  })
+
+  it('skips a journal line that parses but is not a valid entry', async () => {
+    const backend = createMemoryBackend()
+    const a = await IndexStore.load(backend, SQL)
+    await a.commit([put(1)])
+    await backend.append(JOURNAL, new TextEncoder().encode('{"g":2,"t":"put","row":null}\n'))
+    await backend.append(JOURNAL, new TextEncoder().encode(JSON.stringify({ g: 3, ...put(3) }) + '\n'))
+    const b = await IndexStore.load(backend, SQL)
+    expect(b.db.list().map((e) => e.id).sort()).toEqual([hex(1), hex(3)])
+  })
+})

@@ -36,7 +36,17 @@ export class IndexStore {
   /** Loads snapshot and journal. Call under the exclusive lock: it repairs a torn journal tail. */
   static async load(backend: Backend, SQL: SqlJsStatic): Promise<IndexStore> {
     const store = new IndexStore(backend, SQL, IndexDb.open(SQL))
-    await store.reload(true)
+    try {
+      await store.reload(true)
+    } catch (error) {
+      if (!(error instanceof StorageUnavailableError)) throw error // a newer schema is never touched
+      // An unreadable snapshot or journal is set aside, not deleted, and the index starts empty: the
+      // payload records describe themselves, so reconciliation re-indexes them.
+      const stamp = Date.now()
+      await backend.move(SNAPSHOT, `quarantine/${SNAPSHOT}.${stamp}`).catch(() => undefined)
+      await backend.move(JOURNAL, `quarantine/${JOURNAL}.${stamp}`).catch(() => undefined)
+      await store.reload(true)
+    }
     return store
   }
 
@@ -92,7 +102,12 @@ export class IndexStore {
         continue
       }
       if (entry.g > floor) {
-        this.db.apply(entry)
+        try {
+          this.db.apply(entry)
+        } catch {
+          // Well-formed JSON that is not a valid entry is corruption of that line alone: skip it.
+          continue
+        }
         top = Math.max(top, entry.g)
       }
     }

@@ -82,3 +82,63 @@ export function dicomTag(b: Buffer, group: number, element: number): Buffer | un
   if (['OB', 'OW', 'SQ', 'UN', 'UT'].includes(vr)) return b.subarray(at + 12, at + 12 + b.readUInt32LE(at + 8))
   return b.subarray(at + 8, at + 8 + b.readUInt16LE(at + 6))
 }
+
+/** Overwrites an explicit-VR element's value in place; the new value must keep its length (and so every offset). */
+export function setDicomValue(b: Buffer, group: number, element: number, value: string | Buffer): void {
+  const at = dicomTag(b, group, element)
+  if (!at) throw new Error(`no element (${group.toString(16)},${element.toString(16)})`)
+  const bytes = typeof value === 'string' ? Buffer.from(value, 'latin1') : value
+  if (bytes.length !== at.length) throw new Error(`(${group.toString(16)},${element.toString(16)}) holds ${at.length} bytes, not ${bytes.length}`)
+  bytes.copy(at)
+}
+
+/**
+ * One small int16 volume (4×5×6, value 100z + 10y + x − 37) written twice, as NIfTI-2 and as NIfTI-1,
+ * with the same geometry (nifti2.h / nifti1.h layouts): spacing 0.75, 1.25, 2.5; qform and sform
+ * (codes 1 and 2) both an axis-aligned RAS transform with offset (−10.5, 20.25, −30.125), so ITK's
+ * LPS origin is (10.5, −20.25, −30.125). Every value is exact in float32.
+ */
+export function niftiPair(): { v1: Buffer; v2: Buffer; ref: Reference } {
+  const size = [4, 5, 6]
+  const spacing = [0.75, 1.25, 2.5]
+  const offset = [-10.5, 20.25, -30.125]
+  const vox = Buffer.alloc(size[0]! * size[1]! * size[2]! * 2)
+  for (let z = 0, i = 0; z < size[2]!; z++) {
+    for (let y = 0; y < size[1]!; y++) for (let x = 0; x < size[0]!; x++, i++) vox.writeInt16LE(100 * z + 10 * y + x - 37, 2 * i)
+  }
+  const srow = [0, 1, 2].map((r) => [0, 1, 2].map((c) => (r === c ? spacing[r]! : 0)).concat(offset[r]!))
+
+  const h2 = Buffer.alloc(544)
+  h2.writeInt32LE(540, 0)
+  h2.write('n+2\0\r\n\x1a\n', 4, 'latin1')
+  h2.writeInt16LE(4, 12) // datatype int16
+  h2.writeInt16LE(16, 14) // bitpix
+  ;[3, ...size, 1, 1, 1, 1].forEach((d, i) => h2.writeBigInt64LE(BigInt(d), 16 + 8 * i))
+  ;[1, ...spacing, 1, 1, 1, 1].forEach((d, i) => h2.writeDoubleLE(d, 104 + 8 * i))
+  h2.writeBigInt64LE(544n, 168) // vox_offset
+  h2.writeDoubleLE(1, 176) // scl_slope
+  h2.writeInt32LE(1, 344) // qform_code scanner
+  h2.writeInt32LE(2, 348) // sform_code aligned
+  offset.forEach((v, i) => h2.writeDoubleLE(v, 376 + 8 * i)) // qoffset; quatern b = c = d = 0
+  srow.forEach((row, r) => row.forEach((v, c) => h2.writeDoubleLE(v, 400 + 32 * r + 8 * c)))
+  h2.writeInt32LE(10, 500) // xyzt_units mm, s
+
+  const h1 = Buffer.alloc(352)
+  h1.writeInt32LE(348, 0)
+  ;[3, ...size, 1, 1, 1, 1].forEach((d, i) => h1.writeInt16LE(d, 40 + 2 * i))
+  h1.writeInt16LE(4, 70)
+  h1.writeInt16LE(16, 72)
+  ;[1, ...spacing, 1, 1, 1, 1].forEach((d, i) => h1.writeFloatLE(d, 76 + 4 * i))
+  h1.writeFloatLE(352, 108)
+  h1.writeFloatLE(1, 112)
+  h1.writeUInt8(10, 123)
+  h1.writeInt16LE(1, 252)
+  h1.writeInt16LE(2, 254)
+  offset.forEach((v, i) => h1.writeFloatLE(v, 268 + 4 * i))
+  srow.forEach((row, r) => row.forEach((v, c) => h1.writeFloatLE(v, 280 + 16 * r + 4 * c)))
+  h1.write('n+1\0', 344, 'latin1')
+
+  const count = vox.length / 2
+  const ref = { size, spacing, origin: [-offset[0]!, -offset[1]!, offset[2]!], ...voxels(vox, 0, count, 'i16') }
+  return { v1: Buffer.concat([h1, vox]), v2: Buffer.concat([h2, vox]), ref }
+}

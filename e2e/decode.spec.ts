@@ -1,6 +1,6 @@
 import type { Page } from '@playwright/test'
 import { gzipSync } from 'node:zlib'
-import { dicomTag, fixture, metaFields, niftiReference, voxels, type Reference } from './decode-reference.js'
+import { dicomTag, fixture, metaFields, niftiPair, niftiReference, setDicomValue, voxels, type Reference } from './decode-reference.js'
 import { expect, openPage, test } from './fixtures.js'
 
 // Fixtures reach the page through page.route from disk (or from memory), never through Vite's server:
@@ -87,6 +87,32 @@ function expectMatches(got: Summary, ref: Reference, tolerance = 0): void {
 
 const picksOf = (ref: Reference) => ref.samples.map(([i]) => i)
 
+/**
+ * Five copies of MR_small.dcm (explicit VR little endian, 64×64 int16, axial) as one series: file k
+ * gets its own SOP instance UID, InstanceNumber k + 1, ImagePositionPatient z from Z[k] (the slice
+ * normal is +z) and 1000 + k as its first pixel. Every value is edited in place at its own length.
+ */
+function mrSeries() {
+  const source = fixture('MR_small.dcm')
+  const Z = ['15.000', '10.000', '20.000', '12.500', '17.500']
+  const files: Record<string, Buffer> = {}
+  for (const [k, z] of Z.entries()) {
+    const b = Buffer.from(source)
+    const uid = `1.3.6.1.4.1.5962.1.1.4.1.1.20040826185059.${5460 + k}`
+    setDicomValue(b, 0x0002, 0x0003, uid)
+    setDicomValue(b, 0x0008, 0x0018, uid)
+    setDicomValue(b, 0x0020, 0x0013, `${k + 1} `)
+    setDicomValue(b, 0x0020, 0x0032, `-83.9063\\-91.2000\\${z}`)
+    dicomTag(b, 0x7fe0, 0x0010)!.writeInt16LE(1000 + k, 0)
+    files[`s${k}.dcm`] = b
+  }
+  const pixels = dicomTag(source, 0x7fe0, 0x0010)!
+  const base = { pixel: (i: number) => pixels.readInt16LE(2 * i), sum: voxels(pixels, 0, 64 * 64, 'i16').sum }
+  // The files in ascending z.
+  const order = [...Z.keys()].sort((a, b) => Number(Z[a]) - Number(Z[b]))
+  return { files, order, base }
+}
+
 // The demo's offline service worker would answer /__fixtures/ requests itself, past page.route.
 test.use({ serviceWorkers: 'block' })
 
@@ -139,6 +165,115 @@ test.describe('decode', () => {
     })
   }
 
+  test('DICOM series: shuffled files become one volume sorted by position, spacing and origin from the positions', async ({ page }) => {
+    const { files, order, base } = mrSeries()
+    await serve(page, files)
+    const cols = 64
+    const slice = cols * 64
+    // Files handed over neither in position nor in instance order; the instance numbers disagree with
+    // the positions too, so only sorting by ImagePositionPatient gives the expected order.
+    const names = ['s3.dcm', 's0.dcm', 's4.dcm', 's2.dcm', 's1.dcm']
+    const picks = order.map((_, i) => i * slice)
+    const got = await decodeIn(page, names, [...picks, 1, slice * 2 + 77])
+    expect(got.size).toEqual([64, 64, 5])
+    expect(got.spacing[0]).toBeCloseTo(0.3125, 6)
+    expect(got.spacing[1]).toBeCloseTo(0.3125, 6)
+    expect(got.spacing[2]).toBeCloseTo(2.5, 6)
+    ;[-83.9063, -91.2, 10].forEach((v, i) => expect(got.origin[i]).toBeCloseTo(v, 4))
+    expect(got.direction).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1])
+    // The marker (first pixel) of each slice, in ascending z: files 1 (z 10), 3, 0, 4, 2 (z 20).
+    expect(got.samples.slice(0, 5).map(([, v]) => v)).toEqual(order.map((k) => 1000 + k))
+    expect(got.samples[5]).toEqual([1, base.pixel(1)])
+    expect(got.samples[6]).toEqual([slice * 2 + 77, base.pixel(77)])
+    expect(got.sum).toBe(5 * (base.sum - base.pixel(0)) + order.reduce((a, k) => a + 1000 + k, 0))
+    // Same files in another order: the same content, so the same cached image.
+    const again = await decodeIn(page, [...names].reverse())
+    expect(again.sum).toBe(got.sum)
+    const stats = await page.evaluate(() => window.voxcache!.stats())
+    expect(stats.decodeMisses).toBe(1)
+    expect(stats.decodeHits).toBe(1)
+  })
+
+  test('DICOM series with a file of another series or size, a missing or a duplicated slice: a DecodeError naming it', async ({ page }) => {
+    const { files } = mrSeries()
+    const stranger = Buffer.from(files['s2.dcm']!)
+    setDicomValue(stranger, 0x0020, 0x000e, '1.3.6.1.4.1.5962.1.3.4.1.20040826185059.9999')
+    // Another instance at s2's position (z 20).
+    const dup = Buffer.from(files['s2.dcm']!)
+    setDicomValue(dup, 0x0008, 0x0018, '1.3.6.1.4.1.5962.1.1.4.1.1.20040826185059.9999')
+    // Rows 32 with the pixel data of 64 rows: a file of its own would decode; in this series it does not fit.
+    // Each of s0..s4 in turn, so that the odd one is found wherever it falls in the (hash) order.
+    const short = Object.fromEntries(['s0.dcm', 's1.dcm', 's2.dcm', 's3.dcm', 's4.dcm'].map((n) => {
+      const b = Buffer.from(files[n]!)
+      setDicomValue(b, 0x0028, 0x0010, Buffer.from([32, 0]))
+      return [`short-${n}`, b]
+    }))
+    await serve(page, { ...files, 'stranger.dcm': stranger, 'dup.dcm': dup, ...short })
+    const attempt = (names: string[]) => page.evaluate(async (names) => {
+      const list = await Promise.all(names.map(async (name) => ({ name, data: new Uint8Array(await (await fetch(`/__fixtures/${name}`)).arrayBuffer()) })))
+      try {
+        await window.voxcache!.decode(list)
+        return { isDecodeError: false, message: 'decoded' }
+      } catch (e) {
+        return { isDecodeError: e instanceof window.voxcacheLib!.DecodeError, message: String((e as Error).message) }
+      }
+    }, names)
+    const mixed = await attempt(['s0.dcm', 's1.dcm', 'stranger.dcm', 's3.dcm'])
+    expect(mixed.isDecodeError, mixed.message).toBe(true)
+    expect(mixed.message).toMatch(/: the 4 DICOM files belong to 2 different series; decode one series at a time$/)
+    for (const odd of ['s0.dcm', 's1.dcm', 's2.dcm', 's3.dcm', 's4.dcm']) {
+      const names = ['s0.dcm', 's1.dcm', 's2.dcm', 's3.dcm', 's4.dcm'].map((n) => (n === odd ? `short-${n}` : n))
+      const got = await attempt(names)
+      expect(got.isDecodeError, got.message).toBe(true)
+      expect(got.message).toBe(`short-${odd}: is 64×32, unlike the rest of the series (64×64)`)
+    }
+    // Without s3 (z 12.5) itk-wasm would stack z 10, 15, 17.5, 20 at 3.33 mm apart: refused instead.
+    const gap = await attempt(['s0.dcm', 's1.dcm', 's2.dcm', 's4.dcm'])
+    expect(gap.isDecodeError, gap.message).toBe(true)
+    expect(gap.message).toBe("s0.dcm: the series' slices are not evenly spaced: 5 mm from s1.dcm to s0.dcm, 2.5 mm between the others (a slice missing?)")
+    const twice = await attempt(['s0.dcm', 's1.dcm', 's2.dcm', 'dup.dcm', 's3.dcm', 's4.dcm'])
+    expect(twice.isDecodeError, twice.message).toBe(true)
+    expect(twice.message).toMatch(/^(s2\.dcm|dup\.dcm): is at the same position as (s2\.dcm|dup\.dcm) in the series \(a duplicated slice, or two series\)$/)
+    const stats = await page.evaluate(() => window.voxcache!.stats())
+    expect(stats.entries).toBe(0)
+    expect(stats.decodeMisses).toBe(0)
+  })
+
+  test('simultaneous decodes of the same new bytes run itk-wasm once; each caller gets the whole image', async ({ page }) => {
+    const bytes = fixture('ch2bet.nii.gz')
+    const ref = niftiReference(bytes)
+    const dcm = fixture('CT_small.dcm')
+    await serve(page, { 'ch2bet.nii.gz': bytes, 'cut.dcm': dcm.subarray(0, dcm.length - 2000) })
+    const got = await page.evaluate(async () => {
+      const load = async (name: string) => new Uint8Array(await (await fetch(`/__fixtures/${name}`)).arrayBuffer())
+      const data = await load('ch2bet.nii.gz')
+      const sum = (image: { data: unknown }) => Array.from(image.data as Uint8Array).reduce((a, b) => a + b, 0)
+      const cache = window.voxcache!
+      // Copies: each call transfers its input to the worker.
+      const images = await Promise.all([
+        cache.decode({ name: 'a.nii.gz', data: data.slice() }),
+        cache.decode({ name: 'b.nii.gz', data: data.slice() }),
+        cache.decode({ name: 'c.nii.gz', data: data.slice() }),
+      ])
+      const after = await cache.stats()
+      const cut = await load('cut.dcm')
+      const failures = await Promise.allSettled([cache.decode({ name: 'cut.dcm', data: cut.slice() }), cache.decode({ name: 'cut.dcm', data: cut.slice() })])
+      return {
+        sums: images.map(sum),
+        sizes: images.map((i) => [...i.size]),
+        after: { decodeMisses: after.decodeMisses, decodeHits: after.decodeHits, entries: after.entries },
+        failures: failures.map((f) => f.status === 'rejected' && f.reason instanceof window.voxcacheLib!.DecodeError ? String(f.reason.message) : f.status),
+        final: await cache.stats(),
+      }
+    })
+    expect(got.sums).toEqual([ref.sum, ref.sum, ref.sum])
+    expect(got.sizes).toEqual([ref.size, ref.size, ref.size])
+    expect(got.after).toEqual({ decodeMisses: 1, decodeHits: 2, entries: 1 })
+    for (const f of got.failures) expect(f).toMatch(/^cut\.dcm: DICOM file is truncated/)
+    expect(got.final.decodeMisses).toBe(1)
+    expect(got.final.entries).toBe(1)
+  })
+
   test('DICOM JPEG2000.dcm (compressed): size, spacing and pixel range match its header', async ({ page }) => {
     const b = fixture('JPEG2000.dcm')
     const rows = dicomTag(b, 0x0028, 0x0010)!.readUInt16LE(0)
@@ -185,7 +320,7 @@ test.describe('decode', () => {
     console.log(`ch2bet.nii.gz: first decode ${first.ms.toFixed(0)} ms, cached decode after reload ${second.ms.toFixed(0)} ms`)
   })
 
-  test('generated variants: .hdr/.img pair, big-endian, NIfTI named .dat, NIfTI-2, NRRD, .nhdr, float64 vectors', async ({ page }) => {
+  test('generated variants: .hdr/.img pair, big-endian, NIfTI named .dat, NRRD, .nhdr, float64 vectors', async ({ page }) => {
     const nii = fixture('functional.nii')
     const ref = niftiReference(nii)
     const le = Buffer.from(nii)
@@ -238,38 +373,43 @@ test.describe('decode', () => {
     expect(v.samples).toEqual([[0, -3.25], [1, -2.75], [71, 32.25]])
   })
 
-  test('NIfTI-2 decodes, or fails with an UnsupportedFormatError that says so', async ({ page }) => {
-    const b = fixture('standard.nii.gz')
-    const { gunzipSync } = await import('node:zlib')
-    const v1 = gunzipSync(b)
-    const ref = niftiReference(b)
-    const h = Buffer.alloc(544)
-    h.writeInt32LE(540, 0)
-    h.write('n+2\0\r\n\x1a\n', 4, 'latin1')
-    h.writeInt16LE(2, 12)
-    h.writeInt16LE(8, 14)
-    for (let i = 0; i < 8; i++) h.writeBigInt64LE(BigInt(v1.readInt16LE(40 + 2 * i)), 16 + 8 * i)
-    for (let i = 0; i < 8; i++) h.writeDoubleLE(v1.readFloatLE(76 + 4 * i), 104 + 8 * i)
-    h.writeBigInt64LE(544n, 168)
-    h.writeDoubleLE(1, 176)
-    h.writeInt32LE(2, 500) // xyzt_units mm
-    const v2 = Buffer.concat([h, v1.subarray(352)])
-    await serve(page, { 'two.nii': v2 })
-    const result = await page.evaluate(async () => {
-      const data = new Uint8Array(await (await fetch('/__fixtures/two.nii')).arrayBuffer())
-      try {
-        const image = await window.voxcache!.decode({ name: 'two.nii', data })
-        return { size: [...image.size], sum: Array.from(image.data as Uint8Array).reduce((a, b) => a + b, 0) }
-      } catch (e) {
-        return { error: e instanceof window.voxcacheLib!.UnsupportedFormatError, message: String((e as Error).message) }
-      }
+  test('NIfTI-2 is an UnsupportedFormatError saying itk-wasm cannot read it; the same image as NIfTI-1 decodes exactly', async ({ page }) => {
+    const { v1, v2, ref } = niftiPair()
+    await serve(page, {
+      'one.nii': v1, 'two.nii': v2, 'two.nii.gz': gzipSync(v2), 'cut2.nii': v2.subarray(0, v2.length - 10),
     })
-    if ('error' in result) {
-      expect(result.error).toBe(true)
-      expect(result.message).toMatch(/two\.nii: NIfTI-2/)
-    } else {
-      expect(result).toEqual({ size: ref.size, sum: ref.sum })
+    // The NIfTI-1 twin (same voxels and geometry) decodes: what fails below is the NIfTI-2 header alone.
+    const one = await decodeIn(page, ['one.nii'], picksOf(ref))
+    expectMatches(one, ref)
+    expect(one.componentType).toBe('int16')
+    expect(one.direction.map((v) => v + 0)).toEqual([-1, 0, 0, 0, -1, 0, 0, 0, 1]) // + 0: -0 is 0
+    const errors = await page.evaluate(async () => {
+      const out: Record<string, { unsupported: boolean; decodeError: boolean; message: string }> = {}
+      for (const name of ['two.nii', 'two.nii.gz', 'cut2.nii']) {
+        const data = new Uint8Array(await (await fetch(`/__fixtures/${name}`)).arrayBuffer())
+        try {
+          await window.voxcache!.decode({ name, data })
+          out[name] = { unsupported: false, decodeError: false, message: 'decoded' }
+        } catch (e) {
+          out[name] = {
+            unsupported: e instanceof window.voxcacheLib!.UnsupportedFormatError,
+            decodeError: e instanceof window.voxcacheLib!.DecodeError,
+            message: String((e as Error).message),
+          }
+        }
+      }
+      return out
+    })
+    for (const name of ['two.nii', 'two.nii.gz']) {
+      expect(errors[name]!.unsupported, errors[name]!.message).toBe(true)
+      expect(errors[name]!.message).toMatch(new RegExp(`^${name.replace(/\./g, '\\.')}: itk-wasm cannot read NIfTI-2 files \\(its NIfTI reader reads NIfTI-1 and Analyze 7\\.5 only\\); convert it to NIfTI-1`))
     }
+    // The NIfTI-2 header is still checked before itk-wasm sees the file.
+    expect(errors['cut2.nii']!.decodeError, errors['cut2.nii']!.message).toBe(true)
+    expect(errors['cut2.nii']!.message).toMatch(/^cut2\.nii: voxel data is truncated: the header describes 784 bytes but the file has 774 bytes/)
+    const stats = await page.evaluate(() => window.voxcache!.stats())
+    expect(stats.entries).toBe(1)
+    expect(stats.decodeMisses).toBe(1)
   })
 
   test('bad inputs are typed errors naming the file; nothing is cached and the worker keeps working', async ({ page }) => {

@@ -118,6 +118,8 @@ function mapStorageError(error: unknown): unknown {
 
 export function createService() {
   let state: State | undefined
+  /** Decodes running in this worker, by operation id, so that concurrent callers share one. */
+  const decoding = new Map<string, Promise<Image>>()
 
   function ready(): State {
     if (!state) throw new ClosedError('the cache is not open (or was closed)')
@@ -611,19 +613,37 @@ export function createService() {
     async decode(files: DecodeFile[]): Promise<Image> {
       ready()
       const { id, roles } = await planDecode(files)
-      const hit = await api.retrieve(id)
-      if (hit !== undefined) {
-        decodeCounters.decodeHits++
-        return hit as Image
+      for (;;) {
+        const hit = await api.retrieve(id)
+        if (hit !== undefined) {
+          decodeCounters.decodeHits++
+          return hit as Image
+        }
+        // The same bytes are being decoded for another caller: wait until they are stored, then read
+        // them back (that caller's buffer is transferred away, so its image cannot be shared). Its
+        // failure is this caller's too. Nothing awaits between this check and the set below.
+        const running = decoding.get(id)
+        if (!running) break
+        await running
       }
-      const image = await decodeRoles(roles)
-      decodeCounters.decodeMisses++
-      try {
-        await api.store(id, image, { metadata: decodeMetadata(roles) })
-      } catch (error) {
-        // A full cache still hands the decoded image back; it is decoded again next time.
-        if (!(error instanceof CacheFullError)) throw error
-      }
+      const job = (async () => {
+        try {
+          const image = await decodeRoles(roles)
+          decodeCounters.decodeMisses++
+          try {
+            await api.store(id, image, { metadata: decodeMetadata(roles) })
+          } catch (error) {
+            // A full cache still hands the decoded image back; it is decoded again next time (and a
+            // caller that waited on this decode finds nothing stored and decodes for itself).
+            if (!(error instanceof CacheFullError)) throw error
+          }
+          return image
+        } finally {
+          decoding.delete(id)
+        }
+      })()
+      decoding.set(id, job)
+      const image = await job
       const out = forTransfer(image)
       return transferring(out.value as Image, out.transfer)
     },

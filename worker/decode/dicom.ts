@@ -10,6 +10,9 @@ export interface DicomInfo {
   samples: number
   bitsAllocated: number
   seriesUid: string | undefined
+  /** ImagePositionPatient (0020,0032) and ImageOrientationPatient (0020,0037), when present and numeric. */
+  position: number[] | undefined
+  orientation: number[] | undefined
   /** Native pixel data length; undefined when encapsulated (compressed) or not walked (deflated). */
   pixelBytes: number | undefined
   encapsulated: boolean
@@ -47,6 +50,8 @@ export function parseDicom(file: string, bytes: Uint8Array): DicomInfo {
     samples: 1,
     bitsAllocated: 0,
     seriesUid: undefined,
+    position: undefined,
+    orientation: undefined,
     pixelBytes: undefined,
     encapsulated: false,
   }
@@ -101,6 +106,8 @@ export function parseDicom(file: string, bytes: Uint8Array): DicomInfo {
         case 0x00280002: info.samples = us(); break
         case 0x00280008: info.frames = Number(str(value, length)) || 1; break
         case 0x0020000e: info.seriesUid = str(value, length); break
+        case 0x00200032: info.position = numbers(str(value, length), 3); break
+        case 0x00200037: info.orientation = numbers(str(value, length), 6); break
         case PIXEL_DATA: info.pixelBytes = length; break
       }
     }
@@ -153,4 +160,39 @@ export function parseDicom(file: string, bytes: Uint8Array): DicomInfo {
   return info
 }
 
+/** A DS multi-value (backslash-separated) of exactly `n` finite numbers, else undefined. */
+function numbers(text: string, n: number): number[] | undefined {
+  const values = text.split('\\').map((v) => Number(v.trim()))
+  return values.length === n && values.every(Number.isFinite) ? values : undefined
+}
+
 const hex = (n: number) => n.toString(16).padStart(4, '0')
+
+/**
+ * Checks that the slices of a series lie evenly along one normal: itk-wasm stacks them with one
+ * spacing (first to last position over the count), so a missing or duplicated slice would give every
+ * voxel in between a wrong position without a word. Skipped when a file lacks position or orientation.
+ * @throws {DecodeError} naming the files around a gap, a duplicate, or a file tilted unlike the rest.
+ */
+export function checkSliceSpacing(names: string[], infos: DicomInfo[]): void {
+  if (infos.length < 2 || infos.some((x) => !x.position || !x.orientation || x.frames !== 1)) return
+  const o = infos[0]!.orientation!
+  const tilted = infos.findIndex((x) => x.orientation!.some((v, i) => Math.abs(v - o[i]!) > 1e-4))
+  if (tilted >= 0) throw fail(names[tilted]!, `has an ImageOrientationPatient unlike the rest of the series (${x6(infos[tilted]!.orientation!)} versus ${x6(o)})`)
+  const normal = [o[1]! * o[5]! - o[2]! * o[4]!, o[2]! * o[3]! - o[0]! * o[5]!, o[0]! * o[4]! - o[1]! * o[3]!]
+  const along = infos
+    .map((x, i) => ({ name: names[i]!, at: x.position!.reduce((a, v, k) => a + v * normal[k]!, 0) }))
+    .sort((a, b) => a.at - b.at)
+  const gaps = along.slice(1).map((s, i) => s.at - along[i]!.at)
+  const dup = gaps.findIndex((g) => g < 1e-4)
+  if (dup >= 0) throw fail(along[dup + 1]!.name, `is at the same position as ${along[dup]!.name} in the series (a duplicated slice, or two series)`)
+  const step = [...gaps].sort((a, b) => a - b)[Math.floor((gaps.length - 1) / 2)]!
+  const odd = gaps.findIndex((g) => Math.abs(g - step) > 0.01 * step + 1e-3)
+  if (odd >= 0) {
+    const [a, b] = [along[odd]!, along[odd + 1]!]
+    throw fail(b.name, `the series' slices are not evenly spaced: ${round(gaps[odd]!)} mm from ${a.name} to ${b.name}, ${round(step)} mm between the others (a slice missing?)`)
+  }
+}
+
+const round = (n: number) => String(Math.round(n * 1e4) / 1e4)
+const x6 = (v: number[]) => v.map(round).join('\\')

@@ -58,7 +58,7 @@ export async function read(p: Prepared): Promise<Image> {
 
 function failure(p: Prepared, reason: string, cause?: unknown): DecodeError | UnsupportedFormatError {
   if (p.unsupportedIfFails) {
-    return new UnsupportedFormatError(`${p.name}: ${p.unsupportedIfFails} is not read by itk-wasm's reader (${reason})`, { cause })
+    return new UnsupportedFormatError(`${p.name}: ${p.unsupportedIfFails} (reader: ${reason})`, { cause })
   }
   return fail(p.name, `itk-wasm could not decode it: ${reason}`, cause)
 }

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vite'
 import { viteStaticCopy } from 'vite-plugin-static-copy'
+import { precacheServiceWorker } from './scripts/precache-plugin.js'
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 
@@ -26,6 +27,8 @@ const itkPipelines = [
 
 export default defineConfig({
   plugins: [
+    // The demo's offline support: sw.js precaching the whole build (written after the copies below).
+    precacheServiceWorker(),
     viteStaticCopy({
       targets: itkPipelines.map(({ dir, dest, names }) => ({
         src: names.flatMap((n) => [`${dir}/${n}.js`, `${dir}/${n}.wasm.zst`]),

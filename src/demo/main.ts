@@ -1,5 +1,15 @@
+// The demo viewer's entry: opens the cache and wires the panels together.
+// Contracts for tests and Playwright-driven demos: window.voxcache (the open cache), window.voxcacheLib
+// (the public API) and body[data-ready] = "true" once the cache is usable ("error" if it is not).
+import './style.css'
 import * as lib from '../index.js'
 import { openCache, type VoxCache } from '../index.js'
+import { CachePanel } from './cache-panel.js'
+import { formatBytes, formatMs, message } from './format.js'
+import { wireOpenPanel, type Opened } from './open.js'
+import { Pipeline, type StepKey } from './pipeline.js'
+import { Viewer, type LayerName } from './viewer.js'
+import { toVolume } from './volume.js'
 
 declare global {
   interface Window {
@@ -8,8 +18,27 @@ declare global {
   }
 }
 
-const status = document.querySelector<HTMLElement>('#status')!
+const $ = <T extends HTMLElement>(selector: string): T => document.querySelector<T>(selector)!
+const status = $('#status')
 const params = new URLSearchParams(location.search)
+const LAYER_OF: Record<StepKey, LayerName> = { smooth: 'smoothed', mask: 'mask', components: 'components', downsample: 'downsampled' }
+
+let toastTimer: ReturnType<typeof setTimeout> | undefined
+
+/** Shows a message over the page; errors stay until dismissed or replaced, notes fade after a while. */
+function say(text: string, kind: 'info' | 'error' = 'info'): void {
+  const toast = $('#toast')
+  $('#message').textContent = text
+  toast.className = `toast ${kind}`
+  toast.dataset.kind = kind
+  toast.hidden = false
+  clearTimeout(toastTimer)
+  if (kind === 'info') toastTimer = setTimeout(dismiss, 8000)
+}
+
+function dismiss(): void {
+  $('#toast').hidden = true
+}
 
 async function main(): Promise<void> {
   window.voxcacheLib = lib
@@ -18,12 +47,114 @@ async function main(): Promise<void> {
   const cache = await openCache({ name: params.get('cache') ?? 'demo', storage, maxBytes })
   window.voxcache = cache
   const stats = await cache.stats()
-  status.textContent = `Cache "${stats.name}" ready on ${stats.storage}: ${stats.entries} entries, ${(stats.bytes / 1e6).toFixed(1)} MB.`
+  status.textContent = `Cache “${stats.name}” on ${stats.storage}, ${stats.entries} entries (${formatBytes(stats.bytes)}) at start`
+
+  $('#toast-close').addEventListener('click', dismiss)
+  const viewer = new Viewer()
+  const panel = new CachePanel(cache, say, () => undefined)
+  const run = $<HTMLButtonElement>('#run-pipeline')
+  const pipeline = new Pipeline(
+    cache,
+    $('#steps'),
+    (key, result) => {
+      viewer.setLayer(LAYER_OF[key], result.volume)
+      if (key === 'components' && viewer.layers.size > 0) viewer.showOverlay('components')
+    },
+    (text) => say(text, 'error'),
+  )
+
+  const opened = (source: Opened): void => {
+    const volume = toVolume(source.image) // throws for images the viewer cannot show: reported, nothing changes
+    viewer.open(volume)
+    pipeline.setSource({ id: source.id, volume, label: source.label, kind: source.kind })
+    remember(pipeline, false)
+    const [x, y, z] = volume.size
+    const sp = volume.spacing.map((s) => +s.toFixed(3)).join(' × ')
+    const took = source.ms === undefined ? '' : `, opened in ${formatMs(source.ms)}`
+    $('#image-info').textContent = `${source.label} — ${x} × ${y} × ${z} ${source.image.imageType.componentType}, ${sp} mm${took}`
+    document.body.dataset.image = source.label
+    dismiss()
+    run.disabled = false
+    void panel.refresh()
+  }
+  const open = wireOpenPanel(cache, {
+    opened,
+    failed: (text) => say(text, 'error'),
+    busy: (text) => ($('#busy').textContent = text ?? ''),
+  })
+
+  // One counter for every way a run starts (button, parameter change, restore): the page reports
+  // "done" only when none is left in flight.
+  let inflight = 0
+  const runAll = async (): Promise<void> => {
+    inflight++
+    run.disabled = true
+    document.body.dataset.pipeline = 'running'
+    await pipeline.run()
+    if (--inflight > 0) return
+    run.disabled = false
+    remember(pipeline, true)
+    document.body.dataset.pipeline = 'done'
+    await panel.refresh()
+  }
+  run.addEventListener('click', () => void runAll())
+  $('#steps').addEventListener('change', () => void runAll())
+
+  await panel.refresh()
   document.body.dataset.ready = 'true'
+  const last = restoring ? recall() : undefined
+  const start = params.get('open') ?? last?.kind
+  if (start === 'sample') await open.openSample()
+  if (start === 'phantom') await open.openPhantom()
+  if (last && pipeline.source?.kind === last.kind) {
+    pipeline.setParams(last.params)
+    if (last.ran) await runAll()
+  }
+}
+
+// The last bundled image (sample or phantom), its parameters and whether it ran, so that a reload
+// comes straight back to where it was, every step from the cache. Files cannot be reopened
+// unasked, so they are not remembered. Automated browsers restore only with `?restore`.
+const LAST = 'voxcache-demo:last'
+const restoring = !navigator.webdriver || params.has('restore')
+type Last = { kind: 'sample' | 'phantom'; params: Record<StepKey, number>; ran: boolean }
+
+function remember(pipeline: Pipeline, ran: boolean): void {
+  const kind = pipeline.source?.kind
+  if (kind === 'sample' || kind === 'phantom') localStorage.setItem(LAST, JSON.stringify({ kind, params: pipeline.params, ran } satisfies Last))
+  else localStorage.removeItem(LAST)
+}
+
+function recall(): Last | undefined {
+  try {
+    const last = JSON.parse(localStorage.getItem(LAST) ?? 'null') as Last | null
+    return last && (last.kind === 'sample' || last.kind === 'phantom') ? last : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Precaches the built app (page, workers, wasm, pipelines, sample) so it runs offline after one visit.
+ * Browsers under automation get it only with `?sw`: other suites' tests (storage quotas, routed
+ * requests) must not find a service worker they did not ask for. `?no-sw` turns it off anywhere.
+ */
+function registerServiceWorker(): void {
+  if (!import.meta.env.PROD || !('serviceWorker' in navigator) || params.has('no-sw')) return
+  if (navigator.webdriver && !params.has('sw')) return
+  navigator.serviceWorker.register(`${import.meta.env.BASE_URL}sw.js`).then(
+    async (registration) => {
+      await navigator.serviceWorker.ready
+      document.body.dataset.offline = registration.active ? 'ready' : 'pending'
+      if (registration.active) $('#offline').textContent = 'Works offline'
+    },
+    (error: unknown) => console.warn('voxcache demo: no offline support:', message(error)),
+  )
 }
 
 main().catch((error: unknown) => {
-  status.textContent = `The cache could not open: ${error instanceof Error ? error.message : String(error)}`
+  status.textContent = `The cache could not open: ${message(error)}`
   document.body.dataset.ready = 'error'
   console.error(error)
 })
+registerServiceWorker()

@@ -1,0 +1,250 @@
+// The demo viewer, driven as a person would: open an image, look at it, run the pipeline, reload,
+// change a parameter, break it with a bad file, go offline, move the cache to another profile.
+import { copyFile, mkdir, mkdtemp, readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { gunzipSync } from 'node:zlib'
+import type { Page } from '@playwright/test'
+import { expect, openPage, test } from './fixtures.js'
+
+test.use({ viewport: { width: 1440, height: 900 } })
+
+const testdata = (name: string): string => fileURLToPath(new URL(`../../shared/testdata/${name}`, import.meta.url))
+
+const STEPS = ['smooth', 'mask', 'components', 'downsample'] as const
+type StepState = Record<(typeof STEPS)[number], string>
+
+async function openSample(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Open sample brain' }).click()
+  await expect(page.locator('body')).toHaveAttribute('data-image', /ch2bet/)
+  await expect(page.locator('#image-info')).toContainText('181 × 217 × 181')
+  await expect(page.locator('body')).toHaveAttribute('data-slices', '90,108,90') // painted, cursor centred
+}
+
+async function runPipeline(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Run pipeline' }).click()
+  await expect(page.locator('body')).toHaveAttribute('data-pipeline', 'done')
+}
+
+async function stepStates(page: Page): Promise<StepState> {
+  const out = {} as StepState
+  for (const step of STEPS) out[step] = (await page.locator(`.step[data-step="${step}"]`).getAttribute('data-state')) ?? ''
+  return out
+}
+
+/** A short fingerprint of what a view shows, to tell whether it changed. */
+function viewPixels(page: Page, view: string): Promise<string> {
+  return page.locator(`#view-${view}`).evaluate((c: HTMLCanvasElement) => {
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data
+    let h = 0
+    let lit = 0
+    for (let i = 0; i < d.length; i += 4) {
+      h = (h * 31 + d[i]! + d[i + 1]! * 7 + d[i + 2]! * 13) >>> 0
+      if (d[i]! > 40) lit++
+    }
+    return `${lit}:${h}`
+  })
+}
+
+test('opens the bundled sample and steps through slices with the keyboard', async ({ page }) => {
+  await openPage(page)
+  await openSample(page)
+  const slider = page.getByRole('slider', { name: 'Axial' })
+  await expect(slider).toHaveValue('90')
+  await expect.poll(() => viewPixels(page, 'axial')).toMatch(/^[1-9]\d*:/) // some of the brain is lit
+  const before = await viewPixels(page, 'axial')
+  const coronal = await viewPixels(page, 'coronal')
+  await slider.focus()
+  for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowRight')
+  await expect(slider).toHaveValue('100')
+  await expect(page.locator('#slider-axial-value')).toHaveText('101 / 181')
+  await expect.poll(() => viewPixels(page, 'axial')).not.toBe(before)
+  // The crosshair in the other views moved with it; their slices did not.
+  await expect(page.locator('body')).toHaveAttribute('data-slices', '90,108,100')
+  expect(await viewPixels(page, 'coronal')).not.toBe(coronal)
+  // Arrow keys on the view itself step its slice too.
+  await page.locator('#view-sagittal').focus()
+  await page.keyboard.press('PageDown')
+  await expect(page.getByRole('slider', { name: 'Sagittal' })).toHaveValue('80')
+  // The readout names the voxel under the pointer.
+  const box = (await page.locator('#view-axial').boundingBox())!
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2)
+  await expect(page.locator('#readout')).toContainText(/voxel \(\d+, \d+, 100\) · LPS .* value \d+/)
+  // Dragging right widens the window; a click without a drag moves the cursor there.
+  const width = Number(await page.getByRole('spinbutton', { name: 'Window' }).inputValue())
+  await page.mouse.down()
+  await page.mouse.move(box.x + box.width / 2 + 80, box.y + box.height / 2, { steps: 5 })
+  await page.mouse.up()
+  await expect.poll(async () => Number(await page.getByRole('spinbutton', { name: 'Window' }).inputValue())).toBeGreaterThan(width)
+  await expect(page.getByRole('combobox', { name: 'Preset' })).toHaveValue('custom')
+  await page.mouse.click(box.x + box.width / 2 - 40, box.y + box.height / 2 - 30)
+  await expect(page.locator('body')).not.toHaveAttribute('data-slices', '90,108,100')
+  await expect(page.locator('body')).toHaveAttribute('data-slices', /,100$/) // same axial slice
+})
+
+test('opens a MetaImage header with its separate .raw, a folder holding a DICOM file, and a dropped file', async ({ page }) => {
+  await openPage(page)
+  await page.locator('#open-files').setInputFiles([testdata('BrainProtonDensity3Slices.mha'), testdata('BrainProtonDensity3Slices.raw')])
+  await expect(page.locator('#image-info')).toContainText('BrainProtonDensity3Slices.mha + BrainProtonDensity3Slices.raw — 181 × 217 × 3 uint8')
+  await expect(page.getByRole('slider', { name: 'Axial' })).toHaveAttribute('max', '2')
+  const folder = await mkdtemp(join(tmpdir(), 'voxcache-dicom-'))
+  await copyFile(testdata('CT_small.dcm'), join(folder, 'CT_small.dcm'))
+  await page.locator('#open-folder').setInputFiles(folder)
+  await expect(page.locator('#image-info')).toContainText(/^voxcache-dicom-\w+\/ \(1 file\) — 128 × 128 × 1 /)
+  await expect(page.getByRole('alert')).toBeHidden()
+  // Dropped files take the same path: drop the sample onto the page.
+  await page.evaluate(async () => {
+    const blob = await (await fetch('samples/ch2bet.nii.gz')).blob()
+    const data = new DataTransfer()
+    data.items.add(new File([blob], 'dropped-brain.nii.gz'))
+    for (const type of ['dragenter', 'dragover', 'drop']) document.body.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }))
+  })
+  await expect(page.locator('#image-info')).toContainText('dropped-brain.nii.gz — 181 × 217 × 181 uint8')
+  await expect(page.locator('body')).not.toHaveClass(/dragging/)
+})
+
+test('runs the pipeline, reads every step back from the cache after a reload, and recomputes only what a change affects', async ({ page }, info) => {
+  await openPage(page)
+  await openSample(page)
+  await runPipeline(page)
+  expect(await stepStates(page)).toEqual({ smooth: 'computed', mask: 'computed', components: 'computed', downsample: 'computed' })
+  await expect(page.locator('.step[data-step="smooth"] .step-status')).toHaveText(/^computed in [\d.]+ m?s$/)
+  await expect(page.locator('#overlay-layer')).toHaveValue('components')
+  await expect(page.locator('#entries tr')).toHaveCount(4 + 1) // four steps and the decoded sample
+  await page.screenshot({ path: info.outputPath('pipeline-computed.png') })
+
+  await page.reload()
+  await openPage(page)
+  await openSample(page)
+  await runPipeline(page)
+  expect(await stepStates(page)).toEqual({ smooth: 'cache', mask: 'cache', components: 'cache', downsample: 'cache' })
+  await expect(page.locator('.step[data-step="components"] .step-status')).toHaveText(/^from cache in [\d.]+ m?s \(was [\d.]+ m?s\)$/)
+  await expect(page.locator('[data-stat="hit-rate"] dd')).toContainText('%')
+  const view = (await page.locator('#view-axial').boundingBox())!
+  await page.mouse.move(view.x + view.width * 0.4, view.y + view.height * 0.45)
+  await expect(page.locator('#readout')).toContainText('value')
+  await page.screenshot({ path: info.outputPath('pipeline-cached.png') })
+  if (process.env.UPDATE_SCREENSHOT) {
+    await mkdir('docs', { recursive: true })
+    await copyFile(info.outputPath('pipeline-cached.png'), 'docs/screenshot.png')
+  }
+
+  // A new threshold: the mask and the components depend on it, smoothing and downsampling do not.
+  const threshold = page.getByLabel('Lower bound')
+  await threshold.fill(String(Number(await threshold.inputValue()) + 10))
+  await threshold.press('Enter')
+  await expect(page.locator('body')).toHaveAttribute('data-pipeline', 'done')
+  expect(await stepStates(page)).toEqual({ smooth: 'cache', mask: 'computed', components: 'computed', downsample: 'cache' })
+  // A new factor: only the downsampling.
+  await page.getByLabel('Factor').fill('3')
+  await page.getByLabel('Factor').press('Enter')
+  await expect(page.locator('.step[data-step="downsample"]')).toHaveAttribute('data-state', 'computed')
+  await expect(page.locator('body')).toHaveAttribute('data-pipeline', 'done')
+  expect(await stepStates(page)).toEqual({ smooth: 'cache', mask: 'cache', components: 'cache', downsample: 'computed' })
+  await page.getByRole('combobox', { name: 'Image', exact: true }).selectOption('downsampled')
+  await expect(page.locator('#slider-axial-value')).toHaveText(/ \/ 61$/)
+  await page.getByRole('combobox', { name: 'Overlay' }).selectOption('mask')
+  await page.screenshot({ path: info.outputPath('downsampled-mask.png') })
+})
+
+test('a reload comes straight back to the sample and its parameters, every step from the cache', async ({ page }) => {
+  await openPage(page, 'restore') // automated browsers restore the last session only when they ask
+  await openSample(page)
+  const threshold = page.getByLabel('Lower bound')
+  const changed = String(Number(await threshold.inputValue()) - 7)
+  await threshold.fill(changed)
+  await threshold.press('Enter') // a change runs the pipeline
+  await expect(page.locator('body')).toHaveAttribute('data-pipeline', 'done')
+  expect(await stepStates(page)).toEqual({ smooth: 'computed', mask: 'computed', components: 'computed', downsample: 'computed' })
+
+  await page.reload()
+  await openPage(page, 'restore')
+  await expect(page.locator('body')).toHaveAttribute('data-image', /ch2bet/)
+  await expect(page.locator('body')).toHaveAttribute('data-pipeline', 'done')
+  await expect(threshold).toHaveValue(changed)
+  expect(await stepStates(page)).toEqual({ smooth: 'cache', mask: 'cache', components: 'cache', downsample: 'cache' })
+})
+
+test('a bad file gets a clear message and the viewer keeps working', async ({ page }) => {
+  await openPage(page)
+  await openSample(page)
+  const shown = await viewPixels(page, 'axial')
+  await page.locator('#open-files').setInputFiles({ name: 'broken.nii.gz', mimeType: 'application/gzip', buffer: Buffer.from('this is not an image') })
+  await expect(page.getByRole('alert')).toHaveText(/^Could not open broken\.nii\.gz: \w.+/)
+  await page.screenshot({ path: test.info().outputPath('bad-file.png') })
+  await expect(page.locator('body')).toHaveAttribute('data-image', /ch2bet/)
+  expect(await viewPixels(page, 'axial')).toBe(shown)
+  // Still usable: the slider moves the picture, and the pipeline runs.
+  await page.getByRole('slider', { name: 'Axial' }).fill('60')
+  await expect.poll(() => viewPixels(page, 'axial')).not.toBe(shown)
+  await runPipeline(page)
+  expect(await stepStates(page)).toEqual({ smooth: 'computed', mask: 'computed', components: 'computed', downsample: 'computed' })
+})
+
+test('works offline after the first visit, through the service worker', async ({ page, context }) => {
+  await openPage(page, 'sw') // automated browsers get the service worker only when they ask
+  await expect(page.locator('body')).toHaveAttribute('data-offline', 'ready')
+  await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true)
+  await openSample(page)
+  await runPipeline(page)
+
+  await context.setOffline(true)
+  await page.reload()
+  await openPage(page)
+  // Really offline: something the service worker never saw cannot load.
+  expect(await page.evaluate(() => fetch(`/not-precached-${Date.now()}`).then(() => 'loaded', () => 'failed'))).toBe('failed')
+  await openSample(page)
+  await runPipeline(page)
+  expect(await stepStates(page)).toEqual({ smooth: 'cache', mask: 'cache', components: 'cache', downsample: 'cache' })
+  // A parameter change computes offline too (the pipeline worker is precached).
+  await page.getByLabel('Sigma').fill('2')
+  await page.getByLabel('Sigma').press('Enter')
+  await expect(page.locator('.step[data-step="smooth"]')).toHaveAttribute('data-state', 'computed')
+  await expect(page.locator('body')).toHaveAttribute('data-pipeline', 'done')
+  await context.setOffline(false)
+})
+
+test('exports the cache as a .sqlite file and imports it back into an empty cache', async ({ page }, info) => {
+  await openPage(page)
+  await openSample(page)
+  await runPipeline(page)
+  await expect(page.locator('body')).toHaveAttribute('data-entries', '5')
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export .sqlite' }).click()])
+  expect(download.suggestedFilename()).toMatch(/\.sqlite$/)
+  const file = info.outputPath('cache.sqlite')
+  await download.saveAs(file)
+
+  const clear = page.getByRole('button', { name: 'Clear all' })
+  await clear.click()
+  await page.getByRole('button', { name: 'Click again to clear' }).click()
+  await expect(page.locator('body')).toHaveAttribute('data-entries', '0')
+  await expect(page.locator('#entries tr')).toHaveCount(0)
+
+  await page.locator('#cache-import').setInputFiles(file)
+  await expect(page.getByRole('alert')).toContainText(/Imported 5 entries/)
+  await expect(page.locator('body')).toHaveAttribute('data-entries', '5')
+  await runPipeline(page)
+  expect(await stepStates(page)).toEqual({ smooth: 'cache', mask: 'cache', components: 'cache', downsample: 'cache' })
+})
+
+test('pins, deletes and downloads entries from the cache panel', async ({ page }) => {
+  await openPage(page)
+  await openSample(page)
+  await runPipeline(page)
+  const row = page.locator('#entries tr', { hasText: 'Components' })
+  await row.getByRole('button', { name: 'Pin Components' }).click()
+  await expect(row.getByRole('button', { name: 'Unpin Components' })).toHaveAttribute('aria-pressed', 'true')
+  expect((await page.evaluate(() => window.voxcache!.list())).filter((e) => e.pinned)).toHaveLength(1)
+
+  const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: /Download as \.nii\.gz/ }).click()])
+  expect(download.suggestedFilename()).toBe('components.nii.gz')
+  const bytes = await readFile(await download.path())
+  expect([...bytes.subarray(0, 2)]).toEqual([0x1f, 0x8b]) // gzip
+  expect(gunzipSync(bytes).readInt32LE(0)).toBe(348) // a NIfTI-1 header
+
+  await page.locator('#entries tr', { hasText: 'Downsample' }).getByRole('button', { name: /^Delete/ }).click()
+  await expect(page.locator('body')).toHaveAttribute('data-entries', '4')
+  await runPipeline(page)
+  expect(await stepStates(page)).toEqual({ smooth: 'cache', mask: 'cache', components: 'cache', downsample: 'computed' })
+})

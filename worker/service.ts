@@ -5,7 +5,7 @@ import sqlWasmUrl from 'sql.js/dist/sql-wasm.wasm?url'
 import zstdWasmUrl from 'zstd-wasm:zstd.wasm?url'
 import {
   concatParts,
-  decodeBody,
+  decodeBodyInFrames,
   decodeRecord,
   encodeRecord,
   headerExtent,
@@ -288,19 +288,17 @@ export function createService() {
       if (!data) throw new CorruptEntryError(id, 'inline row without data')
       return decodeRecord(id, data).value
     }
-    let file: Blob | undefined
-    let head: Uint8Array
-    let body: Uint8Array
-    let header: RecordHeader
     try {
-      file = await s.backend.file(payloadPath(id))
+      const file = await s.backend.file(payloadPath(id))
       if (!file) return MISSING
-      head = new Uint8Array(await file.slice(0, Math.min(file.size, 4096)).arrayBuffer())
+      const bytes = async (from: number, to: number) => new Uint8Array(await file.slice(from, to).arrayBuffer())
+      let head = await bytes(0, Math.min(file.size, 4096))
       const extent = headerExtent(id, head)
-      if (extent > head.byteLength) head = new Uint8Array(await file.slice(0, extent).arrayBuffer())
-      const parsed = parseHeader(id, head, file.size)
-      header = parsed.header
-      body = new Uint8Array(await file.slice(parsed.bodyOffset).arrayBuffer())
+      if (extent > head.byteLength) head = await bytes(0, extent)
+      const { header, bodyOffset } = parseHeader(id, head, file.size)
+      // The record's own checksums decide integrity. Its checksum may differ from the index's when
+      // another tab replaced the entry since this tab last looked: a newer value, not corruption.
+      return await decodeBodyInFrames(header, (at, length) => bytes(bodyOffset + at, bodyOffset + at + length))
     } catch (error) {
       // The file went away (another tab evicted or replaced it) between the index lookup and the read.
       if (error instanceof DOMException && (error.name === 'NotFoundError' || error.name === 'NotReadableError')) {
@@ -308,9 +306,6 @@ export function createService() {
       }
       throw error
     }
-    // The record's own checksums decide integrity. Its checksum may differ from the index's when
-    // another tab replaced the entry since this tab last looked: that is a newer value, not corruption.
-    return decodeBody(header, body)
   }
 
   function scheduleTouchFlush(s: State): void {

@@ -21,6 +21,14 @@ export function checksumParts(parts: readonly Uint8Array[]): string {
   return hasher.digest('hex')
 }
 
+/**
+ * A body hasher of its own, for a body hashed piece by piece across awaits: the shared hasher must
+ * not be, since another record may be hashed in between.
+ */
+export async function createBodyHasher(): Promise<IHasher> {
+  return (await createXXHash64()).init()
+}
+
 /** xxhash32 of the header bytes, as an unsigned integer. */
 export function headerHash(bytes: Uint8Array): number {
   return Number.parseInt(ready(h32).init().update(bytes).digest('hex'), 16)

@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { CorruptEntryError, UnsupportedValueError } from '../errors.js'
 import type { Image } from '../types.js'
-import { concatParts, decodeRecord, encodeRecord, initCodec, parseHeader } from './index.js'
+import { concatParts, decodeBodyInFrames, decodeRecord, encodeRecord, initCodec, parseHeader } from './index.js'
 
 const ID = 'c'.repeat(64)
 
@@ -134,5 +134,26 @@ describe('payload records', () => {
     expect(() => encodeRecord(new DataView(new ArrayBuffer(4)) as never, { operationId: ID })).toThrow(UnsupportedValueError)
     const image = brain()
     expect(() => encodeRecord({ ...image, size: [2, 2, 2] } as Image, { operationId: ID })).toThrow(/components/)
+  })
+
+  it('decodes a compressed body frame by frame, with the same checks', async () => {
+    const data = new Uint16Array(5 * 1024 * 1024)
+    for (let i = 0; i < data.length; i++) data[i] = (i >> 9) & 0x3ff
+    const enc = encodeRecord(data, { operationId: ID, codec: 'zstd' })
+    const bytes = concatParts(enc.parts, enc.byteLength)
+    const { header, bodyOffset } = parseHeader(ID, bytes, bytes.byteLength)
+    const reads: number[] = []
+    const reader = (source: Uint8Array) => async (at: number, length: number) => {
+      reads.push(length)
+      return source.slice(bodyOffset + at, bodyOffset + at + length)
+    }
+    const value = (await decodeBodyInFrames(header, reader(bytes))) as Uint16Array
+    expect(Buffer.compare(Buffer.from(value.buffer), Buffer.from(data.buffer))).toBe(0)
+    expect(reads).toEqual(header.frames)
+    for (const at of [bodyOffset + 3, bytes.byteLength - 2]) {
+      const bad = bytes.slice()
+      bad[at]! ^= 0x40
+      await expect(decodeBodyInFrames(header, reader(bad))).rejects.toBeInstanceOf(CorruptEntryError)
+    }
   })
 })

@@ -9,7 +9,7 @@
 import { CorruptEntryError, UnsupportedValueError } from '../errors.js'
 import { isOperationId } from '../operation-id.js'
 import type { Codec, JsonValue, Value } from '../types.js'
-import { checksumParts, headerHash } from './checksum.js'
+import { checksumParts, createBodyHasher, headerHash } from './checksum.js'
 import {
   classify,
   COMPONENT_ARRAYS,
@@ -20,7 +20,7 @@ import {
   type ImageHeader,
   type TypedArrayName,
 } from './values.js'
-import { compressFrames, decompressFrames, FRAME_SIZE } from './zstd.js'
+import { compressFrames, decompressFrameInto, decompressFrames, FRAME_SIZE } from './zstd.js'
 
 export const MAGIC = [0x56, 0x58, 0x43, 0x31] as const // "VXC1"
 export const FORMAT = 1
@@ -243,6 +243,41 @@ export function decodeBody(header: RecordHeader, body: Uint8Array): Value {
   }
   try {
     return reconstruct(header.dataType, raw, header.image)
+  } catch (error) {
+    throw new CorruptEntryError(id, 'body does not decode as its data type', { cause: error })
+  }
+}
+
+/**
+ * decodeBody for a body read piece by piece: zstd frames are read, hashed and decompressed one at a
+ * time, so decoding holds the output and one frame rather than the whole compressed body as well.
+ * `read(offset, length)` returns bytes of the body.
+ * @throws {CorruptEntryError} on a checksum mismatch or a frame that does not decode.
+ */
+export async function decodeBodyInFrames(
+  header: RecordHeader,
+  read: (offset: number, length: number) => Promise<Uint8Array>,
+): Promise<Value> {
+  if (header.codec !== 'zstd') return decodeBody(header, await read(0, header.storedLength))
+  const id = header.operationId
+  const hasher = await createBodyHasher()
+  const out = new Uint8Array(header.rawLength)
+  let inAt = 0
+  let outAt = 0
+  for (const size of header.frames!) {
+    const frame = await read(inAt, size)
+    if (frame.byteLength !== size) fail(id, 'body is shorter than its frame table')
+    hasher.update(frame)
+    try {
+      outAt += decompressFrameInto(frame, out, outAt)
+    } catch (error) {
+      throw new CorruptEntryError(id, 'compressed body does not decode', { cause: error })
+    }
+    inAt += size
+  }
+  if (hasher.digest('hex') !== header.checksum) fail(id, 'body checksum mismatch')
+  try {
+    return reconstruct(header.dataType, out, header.image)
   } catch (error) {
     throw new CorruptEntryError(id, 'body does not decode as its data type', { cause: error })
   }

@@ -65,6 +65,23 @@ export function compressFrames(raw: Uint8Array, level = LEVEL): Uint8Array[] {
 }
 
 /**
+ * Decompresses one frame into `out` at `outAt`; it must fill min(FRAME_SIZE, rest of out) bytes.
+ * Synchronous from copy-in to copy-out, so the shared heap buffers are never used by two callers.
+ * @throws Error when the frame is malformed or does not decompress to that length.
+ */
+export function decompressFrameInto(frame: Uint8Array, out: Uint8Array, outAt: number): number {
+  const expected = Math.min(FRAME_SIZE, out.byteLength - outAt)
+  heapBuffers(frame.byteLength, Math.max(expected, 1))
+  zstd.HEAPU8.set(frame, srcPtr)
+  const got = zstd._ZSTD_decompress(dstPtr, Math.max(expected, 1), srcPtr, frame.byteLength)
+  if (zstd._ZSTD_isError(got) || got !== expected) {
+    throw new Error(`zstd frame at raw byte ${outAt} does not decompress to ${expected} bytes`)
+  }
+  out.set(zstd.HEAPU8.subarray(dstPtr, dstPtr + got), outAt)
+  return got
+}
+
+/**
  * Decompresses frames (their stored sizes in `frameSizes`) into one new buffer of `rawLength` bytes.
  * @throws Error when a frame is malformed or does not decompress to the expected length.
  */
@@ -73,16 +90,8 @@ export function decompressFrames(body: Uint8Array, frameSizes: readonly number[]
   let inAt = 0
   let outAt = 0
   for (const size of frameSizes) {
-    const expected = Math.min(FRAME_SIZE, rawLength - outAt)
-    heapBuffers(size, Math.max(expected, 1))
-    zstd.HEAPU8.set(body.subarray(inAt, inAt + size), srcPtr)
-    const got = zstd._ZSTD_decompress(dstPtr, Math.max(expected, 1), srcPtr, size)
-    if (zstd._ZSTD_isError(got) || got !== expected) {
-      throw new Error(`zstd frame at byte ${inAt} does not decompress to ${expected} bytes`)
-    }
-    out.set(zstd.HEAPU8.subarray(dstPtr, dstPtr + got), outAt)
+    outAt += decompressFrameInto(body.subarray(inAt, inAt + size), out, outAt)
     inAt += size
-    outAt += got
   }
   if (outAt !== rawLength || inAt !== body.byteLength) throw new Error('zstd frames do not cover the body')
   return out

@@ -86,6 +86,33 @@ test('a corrupted payload is a CorruptEntryError, quarantined, and nothing else 
   expect(quarantined.some((n) => n.startsWith(victim))).toBe(true)
 })
 
+test('memoize treats a corrupted result as a miss: quarantined and recomputed', async ({ page }) => {
+  await openPage(page, 'cache=st-corrupt-memo')
+  const id = await page.evaluate(async () => {
+    await window.voxcache!.clear()
+    await window.voxcache!.memoize('noisy', { n: 1 }, () => new Float32Array(200_000).fill(1.5), { codec: 'none' })
+    return window.voxcacheLib!.operationId('noisy', { n: 1 })
+  })
+  await page.evaluate(async (id) => {
+    const root = await navigator.storage.getDirectory()
+    const dir = await (await (await root.getDirectoryHandle('voxcache')).getDirectoryHandle('st-corrupt-memo')).getDirectoryHandle('payloads')
+    const file = await dir.getFileHandle(`${id}.vxc`)
+    const w = await file.createWritable({ keepExistingData: true })
+    await w.write({ type: 'write', position: 500_000, data: new Uint8Array([0xde, 0xad]) })
+    await w.close()
+  }, id)
+  const after = await page.evaluate(async () => {
+    let calls = 0
+    const value = await window.voxcache!.memoize('noisy', { n: 1 }, () => {
+      calls++
+      return new Float32Array(200_000).fill(1.5)
+    })
+    return { calls, ok: value.length === 200_000 && value.every((v) => v === 1.5), stored: await window.voxcache!.has(await window.voxcacheLib!.operationId('noisy', { n: 1 })) }
+  })
+  expect(after).toEqual({ calls: 1, ok: true, stored: true })
+  expect((await opfsList(page, 'st-corrupt-memo', 'quarantine')).some((n) => n.startsWith(id))).toBe(true)
+})
+
 test('two tabs storing 50 entries each at once: all 100 are listed in both and after a reopen', async ({ context }) => {
   const [a, b] = [await context.newPage(), await context.newPage()]
   await openPage(a, 'cache=st-tabs')

@@ -1,7 +1,7 @@
 // The main-thread side: one Comlink.wrap per cache, errors revived to their classes, buffers transferred.
 import * as Comlink from 'comlink'
 import type { CacheApi } from '../worker/service.js'
-import { ClosedError, StorageUnavailableError, reviveError } from './errors.js'
+import { ClosedError, CorruptEntryError, StorageUnavailableError, reviveError } from './errors.js'
 import { classify } from './codec/values.js'
 import { assertOperationId, operationId } from './operation-id.js'
 import { forTransfer, transferring } from './transfer.js'
@@ -116,7 +116,8 @@ export class VoxCache {
    * The result of `compute()` for `op` on `args`: from the cache when it is there (compute is not
    * called), else computed once — concurrent calls in this page and in other tabs share one compute —
    * stored, and returned. A compute that throws stores nothing and its error reaches every caller.
-   * A result that cannot be stored because the cache is full is still returned.
+   * A result that cannot be stored because the cache is full is still returned. A stored result that
+   * fails validation is quarantined and recomputed.
    * @throws {InvalidKeyError} when `args` is not plain JSON.
    * @throws {UnsupportedValueError} when compute returns something voxcache does not store.
    */
@@ -130,7 +131,13 @@ export class VoxCache {
     const running = this.#inflight.get(id)
     if (running) return running as Promise<T>
     const task = navigator.locks.request(`voxcache:${this.name}:memoize:${id}`, async (): Promise<T> => {
-      const hit = await this.retrieve(id)
+      let hit: Value | undefined
+      try {
+        hit = await this.retrieve(id)
+      } catch (error) {
+        // The worker has quarantined the corrupt record: for memoize that is a miss, so recompute.
+        if (!(error instanceof CorruptEntryError)) throw error
+      }
       if (hit !== undefined) return hit as T
       const value = await compute()
       classify(value)

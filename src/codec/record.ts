@@ -20,7 +20,7 @@ import {
   type ImageHeader,
   type TypedArrayName,
 } from './values.js'
-import { compressFrames, decompressFrameInto, decompressFrames, FRAME_SIZE } from './zstd.js'
+import { compressFrames, decompressFrameInto, decompressFrames, FRAME_SIZE, MAX_FRAME_SIZE, MIN_FRAME_SIZE } from './zstd.js'
 
 export const MAGIC = [0x56, 0x58, 0x43, 0x31] as const // "VXC1"
 export const FORMAT = 1
@@ -39,7 +39,9 @@ export interface RecordHeader {
   checksum: string
   createdAt: string
   metadata: JsonValue
-  /** zstd only: the stored size of each frame of FRAME_SIZE raw bytes. */
+  /** zstd only: raw bytes per frame (the last may hold fewer). */
+  frameSize?: number
+  /** zstd only: the stored size of each frame. */
   frames?: number[]
   image?: ImageHeader
 }
@@ -94,7 +96,7 @@ export function encodeRecord(value: Value, options: EncodeOptions): EncodedRecor
     checksum: checksumParts(body),
     createdAt: options.createdAt ?? new Date().toISOString(),
     metadata,
-    ...(frames ? { frames } : {}),
+    ...(frames ? { frameSize: FRAME_SIZE, frames } : {}),
     ...(classified.dataType === 'Image' ? { image: classified.image } : {}),
   }
   const headerBytes = new TextEncoder().encode(JSON.stringify(header))
@@ -203,10 +205,12 @@ export function parseHeader(
   if (!('metadata' in h)) fail(id, 'metadata missing')
   if (h.codec === 'none') {
     if (h.storedLength !== h.rawLength) fail(id, 'uncompressed body length differs from raw length')
-    if ('frames' in h) fail(id, 'frames on an uncompressed record')
+    if ('frames' in h || 'frameSize' in h) fail(id, 'frames on an uncompressed record')
   } else {
+    const frameSize = h.frameSize
+    if (!isCount(frameSize) || frameSize < MIN_FRAME_SIZE || frameSize > MAX_FRAME_SIZE) fail(id, 'bad frame size')
     const frames = h.frames
-    const count = Math.ceil(h.rawLength / FRAME_SIZE)
+    const count = Math.ceil(h.rawLength / frameSize)
     if (!Array.isArray(frames) || frames.length !== count || !frames.every((n) => isCount(n) && n > 0)) {
       fail(id, 'bad frame table')
     }
@@ -236,7 +240,7 @@ export function decodeBody(header: RecordHeader, body: Uint8Array): Value {
   let raw = body
   if (header.codec === 'zstd') {
     try {
-      raw = decompressFrames(body, header.frames!, header.rawLength)
+      raw = decompressFrames(body, header.frames!, header.rawLength, header.frameSize!)
     } catch (error) {
       throw new CorruptEntryError(id, 'compressed body does not decode', { cause: error })
     }
@@ -269,7 +273,7 @@ export async function decodeBodyInFrames(
     if (frame.byteLength !== size) fail(id, 'body is shorter than its frame table')
     hasher.update(frame)
     try {
-      outAt += decompressFrameInto(frame, out, outAt)
+      outAt += decompressFrameInto(frame, out, outAt, header.frameSize!)
     } catch (error) {
       throw new CorruptEntryError(id, 'compressed body does not decode', { cause: error })
     }

@@ -17,8 +17,15 @@ interface ZstdModule {
 const zstd = Module as unknown as ZstdModule
 let initialized: Promise<void> | undefined
 
-/** Frames are compressed independently, so the wasm heap never holds more than one of them. */
-export const FRAME_SIZE = 4 * 1024 * 1024
+/**
+ * Frames are compressed independently, so the wasm heap never holds more than one of them. 1 MiB keeps
+ * that heap near 2 MiB (the benchmark saw 4 MiB frames add 0.5–0.9× a ch2bet-sized payload to a
+ * retrieve's peak memory) and costs little ratio: zstd level 1 looks back only 512 KiB anyway.
+ * Records carry their frame size, so this can change without invalidating stored ones.
+ */
+export const FRAME_SIZE = 1024 * 1024
+export const MIN_FRAME_SIZE = 64 * 1024
+export const MAX_FRAME_SIZE = 64 * 1024 * 1024
 export const LEVEL = 1
 
 /** Loads the zstd wasm from a URL (in the browser) or from its bytes (in Node). Idempotent. */
@@ -49,11 +56,11 @@ function heapBuffers(srcSize: number, dstSize: number): void {
   if (!srcPtr || !dstPtr) throw new Error('zstd: out of wasm memory')
 }
 
-/** Compresses `raw` in frames of FRAME_SIZE; returns each compressed frame as its own copy. */
-export function compressFrames(raw: Uint8Array, level = LEVEL): Uint8Array[] {
+/** Compresses `raw` in frames of `frameSize`; returns each compressed frame as its own copy. */
+export function compressFrames(raw: Uint8Array, frameSize = FRAME_SIZE, level = LEVEL): Uint8Array[] {
   const frames: Uint8Array[] = []
-  for (let at = 0; at < raw.byteLength; at += FRAME_SIZE) {
-    const chunk = raw.subarray(at, Math.min(at + FRAME_SIZE, raw.byteLength))
+  for (let at = 0; at < raw.byteLength; at += frameSize) {
+    const chunk = raw.subarray(at, Math.min(at + frameSize, raw.byteLength))
     const bound = zstd._ZSTD_compressBound(chunk.byteLength)
     heapBuffers(chunk.byteLength, bound)
     zstd.HEAPU8.set(chunk, srcPtr)
@@ -65,12 +72,12 @@ export function compressFrames(raw: Uint8Array, level = LEVEL): Uint8Array[] {
 }
 
 /**
- * Decompresses one frame into `out` at `outAt`; it must fill min(FRAME_SIZE, rest of out) bytes.
+ * Decompresses one frame into `out` at `outAt`; it must fill min(frameSize, rest of out) bytes.
  * Synchronous from copy-in to copy-out, so the shared heap buffers are never used by two callers.
  * @throws Error when the frame is malformed or does not decompress to that length.
  */
-export function decompressFrameInto(frame: Uint8Array, out: Uint8Array, outAt: number): number {
-  const expected = Math.min(FRAME_SIZE, out.byteLength - outAt)
+export function decompressFrameInto(frame: Uint8Array, out: Uint8Array, outAt: number, frameSize: number): number {
+  const expected = Math.min(frameSize, out.byteLength - outAt)
   heapBuffers(frame.byteLength, Math.max(expected, 1))
   zstd.HEAPU8.set(frame, srcPtr)
   const got = zstd._ZSTD_decompress(dstPtr, Math.max(expected, 1), srcPtr, frame.byteLength)
@@ -85,12 +92,17 @@ export function decompressFrameInto(frame: Uint8Array, out: Uint8Array, outAt: n
  * Decompresses frames (their stored sizes in `frameSizes`) into one new buffer of `rawLength` bytes.
  * @throws Error when a frame is malformed or does not decompress to the expected length.
  */
-export function decompressFrames(body: Uint8Array, frameSizes: readonly number[], rawLength: number): Uint8Array {
+export function decompressFrames(
+  body: Uint8Array,
+  frameSizes: readonly number[],
+  rawLength: number,
+  frameSize: number,
+): Uint8Array {
   const out = new Uint8Array(rawLength)
   let inAt = 0
   let outAt = 0
   for (const size of frameSizes) {
-    outAt += decompressFrameInto(body.subarray(inAt, inAt + size), out, outAt)
+    outAt += decompressFrameInto(body.subarray(inAt, inAt + size), out, outAt, frameSize)
     inAt += size
   }
   if (outAt !== rawLength || inAt !== body.byteLength) throw new Error('zstd frames do not cover the body')

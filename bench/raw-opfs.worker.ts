@@ -1,0 +1,67 @@
+// The hardware ceiling: bytes written and read through an OPFS sync access handle, nothing else.
+// Times are taken inside the worker; the page also times the round trip (transfer included).
+interface Request {
+  cmd: 'write' | 'read' | 'readBlob' | 'delete'
+  name: string
+  /** Skip flush(): what a store costs when durability is left to the OS (as IndexedDB's default is). */
+  noFlush?: boolean
+  bytes?: Uint8Array
+}
+
+let dir: FileSystemDirectoryHandle | undefined
+
+async function home(): Promise<FileSystemDirectoryHandle> {
+  dir ??= await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache-bench-raw', { create: true })
+  return dir
+}
+
+async function handle(msg: Request): Promise<{ ms: number; bytes?: Uint8Array }> {
+  const d = await home()
+  if (msg.cmd === 'delete') {
+    await d.removeEntry(msg.name).catch(() => undefined)
+    return { ms: 0 }
+  }
+  const t0 = performance.now()
+  if (msg.cmd === 'readBlob') {
+    // How voxcache reads: the file as a Blob, no lock needed, the bytes come through the browser process.
+    const blob = await (await d.getFileHandle(msg.name)).getFile()
+    const bytes = new Uint8Array(await blob.arrayBuffer())
+    return { ms: performance.now() - t0, bytes }
+  }
+  const file = await d.getFileHandle(msg.name, { create: msg.cmd === 'write' })
+  const h = await file.createSyncAccessHandle()
+  try {
+    if (msg.cmd === 'write') {
+      const bytes = msg.bytes!
+      h.truncate(0)
+      let done = 0
+      while (done < bytes.byteLength) done += h.write(bytes.subarray(done), { at: done })
+      if (!msg.noFlush) h.flush()
+      h.close()
+      return { ms: performance.now() - t0 }
+    }
+    const out = new Uint8Array(h.getSize())
+    let done = 0
+    while (done < out.byteLength) {
+      const n = h.read(out.subarray(done), { at: done })
+      if (n <= 0) break
+      done += n
+    }
+    h.close()
+    return { ms: performance.now() - t0, bytes: out }
+  } catch (error) {
+    h.close()
+    throw error
+  }
+}
+
+self.onmessage = async (event: MessageEvent<Request & { seq: number }>) => {
+  const { seq } = event.data
+  try {
+    const result = await handle(event.data)
+    const transfer = result.bytes ? [result.bytes.buffer] : []
+    ;(self as unknown as Worker).postMessage({ seq, ...result }, transfer)
+  } catch (error) {
+    ;(self as unknown as Worker).postMessage({ seq, error: String(error) })
+  }
+}

@@ -1,0 +1,209 @@
+// bench/results.md from the results object of run.mjs.
+
+const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–')
+const ms = (x) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x.toFixed(1)) : '–')
+const mb = (bytes) => (bytes / 1e6).toFixed(1)
+const mbps = (bytes, t) => (Number.isFinite(t) && t > 0 ? (bytes / 1e6 / (t / 1000)).toFixed(0) : '–')
+const verdict = (ok) => (ok === null ? 'not measured' : ok ? '**met**' : '**MISSED**')
+
+const CONTENDERS = {
+  'vox-none': "voxcache, codec 'none'",
+  'vox-zstd': "voxcache, codec 'zstd'",
+  'raw-opfs': 'ceiling: raw OPFS sync handle (worker)',
+  'raw-blob': 'raw OPFS: sync-handle write, Blob read (worker)',
+  copy: 'ceiling: plain buffer copy',
+  'idb-keyval': 'idb-keyval set/get of the Image',
+  seed: 'seed design: sql.js BLOB + export() to IDB',
+  'raw-noflush': 'raw OPFS sync handle, write without flush()',
+}
+
+function targets(r) {
+  const rows = []
+  for (const [key, s] of Object.entries(r.sizes)) {
+    const x = s.ratios.retrieveNoneVsRawRead.median
+    rows.push([`retrieve ≤ 1.5× raw OPFS read — ${s.label}`, `×${f(x, 2)} (${ms(s.contenders['vox-none'].retrieve.median)} vs ${ms(s.contenders['raw-opfs'].retrieve.median)} ms)`, x <= 1.5])
+  }
+  for (const [key, s] of Object.entries(r.sizes)) {
+    const x = s.ratios.storeNoneVsRawWrite.median
+    rows.push([`store ('none') ≤ 1.5× raw OPFS write+flush — ${s.label}`, `×${f(x, 2)} (${ms(s.contenders['vox-none'].store.median)} vs ${ms(s.contenders['raw-opfs'].store.median)} ms)`, x <= 1.5])
+  }
+  for (const [key, s] of Object.entries(r.seed)) {
+    for (const codec of ['Zstd', 'None']) {
+      const st = s.ratios[`seedStoreVs${codec}`].median
+      const rt = s.ratios[`seedRetrieveVs${codec}`].median
+      rows.push([`≥ 5× faster than the seed's design, 20 entries — ${s.label}, '${codec.toLowerCase()}'`, `store ×${f(st)}, retrieve ×${f(rt)}`, st >= 5 && rt >= 5])
+      const is = s.ratios[`idbStoreVs${codec}`].median
+      const ir = s.ratios[`idbRetrieveVs${codec}`].median
+      rows.push([`faster than idb-keyval, 20 entries — ${s.label}, '${codec.toLowerCase()}'`, `store ×${f(is, 2)}, retrieve ×${f(ir, 2)}`, is > 1 && ir > 1])
+    }
+  }
+  for (const key of ['small-64k', 'ch2bet']) {
+    const s = r.index[key]
+    if (!s) continue
+    const [lo, hi] = [s.sizes[0], s.sizes[s.sizes.length - 1]]
+    const x = s.ratios.storeLargestVsSmallest.median
+    rows.push([`flat index: store with ${hi.toLocaleString('en')} entries ≤ 1.25× with ${lo} — ${s.label}`, `×${f(x, 2)} (retrieve ×${f(s.ratios.retrieveLargestVsSmallest.median, 2)})`, x <= 1.25])
+  }
+  for (const [key, s] of Object.entries(r.sizes)) {
+    for (const h of ['vox-none', 'vox-zstd']) {
+      const m = s.memory?.[h]
+      if (!m) continue
+      rows.push([`peak extra memory ≤ 1.5× payload — ${s.label}, '${h.slice(4)}'`, `store ×${f(m.store.median, 2)}, retrieve ×${f(m.retrieve.median, 2)}`, m.store.median <= 1.5 && m.retrieve.median <= 1.5])
+    }
+  }
+  const d = r.decode
+  if (d) {
+    rows.push([
+      'cached decode ≥ 5× faster than warm itk-wasm decode — ch2bet.nii.gz',
+      d.available ? `×${f(d.speedup.median)} (${ms(d.cachedMs.median)} vs ${ms(d.itkWarmMs.median)} ms)` : 'not measured: cache.decode not available',
+      d.available ? d.speedup.median >= 5 : null,
+    ])
+  }
+  return ['| Target | Figure (median of paired ratios) | Result |', '|---|---|---|', ...rows.map(([a, b, c]) => `| ${a} | ${b} | ${verdict(c)} |`)].join('\n')
+}
+
+function sizeTable(r) {
+  const keys = Object.keys(r.sizes)
+  if (!keys.length) return '_not measured_'
+  const head = `| Contender | ${keys.map((k) => `${r.sizes[k].label} (${mb(r.sizes[k].bytes)} MB): store / retrieve ms`).join(' | ')} |`
+  const lines = [head, `|---|${keys.map(() => '---').join('|')}|`]
+  for (const h of ['vox-none', 'vox-zstd', 'raw-opfs', 'raw-blob', 'copy', 'idb-keyval']) {
+    const cells = keys.map((k) => {
+      const c = r.sizes[k].contenders[h]
+      if (!c) return '–'
+      if (c.error) return `fails: ${c.error}`
+      const inner = h.startsWith('raw') ? ` (in worker ${ms(c.storeInner.median)} / ${ms(c.retrieveInner.median)})` : ''
+      return `${ms(c.store.median)} / ${ms(c.retrieve.median)}${inner} — ${mbps(r.sizes[k].bytes, c.store.median)} / ${mbps(r.sizes[k].bytes, c.retrieve.median)} MB/s`
+    })
+    lines.push(`| ${CONTENDERS[h]} | ${cells.join(' | ')} |`)
+  }
+  return lines.join('\n')
+}
+
+function seedTable(r) {
+  const keys = Object.keys(r.seed)
+  if (!keys.length) return '_not measured_'
+  const lines = [`| Contender | ${keys.map((k) => `${r.seed[k].label}: store / retrieve ms`).join(' | ')} |`, `|---|${keys.map(() => '---').join('|')}|`]
+  for (const h of ['vox-zstd', 'vox-none', 'seed', 'idb-keyval', 'raw-opfs', 'raw-noflush']) {
+    if (!keys.every((k) => r.seed[k].contenders[h])) continue
+    lines.push(`| ${CONTENDERS[h]} | ${keys.map((k) => `${ms(r.seed[k].contenders[h].store.median)} / ${ms(r.seed[k].contenders[h].retrieve.median)}`).join(' | ')} |`)
+  }
+  const notes = keys
+    .filter((k) => r.seed[k].ratios.flushShareOfRawWrite)
+    .map((k) => `${r.seed[k].label}: raw write without flush / with flush ×${f(r.seed[k].ratios.flushShareOfRawWrite.median, 2)}, idb-keyval set / raw write without flush ×${f(r.seed[k].ratios.idbStoreVsRawNoFlush.median, 2)}`)
+  if (notes.length) lines.push('', `Where the write time goes: ${notes.join('; ')}. flush() costs little here; IndexedDB's write path (the browser process writing a blob file) is simply faster on this machine than a sync-access-handle write of the same bytes.`)
+  return lines.join('\n')
+}
+
+function indexTable(r) {
+  const lines = ['| Entries present | fill time per entry | 64 KiB store / retrieve ms | ch2bet store / retrieve ms |', '|---|---|---|---|']
+  for (const n of r.meta.plan.indexSizes) {
+    const h = `vox-${n}`
+    const fill = r.index[`fill-${n}`]
+    const cell = (key) => {
+      const c = r.index[key]?.contenders[h]
+      return c ? `${ms(c.store.median)} / ${ms(c.retrieve.median)}` : '–'
+    }
+    lines.push(`| ${n.toLocaleString('en')} | ${fill ? `${f(fill.perEntryMs, 2)} ms` : '–'} | ${cell('small-64k')} | ${cell('ch2bet')} |`)
+  }
+  return lines.join('\n')
+}
+
+function memoryTable(r) {
+  const keys = Object.keys(r.sizes).filter((k) => Object.keys(r.sizes[k].memory ?? {}).length)
+  if (!keys.length) return '_not measured (no access to /proc/<pid>/clear_refs)_'
+  const lines = [`| Contender | ${keys.map((k) => `${r.sizes[k].label}: store / retrieve`).join(' | ')} |`, `|---|${keys.map(() => '---').join('|')}|`]
+  for (const h of ['vox-none', 'vox-zstd', 'raw-opfs', 'idb-keyval']) {
+    lines.push(`| ${CONTENDERS[h]} | ${keys.map((k) => {
+      const m = r.sizes[k].memory[h]
+      return m ? `×${f(m.store.median, 2)} / ×${f(m.retrieve.median, 2)}` : '–'
+    }).join(' | ')} |`)
+  }
+  return lines.join('\n')
+}
+
+function compressionTable(r) {
+  const lines = ['| Volume | codec asked | codec kept | stored / raw | encode MB/s | decode MB/s |', '|---|---|---|---|---|---|']
+  for (const c of Object.values(r.compression)) {
+    for (const codec of ['none', 'zstd']) {
+      const x = c[codec]
+      if (x) lines.push(`| ${c.label} | ${codec} | ${x.codec} | ${f(x.ratio * 100)}% | ${f(x.encodeMBps, 0)} | ${f(x.decodeMBps, 0)} |`)
+    }
+  }
+  return lines.join('\n')
+}
+
+function decodeText(r) {
+  const d = r.decode
+  if (!d) return '_not measured_'
+  const lines = [`itk-wasm first decode (cold: worker start + pipeline fetch): ${ms(d.itkColdMs)} ms; warm: ${ms(d.itkWarmMs.median)} ms (median).`]
+  if (d.available) lines.push(`cache.decode: first call ${ms(d.cacheFirstMs)} ms; cached: ${ms(d.cachedMs.median)} ms (median); speed-up ×${f(d.speedup.median)}.`)
+  else lines.push('cache.decode: not measured: cache.decode not available.')
+  lines.push(`Lower bound of any cached decode from OPFS: SHA-256 of the .nii.gz bytes ${ms(d.hashMs.median)} ms + retrieve of the decoded image stored with 'none' ${ms(d.retrieveNoneMs.median)} ms; warm itk-wasm / that bound = ×${f(d.boundSpeedup.median)}.`)
+  return lines.join('\n\n')
+}
+
+export function renderMarkdown(r) {
+  const m = r.meta
+  return `# voxcache benchmark results
+
+Machine: ${m.machine}. Browser: ${m.browser}. Date: ${m.date}. Mode: ${m.mode} (${m.plan.reps} interleaved repetitions per
+figure, ${m.plan.memReps} per memory figure). Commit ${m.commit} plus the working tree. Load average at start / end:
+${m.loadavgStart.map((x) => x.toFixed(2)).join(' ')} / ${m.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}. Duration ${f(m.durationS, 0)} s.
+Generated by \`npm run bench${m.mode === 'quick' ? ' -- --quick' : ''}\`; raw samples are in results.json.
+
+Every time is a median over repetitions in which the contenders ran interleaved (A, B, C, then B, C, A, …);
+every ratio is the median of the per-repetition ratios, so the noise of a shared machine cancels out.
+Times are end to end from the page's main thread (\`performance.now()\` around one awaited call).
+
+## Targets
+
+${targets(r)}
+
+## Store and retrieve, end to end
+
+${sizeTable(r)}
+
+The raw OPFS ceiling is a worker that opens a sync access handle, writes and flushes the bytes (or reads
+them into a new buffer) and closes it; its page-side time includes the transfer to and from the worker.
+Targets compare against the page-side time; the in-worker time is shown in brackets. The "Blob read" row
+reads the same file the way voxcache does (\`getFile().arrayBuffer()\`, which needs no lock); ratios:
+${Object.values(r.sizes).map((s) => `${s.label}: voxcache 'none' retrieve / Blob read ×${f(s.ratios.retrieveNoneVsBlobRead?.median, 2)}, Blob read / sync-handle read ×${f(s.ratios.blobReadVsRawRead?.median, 2)}`).join('; ')}.
+
+## Against the seed's design and idb-keyval, 20 entries already present
+
+${seedTable(r)}
+
+${Object.values(r.seed).map((s) => `Present in every contender: 20 entries of ${s.presentLabel}. The seed's design holding 20 entries of ${s.label} instead (${mb(s.capacity.exportBytes)} MB database): ${s.capacity.ok ? 'persists' : `**cannot persist** — ${s.capacity.error.replace(/\.$/, '')}`}.`).join('\n')}
+
+The seed's design ported literally: the value as a BLOB row of an in-memory sql.js database, and after
+every write \`db.export()\` of the whole database put into IndexedDB (bench/seed-port.ts). idb-keyval stores
+the Image object by structured clone.
+
+## Index cost as the cache grows
+
+${indexTable(r)}
+
+Caches filled with 8 KiB entries (codec 'none', one payload file each), then timed stores and retrieves
+of new entries interleaved across the caches.
+
+## Peak extra memory of the page, as a multiple of the payload
+
+${memoryTable(r)}
+
+Sum over Chromium's renderer processes (the page and its workers) of VmHWM after the call minus VmRSS
+before it, with the high-water mark reset just before the call (\`/proc/<pid>/clear_refs\`). Before a
+store the page already holds the payload; a retrieve necessarily adds one payload (the result), so ×1.0
+is the floor for a retrieve. Memory of the browser process (IndexedDB, blob reads) is not included.
+
+## Compression (record encode / decode in the page, no I/O)
+
+${compressionTable(r)}
+
+'zstd' is level 1 in 4 MiB frames; a record keeps it only when it saves at least 10%, else falls back to 'none'.
+
+## Decode
+
+${decodeText(r)}
+${r.hangs?.length ? `\n## Hangs\n\n${r.hangs.length} store(s) into a filled cache never settled within 20 s (the cache's worker was closed and reopened, and the fill went on): ${r.hangs.map((h) => `${h.cache} at ${h.at}`).join(', ')}. See bench/repro-hang.mjs.\n` : ''}${r.errors.length ? `\n## Errors\n\n${r.errors.map((e) => `- ${e.section}: ${e.error}`).join('\n')}\n` : ''}`
+}

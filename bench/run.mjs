@@ -1,0 +1,440 @@
+// `npm run bench [-- --quick]`: builds the bench page, serves it, drives it in Debian's headless
+// Chromium and writes bench/results.md and bench/results.json. Contenders are interleaved within each
+// repetition (order rotated), every figure is a median, every comparison a ratio from the same run.
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { chromium } from '@playwright/test'
+import { memoryProbeAvailable, peakExtra } from './proc-memory.mjs'
+import { renderMarkdown } from './report.mjs'
+import { findTestdata, serve } from './server.mjs'
+
+const quick = process.argv.includes('--quick')
+const repo = fileURLToPath(new URL('..', import.meta.url))
+const here = (p) => fileURLToPath(new URL(p, import.meta.url))
+const started = Date.now()
+const runTag = started.toString(36)
+const log = (...a) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s]`, ...a)
+const idOf = (...parts) => createHash('sha256').update(parts.join(':')).digest('hex')
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b)
+  if (!s.length) return NaN
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+const CALL_TIMEOUT_MS = 120_000
+const rotate = (xs, k) => xs.map((_, i) => xs[(i + k) % xs.length])
+
+const plan = quick
+  ? {
+      reps: 3,
+      memReps: 2,
+      sizes: ['ch2bet', 'u8-256', 'f32-256'],
+      seedSizes: ['ch2bet'],
+      indexSizes: [10, 1000],
+      indexReps: 7,
+      decodeReps: 3,
+    }
+  : {
+      reps: 7,
+      memReps: 3,
+      sizes: ['ch2bet', 'u8-256', 'f32-256', 'u8-512'],
+      seedSizes: ['ch2bet', 'u8-256'],
+      indexSizes: [10, 1000, 10000],
+      indexReps: 11,
+      decodeReps: 7,
+    }
+const VOLUMES = {
+  ch2bet: { spec: { kind: 'ch2bet' }, label: 'ch2bet 181×217×181 uint8 (real)' },
+  'u8-256': { spec: { kind: 'phantom', n: 256, type: 'u8' }, label: '256³ uint8 (synthetic)' },
+  'f32-256': { spec: { kind: 'phantom', n: 256, type: 'f32' }, label: '256³ float32 (synthetic)' },
+  'u8-512': { spec: { kind: 'phantom', n: 512, type: 'u8' }, label: '512³ uint8 (synthetic)' },
+  'u8-128': { spec: { kind: 'phantom', n: 128, type: 'u8' }, label: '128³ uint8 (synthetic)' },
+  'small-64k': { spec: { kind: 'small', bytes: 65536 }, label: '64 KiB Uint8 (random)' },
+  'filler-8k': { spec: { kind: 'small', bytes: 8192 }, label: '8 KiB Uint8 (random)' },
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+log(`voxcache bench (${quick ? 'quick' : 'full'}): building the bench page…`)
+const built = spawnSync('npx', ['vite', 'build', '--config', 'bench/vite.config.ts'], { cwd: repo, stdio: 'inherit' })
+if (built.status !== 0) throw new Error('vite build of the bench page failed')
+const testdata = findTestdata(repo)
+const { url, server, ch2bet } = await serve(here('./.tmp/dist'), testdata)
+log(`serving ${url} (testdata ${testdata}, ch2bet ${ch2bet.size.join('×')})`)
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: [
+    '--headless=new',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--js-flags=--expose-gc',
+  ],
+})
+const context = await browser.newContext()
+const page = await context.newPage()
+page.on('pageerror', (e) => log('page error:', e.message))
+// With a BENCH_TRACE=1 build the cache workers log every OPFS backend call; on a hang, the calls that
+// started and never finished are printed.
+const traceRing = []
+page.on('console', (m) => {
+  const text = m.text()
+  if (text.startsWith('[opfs]')) {
+    traceRing.push(text)
+    if (traceRing.length > 400) traceRing.shift()
+  } else if (text.startsWith('BENCH-HANG')) {
+    const open = new Map()
+    for (const line of traceRing) {
+      const hit = line.match(/^\[opfs\] ([<>]) (\S+) (\S+)(.*)$/)
+      if (hit) hit[1] === '>' ? open.set(hit[3], `${hit[2]}${hit[4]}`) : open.delete(hit[3])
+    }
+    log(`${text}; backend calls never finished: ${traceRing.length ? JSON.stringify([...open.values()]) : '(build with BENCH_TRACE=1 to see them)'}`)
+  } else if (m.type() === 'error') log('console error:', text)
+})
+await page.goto(`${url}/bench/bench.html`)
+await page.waitForFunction(() => document.body.dataset.ready === 'true')
+const memoryProbe = memoryProbeAvailable()
+
+const debug = Boolean(process.env.BENCH_DEBUG)
+/** What every context of the page holds and waits for, when a call hangs (Web Locks are per origin). */
+async function dumpLocks() {
+  for (const w of [page, ...page.workers()]) {
+    const state = await w.evaluate(() => navigator.locks.query()).catch((e) => String(e))
+    log(`locks seen from ${w === page ? 'page' : w.url()}: ${JSON.stringify(state)}`)
+  }
+}
+
+const call = async (fn, ...args) => {
+  if (debug) log('→', fn, ...args.map((a) => (typeof a === 'string' ? a.slice(0, 24) : JSON.stringify(a).slice(0, 80))))
+  // A call that never settles (a lost worker message, a stuck lock) fails its section instead of the run.
+  let timer
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`bench.${fn} did not settle within ${CALL_TIMEOUT_MS / 1000} s`)), CALL_TIMEOUT_MS)
+  })
+  try {
+    return await Promise.race([page.evaluate(({ fn, args }) => window.bench[fn](...args), { fn, args }), timeout])
+  } catch (error) {
+    if (String(error.message).includes('did not settle')) await dumpLocks()
+    throw error
+  } finally {
+    clearTimeout(timer)
+  }
+}
+const results = {
+  meta: {
+    date: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    machine: `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`,
+    browser: `Chromium ${browser.version()} (headless=new, /usr/bin/chromium)`,
+    node: process.version,
+    commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout.trim(),
+    loadavgStart: os.loadavg(),
+    plan,
+    memoryProbe,
+  },
+  sizes: {},
+  seed: {},
+  index: {},
+  compression: {},
+  decode: null,
+  errors: [],
+}
+
+async function load(key) {
+  const r = await call('load', key, VOLUMES[key].spec)
+  return r.bytes
+}
+
+/** Opens contenders with fresh names; returns their handles. */
+async function openAll(scenario, defs) {
+  const handles = []
+  for (const [handle, kind, codec] of defs) {
+    await call('open', handle, kind, `${runTag}-${scenario}-${handle}`, codec)
+    handles.push(handle)
+  }
+  return handles
+}
+
+async function closeAll(handles) {
+  for (const h of handles) await call('close', h).catch((e) => log(`close ${h}: ${e.message}`))
+}
+
+/**
+ * Interleaved store and retrieve of one volume: per repetition, every contender stores (rotated
+ * order), then every contender retrieves, then the entries are deleted (untimed).
+ */
+async function interleaved(scenario, key, handles, reps, bytes) {
+  const samples = Object.fromEntries(handles.map((h) => [h, { store: [], retrieve: [], storeInner: [], retrieveInner: [] }]))
+  // A contender that cannot hold the value at all (IndexedDB refuses values over ~127 MiB) drops out,
+  // and the failure is reported in its place.
+  const failed = {}
+  for (let rep = 0; rep < reps; rep++) {
+    const order = rotate(handles, rep).filter((h) => !failed[h])
+    const stored = []
+    for (const h of order) {
+      await call('prepare', key)
+      try {
+        const [ms, inner] = await call('store', h, idOf(runTag, scenario, h, rep))
+        samples[h].store.push(ms)
+        samples[h].storeInner.push(inner)
+        stored.push(h)
+      } catch (error) {
+        if (String(error.message).includes('did not settle')) throw error
+        failed[h] = String(error.message).replace(/^page\.evaluate: /, '')
+        log(`${scenario}: ${h} fails: ${failed[h]}`)
+      }
+    }
+    for (const h of stored) {
+      if (h === 'copy') continue
+      const [ms, inner] = await call('retrieve', h, idOf(runTag, scenario, h, rep), bytes)
+      samples[h].retrieve.push(ms)
+      samples[h].retrieveInner.push(inner)
+    }
+    for (const h of stored) await call('remove', h, idOf(runTag, scenario, h, rep))
+  }
+  for (const [h, message] of Object.entries(failed)) samples[h].error = message
+  return samples
+}
+
+/** Paired ratios a[i]/b[i] (same repetition), and their median. */
+function ratio(a = [], b = []) {
+  const r = a.map((x, i) => x / b[i]).filter(Number.isFinite)
+  return { median: median(r), samples: r }
+}
+
+function summarize(samples) {
+  const out = {}
+  for (const [h, s] of Object.entries(samples)) {
+    out[h] = {}
+    for (const [k, v] of Object.entries(s)) out[h][k] = k === 'error' ? v : { median: median(v), samples: v }
+  }
+  return out
+}
+
+// BENCH_ONLY=index,decode runs only the sections whose names start with one of these words.
+const only = process.env.BENCH_ONLY?.split(',').filter(Boolean)
+
+async function section(name, fn) {
+  if (only && !only.some((w) => name.startsWith(w))) return
+  try {
+    await fn()
+  } catch (error) {
+    log(`section ${name} failed: ${error.stack ?? error}`)
+    results.errors.push({ section: name, error: String(error.message ?? error) })
+  }
+}
+
+// --- 1. sizes: voxcache ('none', 'zstd') against the ceilings and idb-keyval ------------------------
+for (const key of plan.sizes) {
+  await section(`size ${key}`, async () => {
+    const bytes = await load(key)
+    log(`${key}: ${(bytes / 1e6).toFixed(1)} MB, ${plan.reps} interleaved repetitions`)
+    const handles = await openAll(key, [
+      ['vox-none', 'vox', 'none'],
+      ['vox-zstd', 'vox', 'zstd'],
+      ['raw-opfs', 'raw'],
+      ['raw-blob', 'rawblob'],
+      ['copy', 'copy'],
+      ['idb-keyval', 'idbkv'],
+    ])
+    try {
+      const samples = await interleaved(key, key, handles, plan.reps, bytes)
+      const s = summarize(samples)
+      const raw = samples['raw-opfs']
+      const entry = {
+        label: VOLUMES[key].label,
+        bytes,
+        contenders: s,
+        ratios: {
+          storeNoneVsRawWrite: ratio(samples['vox-none'].store, raw.store),
+          retrieveNoneVsRawRead: ratio(samples['vox-none'].retrieve, raw.retrieve),
+          storeZstdVsRawWrite: ratio(samples['vox-zstd'].store, raw.store),
+          retrieveZstdVsRawRead: ratio(samples['vox-zstd'].retrieve, raw.retrieve),
+          storeNoneVsRawWriteInWorker: ratio(samples['vox-none'].store, raw.storeInner),
+          retrieveNoneVsRawReadInWorker: ratio(samples['vox-none'].retrieve, raw.retrieveInner),
+          retrieveNoneVsBlobRead: ratio(samples['vox-none'].retrieve, samples['raw-blob'].retrieve),
+          blobReadVsRawRead: ratio(samples['raw-blob'].retrieve, raw.retrieve),
+          idbStoreVsNone: ratio(samples['idb-keyval'].store, samples['vox-none'].store),
+          idbRetrieveVsNone: ratio(samples['idb-keyval'].retrieve, samples['vox-none'].retrieve),
+        },
+        memory: {},
+      }
+      results.sizes[key] = entry
+      log(
+        `${key}: store none ${s['vox-none'].store.median.toFixed(1)} ms, raw write ${s['raw-opfs'].store.median.toFixed(1)} ms; ` +
+          `retrieve none ${s['vox-none'].retrieve.median.toFixed(1)} ms, raw read ${s['raw-opfs'].retrieve.median.toFixed(1)} ms`,
+      )
+      if (memoryProbe) {
+        for (const h of ['vox-none', 'vox-zstd', 'raw-opfs', 'idb-keyval']) {
+          if (samples[h].error) continue
+          const store = []
+          const retrieve = []
+          for (let rep = 0; rep < plan.memReps; rep++) {
+            const id = idOf(runTag, key, 'mem', h, rep)
+            await call('prepare', key)
+            await call('gc')
+            store.push((await peakExtra(() => call('store', h, id))).extra / bytes)
+            await call('reopen', h)
+            await call('gc')
+            retrieve.push((await peakExtra(() => call('retrieve', h, id, bytes))).extra / bytes)
+            await call('remove', h, id)
+            await call('gc')
+          }
+          entry.memory[h] = { store: { median: median(store), samples: store }, retrieve: { median: median(retrieve), samples: retrieve } }
+        }
+        log(`${key}: peak extra memory ×payload`, JSON.stringify(Object.fromEntries(Object.entries(entry.memory).map(([h, m]) => [h, [m.store.median.toFixed(2), m.retrieve.median.toFixed(2)]]))))
+      }
+    } finally {
+      await closeAll(handles)
+      await call('unload', key)
+      await call('gc')
+    }
+  })
+}
+
+// --- 2. the seed's design and idb-keyval, 20 entries already present ---------------------------------
+for (const key of plan.seedSizes) {
+  await section(`seed ${key}`, async () => {
+    const bytes = await load(key)
+    const capacity = await call('seedCapacity', key, 20)
+    log(`${key}: the seed's design with 20 such entries: ${capacity.ok ? 'persists' : capacity.error}`)
+    await load('u8-128')
+    const handles = await openAll(`seed-${key}`, [
+      ['vox-zstd', 'vox', 'zstd'],
+      ['vox-none', 'vox', 'none'],
+      ['seed', 'seed'],
+      ['idb-keyval', 'idbkv'],
+      ['raw-opfs', 'raw'],
+      ['raw-noflush', 'rawnoflush'],
+    ])
+    try {
+      log(`${key}: filling every contender with 20 entries of 128³ uint8`)
+      const fillIds = Array.from({ length: 20 }, (_, i) => idOf(runTag, 'seedfill', key, i))
+      for (const h of handles) await call('fill', h, 'u8-128', fillIds)
+      const samples = await interleaved(`seed-${key}`, key, handles, plan.reps, bytes)
+      const s = summarize(samples)
+      results.seed[key] = {
+        label: VOLUMES[key].label,
+        bytes,
+        present: 20,
+        presentLabel: VOLUMES['u8-128'].label,
+        capacity,
+        contenders: s,
+        ratios: {
+          seedStoreVsZstd: ratio(samples.seed.store, samples['vox-zstd'].store),
+          seedRetrieveVsZstd: ratio(samples.seed.retrieve, samples['vox-zstd'].retrieve),
+          seedStoreVsNone: ratio(samples.seed.store, samples['vox-none'].store),
+          seedRetrieveVsNone: ratio(samples.seed.retrieve, samples['vox-none'].retrieve),
+          idbStoreVsZstd: ratio(samples['idb-keyval'].store, samples['vox-zstd'].store),
+          idbRetrieveVsZstd: ratio(samples['idb-keyval'].retrieve, samples['vox-zstd'].retrieve),
+          idbStoreVsNone: ratio(samples['idb-keyval'].store, samples['vox-none'].store),
+          idbRetrieveVsNone: ratio(samples['idb-keyval'].retrieve, samples['vox-none'].retrieve),
+          idbStoreVsRawNoFlush: ratio(samples['idb-keyval'].store, samples['raw-noflush'].store),
+          flushShareOfRawWrite: ratio(samples['raw-noflush'].store, samples['raw-opfs'].store),
+        },
+      }
+      log(`${key}: seed store ${s.seed.store.median.toFixed(0)} ms vs voxcache zstd ${s['vox-zstd'].store.median.toFixed(0)} ms`)
+    } finally {
+      await closeAll(handles)
+      await call('unload', key)
+      await call('unload', 'u8-128')
+      await call('gc')
+    }
+  })
+}
+
+// --- 3. index cost as the cache grows ----------------------------------------------------------------
+await section('index', async () => {
+  await load('filler-8k')
+  const handles = []
+  try {
+    for (const n of plan.indexSizes) {
+      const h = `vox-${n}`
+      await call('open', h, 'vox', `${runTag}-index-${n}`, 'none')
+      handles.push(h)
+      log(`index: filling a cache with ${n} entries of 8 KiB`)
+      const ids = Array.from({ length: n }, (_, i) => idOf(runTag, 'fill', n, i))
+      let ms = 0
+      for (let i = 0; i < n; i += 500) ms += await call('fill', h, 'filler-8k', ids.slice(i, i + 500))
+      results.index[`fill-${n}`] = { ms, perEntryMs: ms / n, entries: await call('entries', h) }
+    }
+    for (const key of ['small-64k', 'ch2bet']) {
+      const bytes = await load(key)
+      const samples = await interleaved(`index-${key}`, key, handles, plan.indexReps, bytes)
+      const first = handles[0]
+      const last = handles[handles.length - 1]
+      results.index[key] = {
+        label: VOLUMES[key].label,
+        bytes,
+        sizes: plan.indexSizes,
+        contenders: summarize(samples),
+        ratios: {
+          storeLargestVsSmallest: ratio(samples[last].store, samples[first].store),
+          retrieveLargestVsSmallest: ratio(samples[last].retrieve, samples[first].retrieve),
+        },
+      }
+      log(`index ${key}: store ×${results.index[key].ratios.storeLargestVsSmallest.median.toFixed(2)}, retrieve ×${results.index[key].ratios.retrieveLargestVsSmallest.median.toFixed(2)} (${last} vs ${first})`)
+      await call('unload', key)
+    }
+  } finally {
+    await closeAll(handles)
+    await call('unload', 'filler-8k')
+  }
+})
+
+// --- 4. compression ------------------------------------------------------------------------------------
+await section('compression', async () => {
+  for (const key of ['ch2bet', 'f32-256']) {
+    const bytes = await load(key)
+    results.compression[key] = { label: VOLUMES[key].label, bytes }
+    for (const codec of ['none', 'zstd']) {
+      const runs = []
+      for (let i = 0; i < plan.reps; i++) runs.push(await call('codec', key, codec))
+      results.compression[key][codec] = {
+        stored: runs[0].stored,
+        codec: runs[0].codec,
+        ratio: runs[0].stored / bytes,
+        encodeMBps: median(runs.map((r) => bytes / 1e6 / (r.encodeMs / 1000))),
+        decodeMBps: median(runs.map((r) => bytes / 1e6 / (r.decodeMs / 1000))),
+      }
+    }
+    log(`compression ${key}: zstd ${(results.compression[key].zstd.ratio * 100).toFixed(1)}% at ${results.compression[key].zstd.encodeMBps.toFixed(0)} MB/s`)
+    await call('unload', key)
+  }
+})
+
+// --- 5. decode ----------------------------------------------------------------------------------------
+await section('decode', async () => {
+  const r = await call('decode', 'ch2bet.nii.gz', plan.decodeReps, `${runTag}-decode`)
+  results.decode = {
+    file: 'ch2bet.nii.gz',
+    available: r.available,
+    itkColdMs: r.itkColdMs,
+    itkWarmMs: { median: median(r.itkWarmMs), samples: r.itkWarmMs },
+    cacheFirstMs: r.cacheFirstMs,
+    cachedMs: { median: median(r.cachedMs), samples: r.cachedMs },
+    speedup: r.available ? ratio(r.itkWarmMs, r.cachedMs) : null,
+    hashMs: { median: median(r.hashMs), samples: r.hashMs },
+    retrieveNoneMs: { median: median(r.retrieveNoneMs), samples: r.retrieveNoneMs },
+    boundSpeedup: ratio(r.itkWarmMs, r.retrieveNoneMs.map((x, i) => x + r.hashMs[i])),
+  }
+  log(r.available ? `decode: warm itk-wasm ${median(r.itkWarmMs).toFixed(0)} ms, cached ${median(r.cachedMs).toFixed(0)} ms` : 'decode: not measured: cache.decode not available')
+})
+
+results.hangs = await call('hangs').catch(() => [])
+results.meta.loadavgEnd = os.loadavg()
+results.meta.durationS = (Date.now() - started) / 1000
+await browser.close()
+server.close()
+writeFileSync(here('./results.json'), JSON.stringify(results, null, 1) + '\n')
+writeFileSync(here('./results.md'), renderMarkdown(results))
+log(`wrote bench/results.md and bench/results.json in ${results.meta.durationS.toFixed(0)} s`)
+if (results.errors.length) process.exitCode = 1

@@ -1,0 +1,50 @@
+// The benchmark page's build: the app's own Vite config (aliases, worker format, any plugins the app
+// adds) with bench/bench.html as the only input, into bench/.tmp/dist so `vite build` of index.html and
+// its dist/ are left alone.
+import { fileURLToPath } from 'node:url'
+import { mergeConfig } from 'vite'
+import app from '../vite.config.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+/**
+ * BENCH_TRACE=1 logs every payload-backend call of the cache worker (start and end) to the console,
+ * which run.mjs prints: it finds the await a hung store is stuck in, without editing worker/.
+ */
+const trace = {
+  name: 'bench-trace-opfs',
+  enforce: 'pre' as const,
+  transform(code: string, id: string) {
+    if (!process.env.BENCH_TRACE || !id.endsWith('worker/payloads/opfs.ts')) return null
+    return code.replace(
+      /\n  return backend\n\}/,
+      `
+  for (const [k, f] of Object.entries(backend)) {
+    if (typeof f !== 'function') continue
+    ;(backend as any)[k] = async (...a: unknown[]) => {
+      const t = Math.random().toString(36).slice(2, 6)
+      console.log('[opfs] >', k, t, String(a[0]))
+      try {
+        return await (f as any)(...a)
+      } finally {
+        console.log('[opfs] <', k, t)
+      }
+    }
+  }
+  return backend
+}`,
+    )
+  },
+}
+
+export default mergeConfig(app, {
+  root,
+  worker: { plugins: () => [trace] },
+  logLevel: 'warn',
+  build: {
+    outDir: fileURLToPath(new URL('./.tmp/dist', import.meta.url)),
+    emptyOutDir: true,
+    sourcemap: false,
+    rolldownOptions: { input: fileURLToPath(new URL('./bench.html', import.meta.url)) },
+  },
+})

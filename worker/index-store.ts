@@ -26,6 +26,11 @@ export class IndexStore {
   /** The journal's `base` when this context last read it; another value means it was checkpointed. */
   private base = -1
   private snapshotBytes = 0
+  /**
+   * The journal's size as of the last look under the current lock (refresh() runs first in every lock),
+   * so commit() need not ask the file system again; -1 when unknown.
+   */
+  private journalSize = -1
 
   private constructor(
     private readonly backend: Backend,
@@ -67,9 +72,11 @@ export class IndexStore {
 
   /** Applies journal lines written since this context last looked. Call under a lock. */
   async refresh(): Promise<void> {
-    const size = (await this.backend.size(JOURNAL)) ?? 0
-    const head = size ? await this.backend.read(JOURNAL, 0, Math.min(size, 256)) : undefined
+    const file = await this.backend.file(JOURNAL)
+    const size = file?.size ?? 0
+    const head = file && size ? new Uint8Array(await file.slice(0, Math.min(size, 256)).arrayBuffer()) : undefined
     const base = head ? parseHeader(head) : -1
+    this.journalSize = size
     if (base !== this.base || size < this.applied) {
       await this.reload(false)
     } else if (size > this.applied) {
@@ -79,6 +86,7 @@ export class IndexStore {
 
   private async catchUp(repair: boolean): Promise<void> {
     const bytes = await this.backend.read(JOURNAL, this.applied)
+    this.journalSize = this.applied + (bytes?.byteLength ?? 0)
     if (!bytes || bytes.byteLength === 0) return
     const end = bytes.lastIndexOf(NEWLINE) + 1
     if (this.applied === 0) {
@@ -114,6 +122,7 @@ export class IndexStore {
     if (top !== floor) this.db.generation = top
     if (repair && end < bytes.byteLength) {
       await this.backend.truncate(JOURNAL, this.applied + end)
+      this.journalSize = this.applied + end
     }
     this.applied += end
   }
@@ -124,7 +133,7 @@ export class IndexStore {
    */
   async commit(entries: JournalEntry[]): Promise<number> {
     if (entries.length === 0) return this.db.generation
-    const size = (await this.backend.size(JOURNAL)) ?? 0
+    const size = this.journalSize >= 0 ? this.journalSize : ((await this.backend.size(JOURNAL)) ?? 0)
     if (size === 0 || this.base < 0) {
       await this.resetJournal()
     } else if (size > this.applied) {
@@ -134,10 +143,16 @@ export class IndexStore {
     const g = this.db.generation + 1
     const text = entries.map((e) => JSON.stringify({ g, ...e })).join('\n') + '\n'
     const bytes = new TextEncoder().encode(text)
-    await this.backend.append(JOURNAL, bytes)
+    try {
+      await this.backend.append(JOURNAL, bytes)
+    } catch (error) {
+      this.journalSize = -1 // part of the line may be on disk: the next commit measures and truncates
+      throw error
+    }
     for (const entry of entries) this.db.apply(entry)
     this.db.generation = g
     this.applied += bytes.byteLength
+    this.journalSize = this.applied
     if (this.applied > Math.max(MIN_CHECKPOINT_BYTES, this.snapshotBytes / 2)) await this.checkpoint()
     return g
   }
@@ -156,6 +171,7 @@ export class IndexStore {
     await this.backend.writeAtomic(JOURNAL, [bytes])
     this.base = header.base
     this.applied = bytes.byteLength
+    this.journalSize = this.applied
   }
 
   close(): void {

@@ -35,14 +35,16 @@ export async function createOpfsBackend(cacheName: string): Promise<Backend> {
     }
   }
 
-  async function withHandle<T>(name: string, use: (h: FileSystemSyncAccessHandle) => T): Promise<T> {
-    const file = await fileHandle(name, true)
-    const handle = await file!.createSyncAccessHandle()
+  /** Opens `name` (creating it), runs `use` on an access handle, closes it; returns the file handle. */
+  async function withHandle(name: string, use: (h: FileSystemSyncAccessHandle) => void): Promise<FileSystemFileHandle> {
+    const file = (await fileHandle(name, true))!
+    const handle = await file.createSyncAccessHandle()
     try {
-      return use(handle)
+      use(handle)
     } finally {
       handle.close()
     }
+    return file
   }
 
   /** Writes `bytes` at `at`; a short write means the quota ran out, and becomes a quota error. */
@@ -57,7 +59,7 @@ export async function createOpfsBackend(cacheName: string): Promise<Backend> {
     async writeAtomic(name, parts) {
       const tmp = name + TMP_SUFFIX
       try {
-        await withHandle(tmp, (h) => {
+        const file = await withHandle(tmp, (h) => {
           h.truncate(0)
           const total = parts.reduce((n, p) => n + p.byteLength, 0)
           let at = 0
@@ -65,7 +67,6 @@ export async function createOpfsBackend(cacheName: string): Promise<Backend> {
           h.flush()
           if (h.getSize() !== total) throw quotaError(h.getSize(), total)
         })
-        const file = await fileHandle(tmp)
         await (file as MovableHandle).move(await dirOf(splitPath(name).dir), splitPath(name).base)
       } catch (error) {
         await backend.delete(tmp).catch(() => undefined)

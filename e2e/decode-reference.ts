@@ -142,3 +142,29 @@ export function niftiPair(): { v1: Buffer; v2: Buffer; ref: Reference } {
   const ref = { size, spacing, origin: [-offset[0]!, -offset[1]!, offset[2]!], ...voxels(vox, 0, count, 'i16') }
   return { v1: Buffer.concat([h1, vox]), v2: Buffer.concat([h2, vox]), ref }
 }
+
+/**
+ * Five copies of MR_small.dcm (explicit VR little endian, 64×64 int16, axial) as one series: file k
+ * gets its own SOP instance UID, InstanceNumber k + 1, ImagePositionPatient z from Z[k] (the slice
+ * normal is +z) and 1000 + k as its first pixel. Every value is edited in place at its own length.
+ */
+export function mrSeries() {
+  const source = fixture('MR_small.dcm')
+  const Z = ['15.000', '10.000', '20.000', '12.500', '17.500']
+  const files: Record<string, Buffer> = {}
+  for (const [k, z] of Z.entries()) {
+    const b = Buffer.from(source)
+    const uid = `1.3.6.1.4.1.5962.1.1.4.1.1.20040826185059.${5460 + k}`
+    setDicomValue(b, 0x0002, 0x0003, uid)
+    setDicomValue(b, 0x0008, 0x0018, uid)
+    setDicomValue(b, 0x0020, 0x0013, `${k + 1} `)
+    setDicomValue(b, 0x0020, 0x0032, `-83.9063\\-91.2000\\${z}`)
+    dicomTag(b, 0x7fe0, 0x0010)!.writeInt16LE(1000 + k, 0)
+    files[`s${k}.dcm`] = b
+  }
+  const pixels = dicomTag(source, 0x7fe0, 0x0010)!
+  const base = { pixel: (i: number) => pixels.readInt16LE(2 * i), sum: voxels(pixels, 0, 64 * 64, 'i16').sum }
+  // The files in ascending z.
+  const order = [...Z.keys()].sort((a, b) => Number(Z[a]) - Number(Z[b]))
+  return { files, order, base }
+}

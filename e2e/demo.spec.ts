@@ -1,11 +1,12 @@
 // The demo viewer, driven as a person would: open an image, look at it, run the pipeline, reload,
 // change a parameter, break it with a bad file, go offline, move the cache to another profile.
-import { copyFile, mkdir, mkdtemp, readFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gunzipSync } from 'node:zlib'
 import type { Page } from '@playwright/test'
+import { mrSeries } from './decode-reference.js'
 import { expect, openPage, test } from './fixtures.js'
 
 test.use({ viewport: { width: 1440, height: 900 } })
@@ -83,7 +84,7 @@ test('opens the bundled sample and steps through slices with the keyboard', asyn
   await expect(page.locator('body')).toHaveAttribute('data-slices', /,100$/) // same axial slice
 })
 
-test('opens a MetaImage header with its separate .raw, a folder holding a DICOM file, and a dropped file', async ({ page }) => {
+test('opens a MetaImage header with its separate .raw, folders holding a DICOM file and a DICOM series, and a dropped file', async ({ page }) => {
   await openPage(page)
   await page.locator('#open-files').setInputFiles([testdata('BrainProtonDensity3Slices.mha'), testdata('BrainProtonDensity3Slices.raw')])
   await expect(page.locator('#image-info')).toContainText('BrainProtonDensity3Slices.mha + BrainProtonDensity3Slices.raw — 181 × 217 × 3 uint8')
@@ -93,6 +94,12 @@ test('opens a MetaImage header with its separate .raw, a folder holding a DICOM 
   await page.locator('#open-folder').setInputFiles(folder)
   await expect(page.locator('#image-info')).toContainText(/^voxcache-dicom-\w+\/ \(1 file\) — 128 × 128 × 1 /)
   await expect(page.getByRole('alert')).toBeHidden()
+  // A folder holding a DICOM series (five slices, stored out of order) opens as one volume.
+  const series = await mkdtemp(join(tmpdir(), 'voxcache-series-'))
+  for (const [name, bytes] of Object.entries(mrSeries().files)) await writeFile(join(series, name), bytes)
+  await page.locator('#open-folder').setInputFiles(series)
+  await expect(page.locator('#image-info')).toContainText(/^voxcache-series-\w+\/ \(5 files\) — 64 × 64 × 5 /)
+  await expect(page.getByRole('slider', { name: 'Axial' })).toHaveAttribute('max', '4')
   // Dropped files take the same path: drop the sample onto the page.
   await page.evaluate(async () => {
     const blob = await (await fetch('samples/ch2bet.nii.gz')).blob()

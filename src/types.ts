@@ -22,7 +22,7 @@ export type StorableTypedArray =
 /** Anything voxcache stores: an itk-wasm Image, a typed array, an ArrayBuffer or a JSON value. */
 export type Value = Image | StorableTypedArray | ArrayBuffer | JsonValue
 
-/** Per-record compression. `zstd` is zstandard level 1 in 4 MiB frames; `none` stores bytes as they are. */
+/** Per-record compression. `zstd` is zstandard level 1 in 1 MiB frames; `none` stores bytes as they are. */
 export const Codecs = { none: 'none', zstd: 'zstd' } as const
 export type Codec = (typeof Codecs)[keyof typeof Codecs]
 

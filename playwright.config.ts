@@ -1,16 +1,5 @@
 import { defineConfig } from '@playwright/test'
-
-// Debian's Chromium (installed by scripts/ensure-chromium.sh), never a downloaded browser.
-export const chromiumArgs = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
+import { chromiumArgs, chromiumPath } from './scripts/chromium.mjs'
 
 // PORT and OUT_DIR let several checkouts (or sessions) run the suite at once without sharing a server.
 const port = Number(process.env.PORT ?? 4173)
@@ -29,7 +18,7 @@ export default defineConfig({
     baseURL: `http://localhost:${port}`,
     browserName: 'chromium',
     headless: true,
-    launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: chromiumArgs },
+    launchOptions: { executablePath: chromiumPath, args: chromiumArgs },
     screenshot: 'only-on-failure',
   },
   webServer: {

@@ -3,10 +3,11 @@
 // filling 10,000 entries). Seen in roughly 1 of 50 rounds here; with BENCH_TRACE=1 it has not shown. Build first: npx vite build --config
 // bench/vite.config.ts (BENCH_TRACE=1 to log every OPFS backend call). Run: node bench/repro-hang.mjs
 import { chromium } from '@playwright/test'
+import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs'
 import { serve, findTestdata } from './server.mjs'
 import { createHash } from 'node:crypto'
-const { url, server } = await serve(new URL('./.tmp/dist', import.meta.url).pathname, findTestdata('/work/main'))
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless=new','--no-sandbox','--disable-gpu'] })
+const { url, server } = await serve(new URL('./.tmp/dist', import.meta.url).pathname, findTestdata(new URL('..', import.meta.url).pathname))
+const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs })
 const page = await browser.newPage()
 const lines = []
 page.on('console', (m) => lines.push(m.text()))

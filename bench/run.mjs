@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { chromium } from '@playwright/test'
+import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs'
 import { memoryProbeAvailable, peakExtra } from './proc-memory.mjs'
 import { renderMarkdown } from './report.mjs'
 import { findTestdata, serve } from './server.mjs'
@@ -65,20 +66,7 @@ const testdata = findTestdata(repo)
 const { url, server, ch2bet } = await serve(here('./.tmp/dist'), testdata)
 log(`serving ${url} (testdata ${testdata}, ch2bet ${ch2bet.size.join('×')})`)
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: [
-    '--headless=new',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--js-flags=--expose-gc',
-  ],
-})
+const browser = await chromium.launch({ executablePath: chromiumPath, args: [...chromiumArgs, '--js-flags=--expose-gc'] })
 const context = await browser.newContext()
 const page = await context.newPage()
 page.on('pageerror', (e) => log('page error:', e.message))

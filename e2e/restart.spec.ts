@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from '@playwright/test'
-import { chromiumArgs } from '../playwright.config.js'
+import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs'
 import { blockNetwork, expect, openPage, test } from './fixtures.js'
 
 // A browser restart, not just a reload: the same profile directory, a new browser process.
@@ -10,7 +10,7 @@ test('entries survive closing and relaunching the browser', async ({ baseURL }) 
   const profile = mkdtempSync(join(tmpdir(), 'voxcache-profile-'))
   const launch = async () => {
     const context = await chromium.launchPersistentContext(profile, {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      executablePath: chromiumPath,
       args: chromiumArgs,
       baseURL,
     })

@@ -291,6 +291,16 @@ test.describe('decode', () => {
     expect(stats.decodeHits).toBe(2)
     expect(stats.decodeMisses).toBe(0)
     expect(itkRequests).toEqual([])
+    // decodeEntry names the stored entry: the same id for the same bytes under any name.
+    const entries = await page.evaluate(async () => {
+      const cache = window.voxcache!
+      const fetchAs = async (path: string, name: string) => ({ name, data: new Uint8Array(await (await fetch(path)).arrayBuffer()) })
+      const a = await cache.decodeEntry(await fetchAs('/__fixtures/ch2bet.nii.gz', 'ch2bet.nii.gz'))
+      const b = await cache.decodeEntry(await fetchAs('/__fixtures/renamed.dat', 'other-name.nii.gz'))
+      const info = await cache.info(a.id)
+      return { same: a.id === b.id, dataType: info?.dataType, rawBytes: info?.rawBytes, size: a.image.size }
+    })
+    expect(entries).toEqual({ same: true, dataType: 'Image', rawBytes: ref.size.reduce((a, b) => a * b, 1), size: ref.size })
     console.log(`ch2bet.nii.gz: first decode ${first.ms.toFixed(0)} ms, cached decode after reload ${second.ms.toFixed(0)} ms`)
   })
 

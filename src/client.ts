@@ -166,6 +166,15 @@ export class VoxCache {
    * @throws {UnsupportedFormatError} when the content is in no format voxcache reads.
    */
   async decode(input: DecodeInput | DecodeInput[]): Promise<Image> {
+    return (await this.decodeEntry(input)).image
+  }
+
+  /**
+   * decode(), with the operation id the image is cached under: name it as `ref(id)` in the arguments
+   * of the steps that consume it, so a pipeline's ids chain from the decoded input's content.
+   * @throws {DecodeError} @throws {UnsupportedFormatError} as decode().
+   */
+  async decodeEntry(input: DecodeInput | DecodeInput[]): Promise<{ id: string; image: Image }> {
     const inputs = Array.isArray(input) ? input : [input]
     const files = await Promise.all(
       inputs.map(async (item, i) => {
@@ -180,7 +189,7 @@ export class VoxCache {
     const moved = files.map((f) => ({ name: f.name, ...forTransfer(f.data) }))
     const transfer = moved.flatMap((m) => m.transfer)
     const sent = moved.map((m) => ({ name: m.name, data: m.value as Uint8Array }))
-    return this.#call((r) => r.decode(transferring(sent, transfer)) as Promise<Image>)
+    return this.#call((r) => r.decode(transferring(sent, transfer)) as Promise<{ id: string; image: Image }>)
   }
 
   /**

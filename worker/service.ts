@@ -605,14 +605,18 @@ export function createService() {
      * @throws {DecodeError} for malformed, truncated or incomplete input, naming the file and the reason.
      * @throws {UnsupportedFormatError} when the content is in no format voxcache reads.
      */
-    async decode(files: DecodeFile[]): Promise<Image> {
+    async decode(files: DecodeFile[]): Promise<{ id: string; image: Image }> {
       ready()
       const { id, roles } = await planDecode(files)
+      const handOver = (image: Image) => {
+        const out = forTransfer(image)
+        return transferring({ id, image: out.value as Image }, out.transfer)
+      }
       for (;;) {
         const hit = await api.retrieve(id)
         if (hit !== undefined) {
           decodeCounters.decodeHits++
-          return hit as Image
+          return handOver(hit as Image)
         }
         // The same bytes are being decoded for another caller: wait until they are stored, then read
         // them back (that caller's buffer is transferred away, so its image cannot be shared). Its
@@ -638,9 +642,7 @@ export function createService() {
         }
       })()
       decoding.set(id, job)
-      const image = await job
-      const out = forTransfer(image)
-      return transferring(out.value as Image, out.transfer)
+      return handOver(await job)
     },
 
     /**

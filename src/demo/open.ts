@@ -2,7 +2,7 @@
 // Files are decoded by the cache (`cache.decode`, memoized by content in its worker); the viewer
 // keys everything downstream by the files' content, never by their names. (decode does not hand out
 // its own id, so the viewer names the source by the same thing: the sorted SHA-256 of the files.)
-import { contentRef, operationId, type Image, type VoxCache } from '../index.js'
+import { operationId, type Image, type VoxCache } from '../index.js'
 import { message } from './format.js'
 import { makePhantom } from './volume.js'
 
@@ -20,15 +20,13 @@ export const SAMPLE = { url: 'samples/ch2bet.nii.gz', name: 'ch2bet.nii.gz', lab
 
 /**
  * Decodes one image from `files`: a single file, a header/data pair (.mhd + .raw, .hdr + .img) or a
- * DICOM series (every file of a folder). Its id hashes the bytes of every file, sorted, so renaming
- * a file or dropping the same files in another order finds the same results.
+ * DICOM series (every file of a folder). Its id is the decode's own (it hashes the bytes of every
+ * file, never their names or order), so the pipeline's refs chain from a stored entry.
  * @throws {DecodeError | UnsupportedFormatError} from the cache's decoder, with the file's name
  */
 export async function decodeFiles(cache: VoxCache, files: File[]): Promise<Opened> {
   if (files.length === 0) throw new Error('no files to open')
-  const hashes = (await Promise.all(files.map((f) => contentRef(f)))).map((r) => r.sha256).sort()
-  const id = await operationId('voxcache-demo/open@1', { files: hashes.map((sha256) => ({ sha256 })) })
-  const image = await cache.decode(files)
+  const { id, image } = await cache.decodeEntry(files)
   const folder = files[0]!.webkitRelativePath.split('/')[0]
   const label = folder
     ? `${folder}/ (${files.length} file${files.length === 1 ? '' : 's'})`

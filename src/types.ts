@@ -32,7 +32,7 @@ export type StorageKind = 'auto' | 'opfs' | 'idb' | 'memory'
 export interface OpenCacheOptions {
   /** Caches with different names are independent. Default `"default"`. */
   name?: string
-  /** Byte budget for stored records. Default: half the origin's quota, at most 4 GiB. */
+  /** Byte budget for stored records. Default: half the origin's quota (1 GiB when it cannot be read). */
   maxBytes?: number
   /** Eviction stops at this fraction of maxBytes, so a full cache does not evict on every insert. Default 0.9. */
   lowWater?: number

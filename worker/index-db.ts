@@ -221,12 +221,14 @@ export class IndexDb {
   }
 
   list(options: ListOptions = {}): EntryInfo[] {
-    const order = ORDER[options.orderBy ?? 'lastAccessed'] ?? ORDER.lastAccessed
-    const limit = Math.max(0, Math.floor(options.limit ?? -1))
-    const offset = Math.max(0, Math.floor(options.offset ?? 0))
+    // Only the fixed ORDER clauses reach the SQL text; everything the caller gives is a bound number.
+    const key = options.orderBy && Object.hasOwn(ORDER, options.orderBy) ? options.orderBy : 'lastAccessed'
+    const whole = (n: number | undefined, otherwise: number) =>
+      n !== undefined && Number.isFinite(n) ? Math.max(0, Math.floor(n)) : otherwise
     const where = options.dataType ? 'WHERE data_type = ?' : ''
     const params: SqlValue[] = options.dataType ? [options.dataType] : []
-    const sql = `SELECT ${COLUMNS} FROM results ${where} ORDER BY ${order} LIMIT ${options.limit === undefined ? -1 : limit} OFFSET ${offset}`
+    params.push(whole(options.limit, -1), whole(options.offset, 0))
+    const sql = `SELECT ${COLUMNS} FROM results ${where} ORDER BY ${ORDER[key]} LIMIT ? OFFSET ?`
     return (this.db.exec(sql, params)[0]?.values ?? []).map(toInfo)
   }
 

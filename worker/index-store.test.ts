@@ -53,6 +53,16 @@ describe('IndexDb', () => {
     expect(() => IndexDb.open(SQL, newer.export())).toThrow(SchemaVersionError)
   })
 
+  it('lists with limit, offset, order and type, and ignores option values that are not numbers or orders', () => {
+    const db = IndexDb.open(SQL)
+    for (let n = 1; n <= 5; n++) db.apply(put(n, n === 5 ? { dataType: 'json' } : {}))
+    expect(db.list({ orderBy: 'id', limit: 2, offset: 1 }).map((e) => e.id)).toEqual([hex(2), hex(3)])
+    expect(db.list({ orderBy: 'size', limit: 1 })[0]!.id).toBe(hex(5))
+    expect(db.list({ dataType: 'json' }).map((e) => e.id)).toEqual([hex(5)])
+    expect(db.list({ limit: Number.NaN, offset: Number.POSITIVE_INFINITY })).toHaveLength(5)
+    expect(db.list({ orderBy: '__proto__' as never, limit: 0 })).toEqual([])
+  })
+
   it('orders eviction candidates by last use and skips pinned entries', () => {
     const db = IndexDb.open(SQL)
     for (let n = 1; n <= 4; n++) db.apply(put(n))

@@ -319,6 +319,13 @@ export function createService() {
   /** On open: drop temporary files, rows whose payload is gone, and index payloads that have no row. */
   async function reconcile(s: State): Promise<void> {
     await mutate(s, async (entries) => {
+      // A write killed mid-way leaves its temporary file: of a payload, of an index checkpoint (in the
+      // cache's folder) or of an inline record being quarantined. Only a lock holder writes them.
+      for (const dir of ['', QUARANTINE]) {
+        for (const name of await s.backend.list(dir)) {
+          if (name.endsWith(TMP_SUFFIX)) await s.backend.delete(dir ? `${dir}/${name}` : name)
+        }
+      }
       const names = await s.backend.list(PAYLOADS)
       const files = new Set<string>()
       for (const name of names) {

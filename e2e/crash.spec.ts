@@ -1,0 +1,226 @@
+// Crashes: store values of 1–134 MB and kill the writer at a random moment — close the page, crash its
+// renderer, or terminate the cache's worker — then reopen and check DESIGN's promise: the cache opens,
+// everything stored before reads back bit for bit, the write in flight is complete or absent, and no
+// temporary file is left. The loop is seeded (CRASH_SEED) and ends after CRASH_KILLS kills.
+import type { Page } from '@playwright/test'
+import { cacheFiles, installHarness, prng } from './harness.js'
+import { expect, openPage, test } from './fixtures.js'
+
+const KILLS = Number(process.env.CRASH_KILLS ?? 54)
+const SEED = Number(process.env.CRASH_SEED ?? 20261125)
+const CACHE = 'crash-loop'
+const MB = 1_000_000
+/** Entries kept alive across kills; the oldest are deleted past this, so each check stays short. */
+const LIVE_BYTES = 360 * MB
+const METHODS = ['close page', 'crash renderer', 'terminate worker'] as const
+
+interface Entry {
+  id: string
+  seed: number
+  size: number
+  kind: 'random' | 'smooth'
+  image: boolean
+  digest: string
+}
+
+interface Outcome {
+  method: (typeof METHODS)[number]
+  size: number
+  delayMs: number
+  /** The store had resolved when the kill was decided: the entry must be there. */
+  acknowledged: boolean
+  /** Temporary files found before reopening: the kill landed inside a write. */
+  tmpBefore: string[]
+  inFlight: 'complete' | 'absent'
+}
+
+test.setTimeout(40 * 60_000)
+
+test(`${KILLS} kills at random moments of 1–134 MB writes lose nothing that was stored`, async ({ context }) => {
+  await installHarness(context)
+  const random = prng(SEED)
+  const live: Entry[] = []
+  const outcomes: Outcome[] = []
+  let pending: { entry: Entry; outcome: Outcome } | undefined
+
+  for (let round = 0; round <= KILLS; round++) {
+    // A page that opens another cache for the demo, so ours is opened only by the code below.
+    const page = await context.newPage()
+    await page.goto('/?cache=crash-probe')
+    await expect(page.locator('body')).toHaveAttribute('data-ready', 'true')
+    const before = await cacheFiles(page, CACHE)
+    const tmpBefore = Object.keys(before).filter((f) => f.endsWith('.tmp'))
+
+    // Reopen: the cache must open and reconcile whatever the kill left.
+    const check = await page.evaluate(
+      async ({ cache, live, inFlight }) => {
+        const lib = window.voxcacheLib!
+        const c = await lib.openCache({ name: cache, maxBytes: 4e9 })
+        ;(window as unknown as { crashCache: unknown }).crashCache = c
+        const read = async (id: string) => {
+          const v = await c.retrieve(id)
+          if (v === undefined) return null
+          const view = (v as { data?: ArrayBufferView }).data ?? (v as ArrayBufferView)
+          return window.vxHarness.digest(view)
+        }
+        const digests: (string | null)[] = []
+        for (const e of live) digests.push(await read(e.id))
+        return {
+          digests,
+          inFlight: inFlight ? await read(inFlight) : null,
+          listed: (await c.list()).map((e) => e.id),
+        }
+      },
+      { cache: CACHE, live: live.map((e) => ({ id: e.id })), inFlight: pending?.entry.id },
+    )
+    expect(check.digests, `round ${round}: entries stored before the kill`).toEqual(live.map((e) => e.digest))
+    if (pending) {
+      const { entry, outcome } = pending
+      if (check.inFlight === null) {
+        expect(outcome.acknowledged, `round ${round}: an acknowledged store is gone`).toBe(false)
+        outcome.inFlight = 'absent'
+      } else {
+        expect(check.inFlight, `round ${round}: the write in flight came back different`).toBe(entry.digest)
+        outcome.inFlight = 'complete'
+        live.push(entry)
+      }
+      outcome.tmpBefore = tmpBefore
+      outcomes.push(outcome)
+    }
+    expect(new Set(check.listed), `round ${round}: the index holds only what was stored`).toEqual(new Set(live.map((e) => e.id)))
+    const after = await cacheFiles(page, CACHE)
+    expect(Object.keys(after).filter((f) => f.endsWith('.tmp')), `round ${round}: temporary files after reopening`).toEqual([])
+    expect(Object.keys(after).filter((f) => f.startsWith('quarantine/')), `round ${round}: quarantined records`).toEqual([])
+    if (round === KILLS) {
+      await page.close()
+      break
+    }
+
+    // Make room, then start the next write and kill it at a random moment.
+    while (live.reduce((n, e) => n + e.size, 0) > LIVE_BYTES) {
+      const old = live.shift()!
+      await page.evaluate((id) => (window as unknown as { crashCache: { delete(id: string): Promise<boolean> } }).crashCache.delete(id), old.id)
+    }
+    const size = Math.round(Math.exp(Math.log(MB) + random() * (Math.log(134 * MB) - Math.log(MB))))
+    const method = METHODS[round % METHODS.length]!
+    // Up to about how long such a write takes here, so kills land before, inside and after it.
+    const delayMs = Math.round(random() * (40 + (size / MB) * 9))
+    const spec = { seed: Math.floor(random() * 2 ** 32), size, kind: random() < 0.5 ? ('random' as const) : ('smooth' as const), image: random() < 0.3 }
+    const started = await page.evaluate(
+      async ({ spec, delayMs, method, round }) => {
+        const h = window.vxHarness
+        const lib = window.voxcacheLib!
+        const c = (window as unknown as { crashCache: import('../src/client.js').VoxCache }).crashCache
+        const bytes = h.bytes(spec.seed, spec.size, spec.kind)
+        const digest = await h.digest(bytes)
+        const id = await lib.operationId('crash', { round, seed: spec.seed })
+        const value = spec.image
+          ? {
+              imageType: { dimension: 2, componentType: 'uint8', pixelType: 'Scalar', components: 1 },
+              name: `round ${round}`,
+              origin: [0, 0],
+              spacing: [1, 1],
+              direction: new Float64Array([1, 0, 0, 1]),
+              size: [spec.size, 1],
+              metadata: new Map(),
+              data: bytes,
+            }
+          : bytes
+        const state = { acknowledged: false, kill: false }
+        ;(window as unknown as { crashState: typeof state }).crashState = state
+        void c.store(id, value as never, { codec: spec.kind === 'smooth' ? 'zstd' : 'none' }).then(() => {
+          state.acknowledged = true
+        })
+        // The random moment. The kill itself is done here for the worker, by the test for the page.
+        setTimeout(() => {
+          state.kill = true
+          if (method === 'terminate worker') {
+            const ours = h.workers.filter((w) => w.url.includes('cache.worker')).at(-1)!
+            ours.worker.terminate()
+          }
+        }, delayMs)
+        return { id, digest }
+      },
+      { spec, delayMs, method, round },
+    )
+    await page.waitForFunction(() => (window as unknown as { crashState: { kill: boolean } }).crashState.kill, undefined, { polling: 5 })
+    const acknowledged = await page.evaluate(() => (window as unknown as { crashState: { acknowledged: boolean } }).crashState.acknowledged)
+    await kill(page, method)
+    pending = {
+      entry: { id: started.id, digest: started.digest, ...spec },
+      outcome: { method, size, delayMs, acknowledged, tmpBefore: [], inFlight: 'absent' },
+    }
+  }
+
+  const count = (f: (o: Outcome) => boolean) => outcomes.filter(f).length
+  const summary = {
+    kills: outcomes.length,
+    byMethod: Object.fromEntries(METHODS.map((m) => [m, count((o) => o.method === m)])),
+    complete: count((o) => o.inFlight === 'complete'),
+    absent: count((o) => o.inFlight === 'absent'),
+    acknowledgedBeforeKill: count((o) => o.acknowledged),
+    killedInsideWrite: count((o) => o.tmpBefore.length > 0),
+    megabytesWritten: Math.round(outcomes.reduce((n, o) => n + o.size, 0) / MB),
+  }
+  console.log(`crash loop (seed ${SEED}): ${JSON.stringify(summary)}`)
+  test.info().annotations.push({ type: 'crash-loop', description: JSON.stringify(summary) })
+  expect(summary.kills).toBe(KILLS)
+  // The loop must really have hit writes in progress, or it proves nothing.
+  expect(summary.absent).toBeGreaterThan(0)
+  expect(summary.killedInsideWrite).toBeGreaterThan(0)
+})
+
+async function kill(page: Page, method: (typeof METHODS)[number]): Promise<void> {
+  if (method === 'close page') {
+    await page.close()
+  } else if (method === 'crash renderer') {
+    const crashed = page.waitForEvent('crash')
+    const cdp = await page.context().newCDPSession(page)
+    void cdp.send('Page.crash').catch(() => undefined) // never answers: the renderer is gone
+    await crashed
+    await page.close()
+  } else {
+    await page.close() // the worker is already terminated; the page goes too, to start clean
+  }
+}
+
+test('temporary files of every kind a killed write leaves are removed on open, and entries stay', async ({ page, context }) => {
+  await installHarness(context)
+  await openPage(page, 'cache=crash-tmp-probe')
+  const ids = await page.evaluate(async () => {
+    const lib = window.voxcacheLib!
+    const c = await lib.openCache({ name: 'crash-tmp' })
+    const ids = [await lib.operationId('tmp', { big: true }), await lib.operationId('tmp', { inline: true })]
+    await c.store(ids[0]!, window.vxHarness.bytes(1, 300_000, 'random'))
+    await c.store(ids[1]!, { small: 'inline' })
+    await c.close()
+    // What a kill leaves: a checkpoint's snapshot and journal half written, a payload and an inline
+    // record on its way to quarantine cut short.
+    const root = await navigator.storage.getDirectory()
+    const home = await (await root.getDirectoryHandle('voxcache')).getDirectoryHandle('crash-tmp')
+    const plant = async (dir: FileSystemDirectoryHandle, name: string) => {
+      const w = await (await dir.getFileHandle(name, { create: true })).createWritable()
+      await w.write(new Uint8Array(777).fill(0x53))
+      await w.close()
+    }
+    await plant(home, 'index.sqlite.tmp')
+    await plant(home, 'index.journal.tmp')
+    await plant(await home.getDirectoryHandle('payloads'), `${'e'.repeat(64)}.vxc.tmp`)
+    await plant(await home.getDirectoryHandle('quarantine', { create: true }), `${'d'.repeat(64)}.1.vxc.tmp`)
+    return ids
+  })
+  expect(Object.keys(await cacheFiles(page, 'crash-tmp')).filter((f) => f.endsWith('.tmp'))).toHaveLength(4)
+  const reopened = await page.evaluate(async (ids) => {
+    const c = await window.voxcacheLib!.openCache({ name: 'crash-tmp' })
+    const big = (await c.retrieve(ids[0]!)) as Uint8Array
+    const out = { big: await window.vxHarness.digest(big), small: await c.retrieve(ids[1]!), entries: (await c.stats()).entries }
+    await c.close()
+    return out
+  }, ids)
+  expect(reopened).toEqual({
+    big: await page.evaluate(() => window.vxHarness.digest(window.vxHarness.bytes(1, 300_000, 'random'))),
+    small: { small: 'inline' },
+    entries: 2,
+  })
+  expect(Object.keys(await cacheFiles(page, 'crash-tmp')).filter((f) => f.endsWith('.tmp'))).toEqual([])
+})

@@ -13,6 +13,8 @@ export interface Harness {
   digest(view: ArrayBufferView): Promise<string>
   /** Every file under voxcache/<cache>/ as relative path → size; {} when the cache has no folder. */
   files(cache: string): Promise<Record<string, number>>
+  /** The same for a cache kept in IndexedDB (storage: 'idb'): its keys and their Blobs' sizes. */
+  idbFiles(cache: string): Promise<Record<string, number>>
 }
 
 declare global {
@@ -75,6 +77,28 @@ function install(): void {
       await walk(home, '')
       return out
     },
+    async idbFiles(cache) {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const request = indexedDB.open(`voxcache:${cache}`)
+        request.onupgradeneeded = () => request.result.createObjectStore('files')
+        request.onsuccess = () => resolve(request.result)
+        request.onerror = () => reject(request.error)
+      })
+      try {
+        const store = db.transaction('files', 'readonly').objectStore('files')
+        const [keys, values] = await Promise.all(
+          [store.getAllKeys(), store.getAll()].map(
+            (request) => new Promise<unknown[]>((resolve, reject) => {
+              request.onsuccess = () => resolve(request.result as unknown[])
+              request.onerror = () => reject(request.error)
+            }),
+          ),
+        )
+        return Object.fromEntries(keys!.map((k, i) => [String(k), (values![i] as Blob).size]))
+      } finally {
+        db.close()
+      }
+    },
   }
   window.vxHarness = harness
 }
@@ -84,8 +108,8 @@ export async function installHarness(context: BrowserContext): Promise<void> {
 }
 
 /** The cache's files, from a page of the origin (the async OPFS API, beside any worker). */
-export async function cacheFiles(page: Page, cache: string): Promise<Record<string, number>> {
-  return page.evaluate((cache) => window.vxHarness.files(cache), cache)
+export async function cacheFiles(page: Page, cache: string, storage: 'opfs' | 'idb' = 'opfs'): Promise<Record<string, number>> {
+  return page.evaluate(({ cache, storage }) => (storage === 'idb' ? window.vxHarness.idbFiles(cache) : window.vxHarness.files(cache)), { cache, storage })
 }
 
 /** A small seeded PRNG for the test process (mulberry32): the same seed replays the same run. */

@@ -71,7 +71,8 @@ test('a small budget: evictions come in bursts down to the low-water mark; pinne
   expect(run.intact.length).toBe(run.present.filter(Boolean).length)
 })
 
-test('a tight quota: stores evict to fit, and one that cannot fit is CacheFullError with nothing lost', async ({ page, context }) => {
+for (const storage of ['opfs', 'idb'] as const) {
+test(`a tight quota (${storage}): stores evict to fit, and one that cannot fit is CacheFullError with nothing lost`, async ({ page, context }) => {
   await installHarness(context)
   await openPage(page, 'cache=space-quota-probe')
   const cdp = await context.newCDPSession(page)
@@ -79,11 +80,11 @@ test('a tight quota: stores evict to fit, and one that cannot fit is CacheFullEr
   const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0)
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage + 40_000_000 })
   try {
-    const run = await page.evaluate(async () => {
+    const run = await page.evaluate(async (storage) => {
       const lib = window.voxcacheLib!
       const h = window.vxHarness
       // The budget is far above the quota: only the browser's refusals drive eviction here.
-      const cache = await lib.openCache({ name: 'space-quota', maxBytes: 1e10 })
+      const cache = await lib.openCache({ name: `space-quota-${storage}`, maxBytes: 1e10, storage })
       const value = (i: number) => h.bytes(5000 + i, 4_000_000, i % 3 ? 'random' : 'smooth')
       const ids: string[] = []
       const log: string[] = []
@@ -118,7 +119,7 @@ test('a tight quota: stores evict to fit, and one that cannot fit is CacheFullEr
       const stats = await cache.stats()
       await cache.close()
       return { log, before, after, huge, bytesBefore, bytesAfter: stats.bytes, evictions: stats.evictions }
-    })
+    }, storage)
     // Every store fitted by evicting least recently used entries; none failed any other way.
     expect(run.log).toEqual(run.log.map(() => 'stored'))
     expect(run.evictions).toBeGreaterThan(0)
@@ -129,10 +130,11 @@ test('a tight quota: stores evict to fit, and one that cannot fit is CacheFullEr
     expect(run.huge).toBe('CacheFullError')
     expect(run.after).toEqual(run.before)
     expect(run.bytesAfter).toBe(run.bytesBefore)
-    const files = await cacheFiles(page, 'space-quota')
-    expect(Object.keys(files).filter((f) => f.endsWith('.tmp'))).toEqual([])
+    const files = await cacheFiles(page, `space-quota-${storage}`, storage)
+    expect(Object.keys(files).filter((f) => f.endsWith('.tmp') || f.startsWith('quota-probe'))).toEqual([])
     expect(Object.keys(files).filter((f) => f.startsWith('payloads/')).length).toBe(run.after.filter((r) => r).length)
   } finally {
     await cdp.send('Storage.overrideQuotaForOrigin', { origin })
   }
 })
+}

@@ -40,7 +40,7 @@ import { isQuotaError, TMP_SUFFIX, type Backend } from './payloads/backend.js'
 import { createIdbBackend } from './payloads/idb.js'
 import { createMemoryBackend } from './payloads/memory.js'
 import { createOpfsBackend } from './payloads/opfs.js'
-import { planEviction, pickLru, writeWithQuotaRetry, type Budget } from './space.js'
+import { planEviction, pickLru, usageDropsTo, usageNow, writeWithQuotaRetry, type Budget } from './space.js'
 import { createCoordinator, type Coordinator } from './tabs.js'
 import {
   decodeCounters,
@@ -55,6 +55,8 @@ import type { Image } from '../src/types.js'
 
 const PAYLOADS = 'payloads'
 const QUARANTINE = 'quarantine'
+/** Written and removed at once, under the lock, to learn whether the quota has room. */
+const QUOTA_PROBE = 'quota-probe'
 const payloadPath = (id: string) => `${PAYLOADS}/${id}.vxc`
 const TOUCH_FLUSH_MS = 1000
 const DEFAULT_BUDGET = 1 << 30
@@ -210,7 +212,15 @@ export function createService() {
       } else {
         await writeWithQuotaRetry(
           () => s.backend.writeAtomic(payloadPath(id), parts),
-          async (refusal) => evict(s, await planQuotaEviction(s, byteLength, id, evicted, refusal), entries),
+          async (refusal) => {
+            const ids = await planQuotaEviction(s, byteLength, id, evicted, refusal)
+            const freed = ids.reduce((n, x) => n + (s.index.db.info(x)?.sizeBytes ?? 0), 0)
+            const usage = s.backend.kind === 'idb' ? await usageNow() : undefined
+            await evict(s, ids, entries)
+            // IndexedDB frees a deleted Blob's space a moment after the delete commits (seen here:
+            // the retry right after was refused again); the retry waits until the browser counts it.
+            if (usage !== undefined && freed > 0) await usageDropsTo(usage - freed)
+          },
         )
       }
       const info: EntryInfo = {
@@ -237,6 +247,8 @@ export function createService() {
   /**
    * After the browser refused a write: the entries to evict so that it fits the quota. Evicts nothing
    * when even an empty cache could not hold the value — eviction would lose entries for no gain.
+   * Free space counts only when proven: estimate() cannot be trusted here (under DevTools' quota
+   * override Chromium reports 10 GiB; IndexedDB then evicted entries and still failed, seen here).
    */
   async function planQuotaEviction(
     s: State,
@@ -247,22 +259,42 @@ export function createService() {
   ): Promise<string[]> {
     const db = s.index.db
     const { bytes, pinnedBytes } = db.totals()
-    // How much fitted before the quota ran out is the best measure of free space; estimate() can be
-    // far off (with a quota override it reports the disk's size).
-    let free = (refusal as { written?: number }).written ?? Number.POSITIVE_INFINITY
-    if (free === Number.POSITIVE_INFINITY) {
-      try {
-        const { usage = 0, quota = 0 } = await navigator.storage.estimate()
-        if (quota > 0) free = quota - usage
-      } catch {
-        // no estimate: evict what the value needs and let the retry decide
-      }
+    // What evicting every unpinned entry would free: not the value's own old version, nor the entries
+    // the budget already evicted (their deletions are not in the index yet, and the refusal saw them).
+    let evictable = bytes - pinnedBytes
+    for (const x of [...already, id]) {
+      const info = db.info(x)
+      if (info && !info.pinned) evictable -= info.sizeBytes
     }
-    if (byteLength > free + (bytes - pinnedBytes)) {
+    // OPFS says how much of the refused write fitted; otherwise, when even evicting every unpinned
+    // entry would leave the value short of room, a probe write of the shortfall tells whether the
+    // quota has that much free, before anything is evicted.
+    let free = (refusal as { written?: number }).written
+    if (free === undefined) {
+      const shortfall = byteLength - evictable
+      free = shortfall > 0 ? await probeFree(s, shortfall) : 0
+    }
+    free = Math.min(free, byteLength)
+    if (byteLength > free + evictable) {
       throw new CacheFullError(`a value of ${byteLength} bytes does not fit the browser's storage quota`)
     }
     const need = Math.max(byteLength - Math.max(free, 0), 0) + byteLength / 4
     return pickLru(db, need, id).filter((x) => !already.includes(x))
+  }
+
+  /** `bytes` when a file of that size fits the quota now (it is written, then removed), else 0. */
+  async function probeFree(s: State, bytes: number): Promise<number> {
+    const usage = s.backend.kind === 'idb' ? await usageNow() : undefined
+    try {
+      await s.backend.writeAtomic(QUOTA_PROBE, [new Uint8Array(bytes)])
+    } catch (error) {
+      if (isQuotaError(error)) return 0
+      throw error
+    } finally {
+      await s.backend.delete(QUOTA_PROBE)
+    }
+    if (usage !== undefined) await usageDropsTo(usage)
+    return bytes
   }
 
   async function quarantine(s: State, id: string): Promise<void> {

@@ -71,3 +71,27 @@ export async function writeWithQuotaRetry(
     throw error
   }
 }
+
+/** The origin's storage usage as the browser counts it, or undefined when it does not say. */
+export async function usageNow(): Promise<number | undefined> {
+  try {
+    return (await navigator.storage.estimate()).usage
+  } catch {
+    return undefined
+  }
+}
+
+const RECLAIM_CHECKS = 40
+const RECLAIM_PAUSE_MS = 25
+
+/**
+ * Waits, a second at most, until the browser counts the origin's usage at or below `target` bytes.
+ * IndexedDB deletes a Blob's file after its transaction commits and has no event for it, so this polls.
+ */
+export async function usageDropsTo(target: number): Promise<void> {
+  for (let i = 0; i < RECLAIM_CHECKS; i++) {
+    const usage = await usageNow()
+    if (usage === undefined || usage <= target) return
+    await new Promise((resolve) => setTimeout(resolve, RECLAIM_PAUSE_MS))
+  }
+}

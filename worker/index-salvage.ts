@@ -98,7 +98,7 @@ function scanRecords(sqlite: Uint8Array, found: Map<string, SalvagedRecord>): vo
       continue
     }
     if (typeof header !== 'object' || header === null || typeof header.storedLength !== 'number') continue
-    const end = ((at + PREFIX_BYTES + length + 7) & ~7) + header.storedLength
+    const end = at + ((PREFIX_BYTES + length + 7) & ~7) + header.storedLength // padding is relative to the record
     if (!Number.isSafeInteger(end) || end > sqlite.byteLength) continue
     // decodeRecord checks the header hash, every field and the body checksum before this is believed.
     consider(found, header.operationId, sqlite.subarray(at, end))

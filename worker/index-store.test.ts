@@ -7,6 +7,7 @@ import type { EntryInfo } from '../src/types.js'
 import { IndexDb, rowRecord, SCHEMA_VERSION } from './index-db.js'
 import { IndexStore, JOURNAL, SNAPSHOT } from './index-store.js'
 import { ENVELOPE_BYTES, readSnapshot } from './index-format.js'
+import { salvageSnapshot } from './index-salvage.js'
 import { createMemoryBackend } from './payloads/memory.js'
 
 let SQL: SqlJsStatic
@@ -368,3 +369,19 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
   }
   return -1
 }
+
+describe('salvage', () => {
+  it('finds whole records at any offset in raw bytes, and only valid ones', async () => {
+    await initChecksum()
+    const good = inlineRecord(1).data
+    const bad = inlineRecord(2).data.slice()
+    bad[bad.byteLength - 1]! ^= 0x01
+    for (const offset of [0, 1, 3, 7, 13]) {
+      const bytes = concatParts([new Uint8Array(offset).fill(0x56), good, new Uint8Array(5), bad, new Uint8Array(9)])
+      const found = new Map()
+      salvageSnapshot(SQL, bytes, found) // not SQLite at all: only the raw scan can find them
+      expect([...found.keys()], `offset ${offset}`).toEqual([hex(1)])
+      expect(found.get(hex(1)).data).toEqual(good)
+    }
+  })
+})

@@ -60,6 +60,7 @@ export class VoxCache {
    * @throws {InvalidKeyError} when `id` is not an operation id.
    * @throws {UnsupportedValueError} when the value is not storable; nothing is written or detached.
    * @throws {CacheFullError} when the value cannot fit, even after eviction; nothing else is lost.
+   * @throws {SchemaVersionError} when a newer voxcache's record is stored under `id`; it is kept.
    */
   store(id: string, value: Value, options?: StoreOptions): Promise<EntryInfo> {
     assertOperationId(id)
@@ -72,6 +73,7 @@ export class VoxCache {
    * The value stored under `id`, or `undefined` on a miss (a stored `null` comes back as `null`).
    * Its pixel buffer is transferred to you: it is yours, nothing else holds it.
    * @throws {CorruptEntryError} when the stored record fails validation; the entry is quarantined.
+   * @throws {SchemaVersionError} when a newer voxcache wrote the record; it is left as it is.
    */
   retrieve(id: string): Promise<Value | undefined> {
     return this.#call((r) => r.retrieve(id) as Promise<Value | undefined>)
@@ -120,6 +122,7 @@ export class VoxCache {
    * fails validation is quarantined and recomputed.
    * @throws {InvalidKeyError} when `args` is not plain JSON.
    * @throws {UnsupportedValueError} when compute returns something voxcache does not store.
+   * @throws {SchemaVersionError} when a newer voxcache's record is stored under the id (it is kept).
    */
   async memoize<T extends Value>(
     op: string,
@@ -241,7 +244,8 @@ export class VoxCache {
 /**
  * Opens the cache named `options.name` (default `"default"`) in a dedicated worker of its own.
  * @throws {StorageUnavailableError} when workers or the requested storage are not available.
- * @throws {SchemaVersionError} when the stored index comes from a newer voxcache.
+ * @throws {SchemaVersionError} when the stored index (schema, snapshot or journal) comes from a newer
+ *   voxcache; no file is changed. A damaged index is rebuilt instead (see the README's Reliability).
  */
 export async function openCache(options: OpenCacheOptions = {}): Promise<VoxCache> {
   if (typeof Worker === 'undefined') throw new StorageUnavailableError('voxcache needs Web Workers')

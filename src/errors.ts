@@ -54,10 +54,19 @@ export class UnsupportedValueError extends VoxCacheError {
   override name = 'UnsupportedValueError'
   override readonly code = 'UNSUPPORTED_VALUE'
 }
-/** The index was written by a newer or unknown version of voxcache. Nothing was changed. */
+/**
+ * The index, its journal or one record was written by a newer version of voxcache. Nothing was changed:
+ * the files are left as they are for the newer version. For a record, `entryId` names the entry.
+ */
 export class SchemaVersionError extends VoxCacheError {
   override name = 'SchemaVersionError'
   override readonly code = 'SCHEMA_VERSION'
+  /** The entry whose record is newer; undefined when the index or the journal is. */
+  readonly entryId: string | undefined
+  constructor(message: string, options?: { cause?: unknown; entryId?: string }) {
+    super(options?.entryId ? `entry ${options.entryId} ${message}` : message, options && 'cause' in options ? { cause: options.cause } : undefined)
+    this.entryId = options?.entryId
+  }
 }
 /** A database given to importDatabase is not a voxcache export. */
 export class InvalidImportError extends VoxCacheError {
@@ -100,6 +109,10 @@ export function reviveError(error: unknown): unknown {
   if (Class === CorruptEntryError) {
     const match = /^entry (\S+) is corrupt: ([\s\S]*)$/.exec((error as Error).message)
     revived = new CorruptEntryError(match?.[1] ?? 'unknown', match?.[2] ?? (error as Error).message)
+  } else if (Class === SchemaVersionError) {
+    const message = String((error as Error).message)
+    const match = /^entry (\S+) ([\s\S]*)$/.exec(message)
+    revived = match ? new SchemaVersionError(match[2]!, { entryId: match[1]! }) : new SchemaVersionError(message)
   } else {
     revived = new (Class as unknown as new (m: string) => VoxCacheError)(String((error as Error).message))
   }

@@ -1,9 +1,13 @@
 import initSqlJs, { type SqlJsStatic } from 'sql.js'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { initChecksum } from '../src/codec/checksum.js'
+import { concatParts, encodeRecord } from '../src/codec/record.js'
 import { SchemaVersionError } from '../src/errors.js'
 import type { EntryInfo } from '../src/types.js'
 import { IndexDb, rowRecord, SCHEMA_VERSION } from './index-db.js'
 import { IndexStore, JOURNAL, SNAPSHOT } from './index-store.js'
+import { ENVELOPE_BYTES, readSnapshot } from './index-format.js'
+import { salvageSnapshot } from './index-salvage.js'
 import { createMemoryBackend } from './payloads/memory.js'
 
 let SQL: SqlJsStatic
@@ -173,13 +177,211 @@ describe('IndexStore recovery', () => {
     expect((await IndexStore.load(backend, SQL)).db.has(hex(2))).toBe(true)
   })
 
-  it('skips a journal line that parses but is not a valid entry', async () => {
+  it('takes a well-formed line without its checksum for damage: set aside, the rest kept', async () => {
     const backend = createMemoryBackend()
     const a = await IndexStore.load(backend, SQL)
     await a.commit([put(1)])
-    await backend.append(JOURNAL, new TextEncoder().encode('{"g":2,"t":"put","row":null}\n'))
-    await backend.append(JOURNAL, new TextEncoder().encode(JSON.stringify({ g: 3, ...put(3) }) + '\n'))
+    await backend.append(JOURNAL, new TextEncoder().encode('{"g":2,"t":"clear"}\n'))
     const b = await IndexStore.load(backend, SQL)
-    expect(b.db.list().map((e) => e.id).sort()).toEqual([hex(1), hex(3)])
+    expect(b.db.list().map((e) => e.id)).toEqual([hex(1)])
+    expect(b.recovery?.journal).toMatch(/checksum/)
+    expect(await backend.list('quarantine')).toEqual([expect.stringMatching(/^index\.journal\./)])
+  })
+})
+
+/** A record as the service stores it inline (codec none needs no zstd). */
+function inlineRecord(n: number): { info: EntryInfo; data: Uint8Array } {
+  const { header, parts, byteLength } = encodeRecord({ n, text: `value ${n}` }, { operationId: hex(n), codec: 'none', createdAt: entry(n).createdAt })
+  const data = concatParts(parts, byteLength)
+  return {
+    data,
+    info: entry(n, { dataType: 'json', sizeBytes: byteLength, rawBytes: header.rawLength, codec: 'none', checksum: header.checksum, inline: true }),
+  }
+}
+const putInline = (n: number) => {
+  const { info, data } = inlineRecord(n)
+  return { t: 'put' as const, row: rowRecord(info, data) }
+}
+const text = (bytes: Uint8Array | undefined) => new TextDecoder().decode(bytes)
+
+describe('index files: damage is detected, inline records salvaged', () => {
+  beforeAll(async () => {
+    await initChecksum()
+  })
+
+  /** A store with a snapshot (1, 2 inline, 3 a file) and a journal (4 inline, 5 a file, a touch of 3). */
+  async function populated() {
+    const backend = createMemoryBackend()
+    const a = await IndexStore.load(backend, SQL)
+    await a.commit([putInline(1), putInline(2), put(3)])
+    await a.checkpoint()
+    await a.commit([putInline(4), put(5)])
+    await a.commit([{ t: 'touch', id: hex(3), at: '2030-01-01T00:00:00.000Z', hits: 7 }])
+    return backend
+  }
+
+  it('every flipped bit, truncation and extension of the snapshot is caught by its envelope', async () => {
+    const backend = await populated()
+    const bytes = (await backend.read(SNAPSHOT))!
+    expect(text(bytes.subarray(0, 4))).toBe('VXIX')
+    expect(readSnapshot(bytes).kind).toBe('envelope')
+    for (let at = 0; at < bytes.byteLength; at += 7) {
+      for (const bit of [0x01, 0x80]) {
+        const flipped = bytes.slice()
+        flipped[at]! ^= bit
+        expect(readSnapshot(flipped).kind, `bit ${bit} of byte ${at}`).toBe('damaged')
+      }
+    }
+    for (const length of [0, 1, 16, ENVELOPE_BYTES, ENVELOPE_BYTES + 100, bytes.byteLength >> 1, bytes.byteLength - 1]) {
+      expect(readSnapshot(bytes.slice(0, length)).kind, `truncated to ${length}`).toBe('damaged')
+    }
+    expect(readSnapshot(concatParts([bytes, new Uint8Array(1)])).kind).toBe('damaged')
+    expect(readSnapshot(concatParts([bytes, bytes.subarray(ENVELOPE_BYTES)])).kind).toBe('damaged')
+  })
+
+  it('a damaged snapshot: journal lines kept, inline records salvaged from the damaged bytes, files left to reconcile', async () => {
+    const backend = await populated()
+    const bytes = (await backend.read(SNAPSHOT))!
+    // Damage the SQLite header and one of the two inline records; the other must come back.
+    const damaged = bytes.slice()
+    damaged[ENVELOPE_BYTES + 20]! ^= 0xff
+    const second = inlineRecord(2).data
+    const at = indexOf(damaged, second)
+    expect(at).toBeGreaterThan(0)
+    damaged[at + second.byteLength - 2]! ^= 0x01
+    await backend.writeAtomic(SNAPSHOT, [damaged])
+    const b = await IndexStore.load(backend, SQL)
+    expect(b.recovery).toMatchObject({ snapshot: expect.stringContaining('checksum'), journal: undefined, salvaged: 1 })
+    expect(b.db.list({ orderBy: 'id' }).map((e) => e.id)).toEqual([hex(1), hex(4), hex(5)])
+    expect(b.db.inlineData(hex(1))).toEqual(inlineRecord(1).data)
+    expect(await backend.list('quarantine')).toEqual([expect.stringMatching(/^index\.sqlite\./)])
+    // The rebuilt index was written whole and sound: it loads again without damage.
+    const c = await IndexStore.load(backend, SQL)
+    expect(c.recovery).toBeUndefined()
+    expect(c.db.totals().entries).toBe(3)
+  })
+
+  it('a digit flipped in a journal line (still valid JSON) is damage, not applied; the record in it is salvaged', async () => {
+    const backend = await populated()
+    const journal = text(await backend.read(JOURNAL))
+    expect(journal.split('\n')[0]).toMatch(/^\{"voxcacheJournal":2,"base":\d+,"c":"[0-9a-f]{8}"\}$/)
+    // The hits of the touch line, and the sizeBytes of entry 4's put line, whose record is intact.
+    const forged = journal.replace('"hits":7', '"hits":9').replace(/("id":"0+4".*?"sizeBytes":)(\d)/, (_, a: string, d: string) => a + String((+d + 1) % 10))
+    expect(forged).not.toBe(journal)
+    await backend.writeAtomic(JOURNAL, [new TextEncoder().encode(forged)])
+    const b = await IndexStore.load(backend, SQL)
+    expect(b.recovery).toMatchObject({ journal: expect.stringContaining('checksum'), salvaged: 1 })
+    expect(b.db.info(hex(3))!.hits).toBe(0) // the touch is lost, not taken as 9
+    expect(b.db.info(hex(4))!.sizeBytes).toBe(inlineRecord(4).data.byteLength) // from the record itself
+    expect(b.db.has(hex(5))).toBe(true)
+  })
+
+  it('a torn last line is a crash mid-append: truncated, not damage', async () => {
+    const backend = await populated()
+    const size = (await backend.size(JOURNAL))!
+    await backend.truncate(JOURNAL, size - 5)
+    const b = await IndexStore.load(backend, SQL)
+    expect(b.recovery).toBeUndefined()
+    expect(b.db.info(hex(3))!.hits).toBe(0)
+    expect(b.db.has(hex(4))).toBe(true)
+    expect(text(await backend.read(JOURNAL)).endsWith('\n')).toBe(true)
+  })
+
+  it('an empty or headerless journal beside a snapshot is damage', async () => {
+    for (const cut of [0, 10]) {
+      const backend = await populated()
+      await backend.truncate(JOURNAL, cut)
+      const b = await IndexStore.load(backend, SQL)
+      expect(b.recovery?.journal, `cut to ${cut}`).toBeDefined()
+      expect(b.db.list({ orderBy: 'id' }).map((e) => e.id)).toEqual([hex(1), hex(2), hex(3)])
+    }
+  })
+})
+
+describe('index versions', () => {
+  it("reads the previous release's bare snapshot and version-1 journal, and rewrites both", async () => {
+    const backend = createMemoryBackend()
+    const db = IndexDb.open(SQL)
+    db.apply(putInline(1))
+    db.apply(put(2))
+    db.generation = 1
+    await backend.writeAtomic(SNAPSHOT, [db.export()])
+    const lines = [{ voxcacheJournal: 1, base: 1 }, { g: 2, ...put(3) }, { g: 3, t: 'touch', id: hex(2), at: '2030-01-01T00:00:00.000Z', hits: 2 }]
+    await backend.writeAtomic(JOURNAL, [new TextEncoder().encode(lines.map((l) => JSON.stringify(l)).join('\n') + '\n')])
+    const b = await IndexStore.load(backend, SQL)
+    expect(b.recovery).toBeUndefined()
+    expect(b.db.list({ orderBy: 'id' }).map((e) => e.id)).toEqual([hex(1), hex(2), hex(3)])
+    expect(b.db.info(hex(2))!.hits).toBe(2)
+    expect(text((await backend.read(SNAPSHOT))!.subarray(0, 4))).toBe('VXIX')
+    expect(text(await backend.read(JOURNAL))).toMatch(/^\{"voxcacheJournal":2,/)
+    expect((await IndexStore.load(backend, SQL)).db.totals().entries).toBe(3)
+  })
+
+  it('refuses a newer snapshot envelope, schema or journal and leaves every file as it was', async () => {
+    const newerSchema = new SQL.Database()
+    newerSchema.run('PRAGMA user_version = 3')
+    const newerEnvelope = (await (async () => {
+      const backend = createMemoryBackend()
+      await (await IndexStore.load(backend, SQL)).checkpoint()
+      const bytes = (await backend.read(SNAPSHOT))!
+      // A made-up version 2 layout: the version field says 2 and the rest is not version 1's.
+      new DataView(bytes.buffer).setUint32(4, 2, true)
+      bytes[20]! ^= 0x01
+      return bytes
+    })())
+    const cases: [string, Uint8Array | undefined, string | undefined][] = [
+      ['schema 3 in a bare SQLite file', newerSchema.export(), undefined],
+      ['snapshot envelope 2', newerEnvelope, undefined],
+      ['journal version 3', undefined, '{"voxcacheJournal":3,"base":0}\n{"whatever":"v3 holds"}\n'],
+    ]
+    for (const [name, snapshot, journal] of cases) {
+      const backend = createMemoryBackend()
+      if (snapshot) await backend.writeAtomic(SNAPSHOT, [snapshot])
+      if (journal) await backend.writeAtomic(JOURNAL, [new TextEncoder().encode(journal)])
+      await expect(IndexStore.load(backend, SQL), name).rejects.toThrow(SchemaVersionError)
+      expect(await backend.read(SNAPSHOT), name).toEqual(snapshot)
+      expect(text(await backend.read(JOURNAL)), name).toBe(journal === undefined ? '' : journal)
+      expect(await backend.list('quarantine'), name).toEqual([])
+    }
+  })
+
+  it('a version field with one flipped bit is damage, not a newer version', async () => {
+    const backend = createMemoryBackend()
+    const a = await IndexStore.load(backend, SQL)
+    await a.commit([putInline(1)])
+    await a.checkpoint()
+    await a.commit([putInline(2)])
+    const snapshot = (await backend.read(SNAPSHOT))!
+    snapshot[4]! ^= 0x02 // version 1 reads 3
+    await backend.writeAtomic(SNAPSHOT, [snapshot])
+    const journal = text(await backend.read(JOURNAL)).replace('"voxcacheJournal":2', '"voxcacheJournal":3')
+    await backend.writeAtomic(JOURNAL, [new TextEncoder().encode(journal)])
+    const b = await IndexStore.load(backend, SQL)
+    expect(b.recovery).toMatchObject({ snapshot: expect.stringContaining('version'), journal: expect.stringContaining('header') })
+    expect(b.db.list({ orderBy: 'id' }).map((e) => e.id)).toEqual([hex(1), hex(2)])
+  })
+})
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.byteLength <= haystack.byteLength; i++) {
+    for (let j = 0; j < needle.byteLength; j++) if (haystack[i + j] !== needle[j]) continue outer
+    return i
+  }
+  return -1
+}
+
+describe('salvage', () => {
+  it('finds whole records at any offset in raw bytes, and only valid ones', async () => {
+    await initChecksum()
+    const good = inlineRecord(1).data
+    const bad = inlineRecord(2).data.slice()
+    bad[bad.byteLength - 1]! ^= 0x01
+    for (const offset of [0, 1, 3, 7, 13]) {
+      const bytes = concatParts([new Uint8Array(offset).fill(0x56), good, new Uint8Array(5), bad, new Uint8Array(9)])
+      const found = new Map()
+      salvageSnapshot(SQL, bytes, found) // not SQLite at all: only the raw scan can find them
+      expect([...found.keys()], `offset ${offset}`).toEqual([hex(1)])
+      expect(found.get(hex(1)).data).toEqual(good)
+    }
   })
 })

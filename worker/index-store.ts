@@ -6,8 +6,19 @@
 // carries the generation it produced; replay skips lines the snapshot already holds, so a crash between
 // writing the snapshot and resetting the journal replays nothing twice.
 import type { SqlJsStatic } from 'sql.js'
+import { initChecksum } from '../src/codec/checksum.js'
 import { StorageUnavailableError } from '../src/errors.js'
-import { IndexDb, type JournalEntry } from './index-db.js'
+import { IndexDb, rowRecord, type JournalEntry } from './index-db.js'
+import {
+  journalHeaderLine,
+  lineIntact,
+  readJournalHeader,
+  readSnapshot,
+  sealLine,
+  snapshotEnvelope,
+  type JournalHeader,
+} from './index-format.js'
+import { salvageJournalLine, salvageSnapshot, type SalvagedRecord } from './index-salvage.js'
 import type { Backend } from './payloads/backend.js'
 
 export const SNAPSHOT = 'index.sqlite'
@@ -15,9 +26,18 @@ export const JOURNAL = 'index.journal'
 const MIN_CHECKPOINT_BYTES = 1 << 20
 const NEWLINE = 0x0a
 
-interface JournalHeader {
-  voxcacheJournal: 1
-  base: number
+/** What load() found wrong with the index files, and the records it could still read out of them. */
+interface Damage {
+  snapshot?: string
+  journal?: string
+  salvaged: Map<string, SalvagedRecord>
+}
+
+/** What load() reports: which index files were set aside, and how many inline records were kept. */
+export interface IndexRecovery {
+  snapshot?: string
+  journal?: string
+  salvaged: number
 }
 
 export class IndexStore {
@@ -25,12 +45,20 @@ export class IndexStore {
   private applied = 0
   /** The journal's `base` when this context last read it; another value means it was checkpointed. */
   private base = -1
+  /** The journal's format version as read (1: the previous release's, without line checksums). */
+  private journalVersion: JournalHeader['version'] = 2
   private snapshotBytes = 0
+  /** The snapshot on disk is the previous release's bare SQLite file. */
+  private legacySnapshot = false
+  /** Set by load() during its first read: damage is collected (and salvaged) instead of thrown. */
+  private damage: Damage | undefined
   /**
    * The journal's size as of the last look under the current lock (refresh() runs first in every lock),
    * so commit() need not ask the file system again; -1 when unknown.
    */
   private journalSize = -1
+  /** Set when load() found the index damaged and rebuilt it. */
+  recovery: IndexRecovery | undefined
 
   private constructor(
     private readonly backend: Backend,
@@ -38,21 +66,52 @@ export class IndexStore {
     public db: IndexDb,
   ) {}
 
-  /** Loads snapshot and journal. Call under the exclusive lock: it repairs a torn journal tail. */
+  /**
+   * Loads snapshot and journal. Call under the exclusive lock: it repairs a torn journal tail, and
+   * rebuilds a damaged index from what of it still verifies plus the inline records that can be
+   * salvaged (the payload files are re-indexed by the service's reconcile). An index in an older
+   * format is rewritten in the current one.
+   * @throws {SchemaVersionError} when the snapshot, its schema or the journal is newer than this code;
+   *   no file is changed.
+   */
   static async load(backend: Backend, SQL: SqlJsStatic): Promise<IndexStore> {
+    await initChecksum()
     const store = new IndexStore(backend, SQL, IndexDb.open(SQL))
+    const damage: Damage = { salvaged: new Map() }
+    store.damage = damage
     try {
       await store.reload(true)
     } catch (error) {
-      if (!(error instanceof StorageUnavailableError)) throw error // a newer schema is never touched
-      // An unreadable snapshot or journal is set aside, not deleted, and the index starts empty: the
-      // payload records describe themselves, so reconciliation re-indexes them.
-      const stamp = Date.now()
-      await backend.move(SNAPSHOT, `quarantine/${SNAPSHOT}.${stamp}`).catch(() => undefined)
-      await backend.move(JOURNAL, `quarantine/${JOURNAL}.${stamp}`).catch(() => undefined)
-      await store.reload(true)
+      store.close() // a newer version: nothing was written, and nothing will be
+      throw error
+    } finally {
+      store.damage = undefined
     }
+    if (damage.snapshot !== undefined || damage.journal !== undefined) await store.rebuild(damage)
+    if (!store.recovery && (store.legacySnapshot || store.journalVersion === 1)) await store.checkpoint()
     return store
+  }
+
+  /**
+   * Sets the damaged files aside (not deleted: quarantine/), adds the salvaged records the index does
+   * not hold, and writes the result as a fresh snapshot and journal.
+   */
+  private async rebuild(damage: Damage): Promise<void> {
+    const db = this.db
+    let salvaged = 0
+    for (const { info, data } of damage.salvaged.values()) {
+      if (db.has(info.id)) continue
+      db.apply({ t: 'put', row: rowRecord(info, data) })
+      salvaged++
+    }
+    const stamp = Date.now()
+    if (damage.snapshot !== undefined) await this.backend.move(SNAPSHOT, `quarantine/${SNAPSHOT}.${stamp}`).catch(() => undefined)
+    if (damage.journal !== undefined) await this.backend.move(JOURNAL, `quarantine/${JOURNAL}.${stamp}`).catch(() => undefined)
+    // Past every generation either file may have claimed, so that no tab mistakes the rebuilt index for
+    // one it has already seen.
+    db.generation = Math.max(db.generation, this.base) + 1
+    await this.checkpoint()
+    this.recovery = { snapshot: damage.snapshot, journal: damage.journal, salvaged }
   }
 
   get generation(): number {
@@ -60,14 +119,42 @@ export class IndexStore {
   }
 
   private async reload(repair: boolean): Promise<void> {
-    const snapshot = await this.backend.read(SNAPSHOT)
-    const db = IndexDb.open(this.SQL, snapshot)
+    const bytes = await this.backend.read(SNAPSHOT)
+    let db: IndexDb | undefined
+    this.legacySnapshot = false
+    if (bytes) {
+      const snapshot = readSnapshot(bytes) // a newer envelope throws before anything is touched
+      if (snapshot.kind === 'damaged') {
+        this.damaged('snapshot', `index.sqlite: ${snapshot.reason}`)
+        salvageSnapshot(this.SQL, bytes, this.damage!.salvaged)
+      } else {
+        try {
+          db = IndexDb.open(this.SQL, snapshot.sqlite) // a newer schema throws SchemaVersionError
+          this.legacySnapshot = snapshot.kind === 'legacy'
+        } catch (error) {
+          if (!(error instanceof StorageUnavailableError)) throw error
+          this.damaged('snapshot', `index.sqlite: ${error.message}`)
+          salvageSnapshot(this.SQL, snapshot.sqlite, this.damage!.salvaged)
+        }
+      }
+    }
+    db ??= IndexDb.open(this.SQL)
     this.db.close()
     this.db = db
-    this.snapshotBytes = snapshot?.byteLength ?? 0
+    this.snapshotBytes = bytes?.byteLength ?? 0
     this.applied = 0
     this.base = -1
     await this.catchUp(repair)
+  }
+
+  /**
+   * Records damage found while loading (load() rebuilds afterwards). Outside load() nothing can be
+   * rebuilt under the caller's lock: a damaged snapshot fails the operation, a damaged journal line is
+   * skipped; the next open finds either again and rebuilds.
+   */
+  private damaged(file: 'snapshot' | 'journal', reason: string): void {
+    if (this.damage) this.damage[file] ??= reason
+    else if (file === 'snapshot') throw new StorageUnavailableError(`the index is damaged (${reason}); reopen the cache to rebuild it`)
   }
 
   /** Applies journal lines written since this context last looked. Call under a lock. */
@@ -75,7 +162,8 @@ export class IndexStore {
     const file = await this.backend.file(JOURNAL)
     const size = file?.size ?? 0
     const head = file && size ? new Uint8Array(await file.slice(0, Math.min(size, 256)).arrayBuffer()) : undefined
-    const base = head ? parseHeader(head) : -1
+    const first = head ? head.indexOf(NEWLINE) : -1
+    const base = head && first >= 0 ? (readJournalHeader(new TextDecoder().decode(head.subarray(0, first)))?.base ?? -2) : -1
     this.journalSize = size
     if (base !== this.base || size < this.applied) {
       await this.reload(false)
@@ -87,44 +175,68 @@ export class IndexStore {
   private async catchUp(repair: boolean): Promise<void> {
     const bytes = await this.backend.read(JOURNAL, this.applied)
     this.journalSize = this.applied + (bytes?.byteLength ?? 0)
-    if (!bytes || bytes.byteLength === 0) return
+    if (!bytes) return
     const end = bytes.lastIndexOf(NEWLINE) + 1
-    if (this.applied === 0) {
-      const first = bytes.indexOf(NEWLINE)
-      if (first < 0) return
-      this.base = parseHeader(bytes.subarray(0, first))
-    }
     const text = new TextDecoder().decode(bytes.subarray(0, end))
     const lines = text.split('\n')
+    let from = 0
+    if (this.applied === 0) {
+      // A journal always starts with a whole header line: resetJournal writes it atomically. An empty
+      // or headerless one was cut short by something other than a crash mid-append.
+      const header = end > 0 ? readJournalHeader(lines[0]!) : undefined // a newer version throws here
+      if (header) {
+        this.base = header.base
+        this.journalVersion = header.version
+      } else {
+        this.damaged('journal', end > 0 ? 'index.journal: damaged header line' : 'index.journal: no header line')
+        if (!this.damage) throw new StorageUnavailableError('index.journal has no valid header; reopen the cache to rebuild it')
+        this.journalVersion = 2
+      }
+      from = 1
+    }
     // One generation spans several lines; apply every line newer than what the db held before.
     const floor = this.db.generation
     let top = floor
-    for (let i = this.applied === 0 ? 1 : 0; i < lines.length; i++) {
+    for (let i = from; i < lines.length; i++) {
       const line = lines[i]
       if (!line) continue
-      let entry: JournalEntry & { g: number }
-      try {
-        entry = JSON.parse(line) as JournalEntry & { g: number }
-      } catch {
-        // A line torn by a crash and later written over: it was never acknowledged, so skip it.
-        continue
-      }
+      const entry = this.parseLine(line)
+      if (!entry) continue
       if (entry.g > floor) {
         try {
           this.db.apply(entry)
         } catch {
-          // Well-formed JSON that is not a valid entry is corruption of that line alone: skip it.
+          // Checksummed lines are what this code wrote; this is a version-1 line that parsed but is
+          // not a valid entry: corruption of that line alone.
           continue
         }
         top = Math.max(top, entry.g)
       }
     }
     if (top !== floor) this.db.generation = top
-    if (repair && end < bytes.byteLength) {
+    // Bytes after the last newline are a line torn by a crash mid-append: never acknowledged, dropped.
+    // (A damaged journal is set aside whole instead, torn tail included.)
+    if (repair && end < bytes.byteLength && this.applied + end > 0 && this.damage?.journal === undefined) {
       await this.backend.truncate(JOURNAL, this.applied + end)
       this.journalSize = this.applied + end
     }
     this.applied += end
+  }
+
+  /** A journal line as an entry, or undefined when it fails its checksum (then salvaged, if loading). */
+  private parseLine(line: string): (JournalEntry & { g: number }) | undefined {
+    if (this.journalVersion === 2 && !lineIntact(line)) {
+      this.damaged('journal', 'index.journal: a line fails its checksum')
+      if (this.damage) salvageJournalLine(line, this.damage.salvaged)
+      return undefined
+    }
+    try {
+      const entry = JSON.parse(line) as JournalEntry & { g: number }
+      return typeof entry === 'object' && entry !== null && Number.isSafeInteger(entry.g) ? entry : undefined
+    } catch {
+      // Version 1 only (no checksums): a line that does not parse is skipped, as that release did.
+      return undefined
+    }
   }
 
   /**
@@ -141,7 +253,7 @@ export class IndexStore {
       await this.backend.truncate(JOURNAL, this.applied)
     }
     const g = this.db.generation + 1
-    const text = entries.map((e) => JSON.stringify({ g, ...e })).join('\n') + '\n'
+    const text = entries.map((e) => sealLine(JSON.stringify({ g, ...e }))).join('\n') + '\n'
     const bytes = new TextEncoder().encode(text)
     try {
       await this.backend.append(JOURNAL, bytes)
@@ -160,16 +272,19 @@ export class IndexStore {
   /** Writes the whole index as the snapshot and starts an empty journal. Call under the exclusive lock. */
   async checkpoint(): Promise<void> {
     const bytes = this.db.export()
-    await this.backend.writeAtomic(SNAPSHOT, [bytes])
-    this.snapshotBytes = bytes.byteLength
+    const envelope = snapshotEnvelope(bytes)
+    await this.backend.writeAtomic(SNAPSHOT, [envelope, bytes])
+    this.snapshotBytes = envelope.byteLength + bytes.byteLength
+    this.legacySnapshot = false
     await this.resetJournal()
   }
 
   private async resetJournal(): Promise<void> {
-    const header: JournalHeader = { voxcacheJournal: 1, base: this.db.generation }
-    const bytes = new TextEncoder().encode(JSON.stringify(header) + '\n')
+    const base = this.db.generation
+    const bytes = new TextEncoder().encode(journalHeaderLine(base))
     await this.backend.writeAtomic(JOURNAL, [bytes])
-    this.base = header.base
+    this.base = base
+    this.journalVersion = 2
     this.applied = bytes.byteLength
     this.journalSize = this.applied
   }
@@ -177,16 +292,4 @@ export class IndexStore {
   close(): void {
     this.db.close()
   }
-}
-
-function parseHeader(bytes: Uint8Array): number {
-  const end = bytes.indexOf(NEWLINE)
-  const text = new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end))
-  try {
-    const header = JSON.parse(text) as Partial<JournalHeader>
-    if (header.voxcacheJournal === 1 && typeof header.base === 'number') return header.base
-  } catch {
-    // fall through
-  }
-  throw new StorageUnavailableError('index.journal does not start with a voxcache journal header')
 }

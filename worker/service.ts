@@ -18,6 +18,7 @@ import {
   ClosedError,
   CorruptEntryError,
   InvalidImportError,
+  SchemaVersionError,
   StorageUnavailableError,
   UnsupportedValueError,
   describe,
@@ -73,6 +74,11 @@ interface State {
   /** Another context changed the index since we last read it. */
   stale: boolean
   touches: Map<string, { at: string; hits: number }>
+  /**
+   * Entries whose record a newer voxcache wrote, by id, with the error that says so: they are left as
+   * they are (not indexed, moved or overwritten) and every access to them is refused.
+   */
+  newer: Map<string, SchemaVersionError>
   touchTimer: ReturnType<typeof setTimeout> | undefined
   counters: { hits: number; misses: number; evictions: number }
 }
@@ -390,6 +396,10 @@ export function createService() {
           }
           entries.push({ t: 'put', row: rowRecord(info, null) })
         } catch (error) {
+          if (error instanceof SchemaVersionError) {
+            s.newer.set(id, error)
+            continue
+          }
           if (!(error instanceof CorruptEntryError)) throw error
           await s.backend.move(payloadPath(id), `${QUARANTINE}/${id}.${Date.now()}.vxc`)
         }
@@ -432,6 +442,7 @@ export function createService() {
         inlineBytes: options.inlineBytes ?? 4096,
         stale: false,
         touches: new Map(),
+        newer: new Map(),
         touchTimer: undefined,
         counters: { hits: 0, misses: 0, evictions: 0 },
       }
@@ -443,10 +454,13 @@ export function createService() {
     /**
      * Stores `value` under `id`, replacing what was there.
      * @throws {InvalidKeyError} @throws {UnsupportedValueError} @throws {CacheFullError}
+     * @throws {SchemaVersionError} when a newer voxcache's record is stored under `id` (it is kept).
      */
     async store(id: string, value: Value, options: StoreOptions = {}): Promise<EntryInfo> {
       const s = ready()
       assertOperationId(id)
+      const newer = s.newer.get(id)
+      if (newer) throw newer
       const record = encodeRecord(value, { operationId: id, codec: options.codec ?? s.codec, metadata: options.metadata })
       return putRecord(s, record.header, record.parts, record.byteLength, options.pin)
     },
@@ -475,10 +489,13 @@ export function createService() {
     /**
      * The value stored under `id`, or undefined on a miss. Its pixel buffer is transferred to the caller.
      * @throws {CorruptEntryError} when the record fails validation; the entry is quarantined.
+     * @throws {SchemaVersionError} when a newer voxcache wrote the record; it is left as it is.
      */
     async retrieve(id: string): Promise<Value | undefined> {
       const s = ready()
       assertOperationId(id)
+      const newer = s.newer.get(id)
+      if (newer) throw newer
       const info = await lookup(s, id)
       if (!info) {
         s.counters.misses++
@@ -489,6 +506,7 @@ export function createService() {
         value = await readValue(s, info)
       } catch (error) {
         if (error instanceof CorruptEntryError) await quarantine(s, id)
+        if (error instanceof SchemaVersionError) s.newer.set(id, error)
         throw error
       }
       if (value === MISSING) {

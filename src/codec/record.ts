@@ -6,7 +6,7 @@
 // The header hash is ours, beyond DESIGN.md's layout: geometry lives in the header, and a flipped
 // digit in an origin must be an error, not a shifted image. Decoding builds only plain data and
 // typed arrays, and validates every field before use.
-import { CorruptEntryError, UnsupportedValueError } from '../errors.js'
+import { CorruptEntryError, SchemaVersionError, UnsupportedValueError } from '../errors.js'
 import { isOperationId } from '../operation-id.js'
 import type { Codec, JsonValue, Value } from '../types.js'
 import { checksumParts, createBodyHasher, headerHash } from './checksum.js'
@@ -113,14 +113,37 @@ export function encodeRecord(value: Value, options: EncodeOptions): EncodedRecor
   return { header, parts: [head, ...body], byteLength: bodyOffset + header.storedLength }
 }
 
-/** How many leading bytes of a record hold its header, from the first 16; for reading it in pieces. */
+/**
+ * The version a record's magic names: 1 for "VXC1", 2–9 for "VXC2".."VXC9" (a newer voxcache's), 0
+ * for anything else. Format 1 is the only record version there has ever been: there is no older one.
+ */
+function magicVersion(prefix: Uint8Array): number {
+  for (let i = 0; i < 3; i++) if (prefix[i] !== MAGIC[i]) return 0
+  const digit = prefix[3]! - 0x30
+  return digit >= 1 && digit <= 9 ? digit : 0
+}
+
+function newer(id: string, what: string): SchemaVersionError {
+  return new SchemaVersionError(`was written by a newer voxcache (${what}); upgrade voxcache to read it. It is left as it is.`, {
+    entryId: id,
+  })
+}
+
+/**
+ * How many leading bytes of a record hold its header, from the first 16; for reading it in pieces.
+ * @throws {CorruptEntryError} when the prefix is not a record's.
+ * @throws {SchemaVersionError} for a newer record whose header length this version cannot place.
+ */
 export function headerExtent(id: string, prefix: Uint8Array): number {
   if (prefix.byteLength < PREFIX_BYTES) throw new CorruptEntryError(id, 'shorter than a record prefix')
-  for (let i = 0; i < 4; i++) {
-    if (prefix[i] !== MAGIC[i]) throw new CorruptEntryError(id, 'bad magic (not a VXC1 record)')
-  }
+  const version = magicVersion(prefix)
+  if (version === 0) throw new CorruptEntryError(id, 'bad magic (not a VXC1 record)')
   const length = new DataView(prefix.buffer, prefix.byteOffset, PREFIX_BYTES).getUint32(4, true)
-  if (length < 2 || length > MAX_HEADER_BYTES) throw new CorruptEntryError(id, `header length ${length} out of bounds`)
+  if (length < 2 || length > MAX_HEADER_BYTES) {
+    // A newer layout may put anything here; only parseHeader can tell a newer record from a damaged one.
+    if (version > FORMAT) throw newer(id, `record magic VXC${version}`)
+    throw new CorruptEntryError(id, `header length ${length} out of bounds`)
+  }
   return align8(PREFIX_BYTES + length)
 }
 
@@ -163,9 +186,23 @@ function validateImage(id: string, image: unknown, rawLength: number): ImageHead
   return im as unknown as ImageHeader
 }
 
+/** True when a record's prefix and header hold together as format 1 (hash and `"format":1`). */
+function verifiesAsFormat1(head: Uint8Array, recordLength: number, bodyOffset: number): boolean {
+  if (head.byteLength < bodyOffset || recordLength < bodyOffset) return false
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength)
+  const headerBytes = head.subarray(PREFIX_BYTES, PREFIX_BYTES + dv.getUint32(4, true))
+  if (dv.getUint32(12, true) !== 0 || headerHash(headerBytes) !== dv.getUint32(8, true)) return false
+  try {
+    return (JSON.parse(new TextDecoder().decode(headerBytes)) as { format?: unknown }).format === FORMAT
+  } catch {
+    return false
+  }
+}
+
 /**
  * Parses and validates a record header from the record's first bytes (at least headerExtent()).
  * @throws {CorruptEntryError} naming the entry and the first field that is wrong.
+ * @throws {SchemaVersionError} naming the entry when a newer voxcache wrote the record.
  */
 export function parseHeader(
   id: string,
@@ -173,6 +210,13 @@ export function parseHeader(
   recordLength: number,
 ): { header: RecordHeader; bodyOffset: number } {
   const bodyOffset = headerExtent(id, head)
+  const version = magicVersion(head)
+  if (version > FORMAT) {
+    // "VXC1" with one bit flipped reads "VXC3" (or 0, 5, 9): a record whose format-1 header still
+    // verifies is such a flip, and corrupt. Anything else under a newer magic is a newer record.
+    if (!verifiesAsFormat1(head, recordLength, bodyOffset)) throw newer(id, `record magic VXC${version}`)
+    fail(id, `bad magic (VXC${version} on a format 1 record)`)
+  }
   if (head.byteLength < bodyOffset || recordLength < bodyOffset) fail(id, 'record ends inside its header')
   const dv = new DataView(head.buffer, head.byteOffset, head.byteLength)
   const length = dv.getUint32(4, true)
@@ -191,6 +235,8 @@ export function parseHeader(
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail(id, 'header is not an object')
   const h = parsed as Record<string, unknown>
+  // The header hash held, so a larger format number was written on purpose, by a newer voxcache.
+  if (Number.isSafeInteger(h.format) && (h.format as number) > FORMAT) throw newer(id, `record format ${String(h.format)}`)
   if (h.format !== FORMAT) fail(id, `unknown format ${String(h.format)}`)
   if (!isOperationId(h.operationId)) fail(id, 'header operationId is not an id')
   if (h.operationId !== id) fail(id, `record belongs to ${h.operationId}`)

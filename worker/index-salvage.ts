@@ -1,0 +1,121 @@
+// Salvage of inline records from a damaged index.
+//
+// Records of up to a few KiB live only in the index (the snapshot's `data` column, the journal's
+// base64), so rebuilding the index from the payload files alone would lose them. Every record carries
+// its own header hash and body checksum, and names its operation id: whatever bytes of a damaged
+// snapshot or journal still decode as a whole, valid record are provably that entry's value. Nothing
+// else is kept; an entry whose record was hit by the damage is simply missing (a miss, never a wrong
+// value).
+import type { SqlJsStatic } from 'sql.js'
+import { decodeRecord, PREFIX_BYTES, type RecordHeader } from '../src/codec/record.js'
+import { isOperationId } from '../src/operation-id.js'
+import type { EntryInfo } from '../src/types.js'
+import { fromBase64 } from './index-db.js'
+import { ENVELOPE_BYTES } from './index-format.js'
+
+export interface SalvagedRecord {
+  info: EntryInfo
+  data: Uint8Array
+}
+
+const MAGIC = [0x56, 0x58, 0x43, 0x31] // "VXC1"
+const MAX_INLINE_SCAN = 1 << 20
+
+/** Adds `bytes` to `found` when they are one whole valid record, keeping the newest per id. */
+function consider(found: Map<string, SalvagedRecord>, id: unknown, bytes: Uint8Array): void {
+  if (typeof id !== 'string' || !isOperationId(id)) return
+  let header: RecordHeader
+  try {
+    header = decodeRecord(id, bytes).header
+  } catch {
+    return
+  }
+  const known = found.get(id)
+  // A SQLite file keeps the bytes of replaced rows in free pages: of two valid records, the later one.
+  if (known && known.info.createdAt >= header.createdAt) return
+  found.set(id, {
+    data: bytes.slice(),
+    info: {
+      id,
+      dataType: header.dataType,
+      sizeBytes: bytes.byteLength,
+      rawBytes: header.rawLength,
+      codec: header.codec,
+      checksum: header.checksum,
+      createdAt: header.createdAt,
+      lastAccessedAt: null,
+      hits: 0,
+      pinned: false,
+      metadata: header.metadata,
+      inline: true,
+    },
+  })
+}
+
+/**
+ * Records found in the bytes of a damaged snapshot: the rows SQLite can still step through, then a
+ * scan of the raw bytes for record magics (a damaged b-tree page hides rows SQLite would reach through
+ * it, but a small record sits whole inside its leaf page).
+ */
+export function salvageSnapshot(SQL: SqlJsStatic, bytes: Uint8Array, found: Map<string, SalvagedRecord>): void {
+  // The SQLite image follows the envelope, unless the file is the previous release's bare SQLite.
+  const isBare = bytes[0] === 0x53 && bytes[1] === 0x51 // "SQ"
+  salvageRows(SQL, isBare || bytes.byteLength <= ENVELOPE_BYTES ? bytes : bytes.subarray(ENVELOPE_BYTES), found)
+  scanRecords(bytes, found)
+}
+
+function salvageRows(SQL: SqlJsStatic, sqlite: Uint8Array, found: Map<string, SalvagedRecord>): void {
+  try {
+    const db = new SQL.Database(sqlite)
+    try {
+      const stmt = db.prepare('SELECT operation_id, data FROM results WHERE data IS NOT NULL')
+      try {
+        while (stmt.step()) {
+          const [id, data] = stmt.get()
+          if (data instanceof Uint8Array) consider(found, id, data)
+        }
+      } finally {
+        stmt.free()
+      }
+    } finally {
+      db.close()
+    }
+  } catch {
+    // A malformed page stops the walk; the raw scan still looks everywhere.
+  }
+}
+
+function scanRecords(sqlite: Uint8Array, found: Map<string, SalvagedRecord>): void {
+  const view = new DataView(sqlite.buffer, sqlite.byteOffset, sqlite.byteLength)
+  for (let at = sqlite.indexOf(MAGIC[0]!); at >= 0 && at + PREFIX_BYTES <= sqlite.byteLength; at = sqlite.indexOf(MAGIC[0]!, at + 1)) {
+    if (sqlite[at + 1] !== MAGIC[1] || sqlite[at + 2] !== MAGIC[2] || sqlite[at + 3] !== MAGIC[3]) continue
+    const length = view.getUint32(at + 4, true)
+    if (length < 2 || length > MAX_INLINE_SCAN || at + PREFIX_BYTES + length > sqlite.byteLength) continue
+    let header: { operationId?: unknown; storedLength?: unknown }
+    try {
+      header = JSON.parse(new TextDecoder().decode(sqlite.subarray(at + PREFIX_BYTES, at + PREFIX_BYTES + length))) as typeof header
+    } catch {
+      continue
+    }
+    if (typeof header !== 'object' || header === null || typeof header.storedLength !== 'number') continue
+    const end = at + ((PREFIX_BYTES + length + 7) & ~7) + header.storedLength // padding is relative to the record
+    if (!Number.isSafeInteger(end) || end > sqlite.byteLength) continue
+    // decodeRecord checks the header hash, every field and the body checksum before this is believed.
+    consider(found, header.operationId, sqlite.subarray(at, end))
+  }
+}
+
+const DATA_FIELD = /"id":"([0-9a-f]{64})","data":"([A-Za-z0-9+/=]+)"/
+
+/** The record of a journal line that failed its checksum (or does not parse), if its data survived. */
+export function salvageJournalLine(line: string, found: Map<string, SalvagedRecord>): void {
+  const match = DATA_FIELD.exec(line)
+  if (!match) return
+  let bytes: Uint8Array
+  try {
+    bytes = fromBase64(match[2]!)
+  } catch {
+    return
+  }
+  consider(found, match[1], bytes)
+}

@@ -9,6 +9,8 @@ export interface Harness {
   workers: { url: string; worker: Worker }[]
   /** `n` bytes from xorshift32(seed); 'smooth' keeps 4 bits a byte, so zstd has something to find. */
   bytes(seed: number, n: number, kind: 'random' | 'smooth'): Uint8Array
+  /** The test process's seeded PRNG (below), in the page. */
+  prng(seed: number): () => number
   /** Lowercase hex SHA-256 of the bytes a view covers. */
   digest(view: ArrayBufferView): Promise<string>
   /** Every file under voxcache/<cache>/ as relative path → size; {} when the cache has no folder. */
@@ -23,7 +25,7 @@ declare global {
   }
 }
 
-function install(): void {
+function install(prngSource: string): void {
   const workers: Harness['workers'] = []
   const Native = window.Worker
   window.Worker = class extends Native {
@@ -34,6 +36,8 @@ function install(): void {
   }
   const harness: Harness = {
     workers,
+    // One definition for both sides: the page gets the test process's function as source text.
+    prng: new Function(`return (${prngSource})`)() as Harness['prng'],
     bytes(seed, n, kind) {
       const out = new Uint8Array(n)
       const words = new Uint32Array(out.buffer, 0, n >>> 2)
@@ -104,7 +108,7 @@ function install(): void {
 }
 
 export async function installHarness(context: BrowserContext): Promise<void> {
-  await context.addInitScript(install)
+  await context.addInitScript(install, prng.toString())
 }
 
 /** The cache's files, from a page of the origin (the async OPFS API, beside any worker). */

@@ -63,16 +63,7 @@ async function runTab({ tab, tabs, ops, seed, ownKeys, sharedKeys, pinnedKeys }:
   const h = window.vxHarness
   const valueOf = window.tabsValue
   const report: TabReport = { tab, ops: {}, own: {}, shared: [], hits: 0, misses: 0, wrong: [], errors: [], evictions: 0 }
-  const rng = (() => {
-    let a = seed >>> 0
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0
-      let t = a
-      t = Math.imul(t ^ (t >>> 15), t | 1)
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    }
-  })()
+  const rng = h.prng(seed)
   const count = (op: string) => (report.ops[op] = (report.ops[op] ?? 0) + 1)
   const shared = new Set<number>()
   // Draw the whole plan first, so that the lanes' interleaving does not change it.

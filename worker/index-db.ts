@@ -1,6 +1,7 @@
 // The `results` index on sql.js: VoxLogicA-2's table, extended. Metadata only; payloads live beside it.
 import type { Database, SqlJsStatic, SqlValue } from 'sql.js'
 import { SchemaVersionError, StorageUnavailableError, describe } from '../src/errors.js'
+import type { RecordHeader } from '../src/codec/index.js'
 import type { Codec, EntryInfo, JsonValue, ListOptions } from '../src/types.js'
 
 /** v1 is VoxLogicA-2's results table; v2 adds the columns below `metadata`. */
@@ -297,5 +298,23 @@ export function rowRecord(info: EntryInfo, data: Uint8Array | null): RowRecord {
     lastAccessedAt: info.lastAccessedAt,
     hits: info.hits,
     pinned: info.pinned,
+  }
+}
+
+/** What a record's own header says of its entry: how an index is rebuilt from records alone. */
+export function headerInfo(header: RecordHeader, sizeBytes: number, inline: boolean): EntryInfo {
+  return {
+    id: header.operationId,
+    dataType: header.dataType,
+    sizeBytes,
+    rawBytes: header.rawLength,
+    codec: header.codec,
+    checksum: header.checksum,
+    createdAt: header.createdAt,
+    lastAccessedAt: null,
+    hits: 0,
+    pinned: false,
+    metadata: header.metadata,
+    inline,
   }
 }

@@ -10,7 +10,7 @@ import type { SqlJsStatic } from 'sql.js'
 import { decodeRecord, PREFIX_BYTES, type RecordHeader } from '../src/codec/record.js'
 import { isOperationId } from '../src/operation-id.js'
 import type { EntryInfo } from '../src/types.js'
-import { fromBase64 } from './index-db.js'
+import { fromBase64, headerInfo } from './index-db.js'
 import { ENVELOPE_BYTES } from './index-format.js'
 
 export interface SalvagedRecord {
@@ -35,20 +35,7 @@ function consider(found: Map<string, SalvagedRecord>, id: unknown, bytes: Uint8A
   if (known && known.info.createdAt >= header.createdAt) return
   found.set(id, {
     data: bytes.slice(),
-    info: {
-      id,
-      dataType: header.dataType,
-      sizeBytes: bytes.byteLength,
-      rawBytes: header.rawLength,
-      codec: header.codec,
-      checksum: header.checksum,
-      createdAt: header.createdAt,
-      lastAccessedAt: null,
-      hits: 0,
-      pinned: false,
-      metadata: header.metadata,
-      inline: true,
-    },
+    info: headerInfo(header, bytes.byteLength, true),
   })
 }
 

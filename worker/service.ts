@@ -35,7 +35,7 @@ import type {
   StoreOptions,
   Value,
 } from '../src/types.js'
-import { IndexDb, rowRecord, type JournalEntry } from './index-db.js'
+import { headerInfo, IndexDb, rowRecord, type JournalEntry } from './index-db.js'
 import { IndexStore } from './index-store.js'
 import { isQuotaError, TMP_SUFFIX, type Backend } from './payloads/backend.js'
 import { createIdbBackend } from './payloads/idb.js'
@@ -380,20 +380,7 @@ export function createService() {
         try {
           const head = new Uint8Array(await file.slice(0, Math.min(file.size, 1 << 20)).arrayBuffer())
           const { header } = parseHeader(id, head, file.size)
-          const info: EntryInfo = {
-            id,
-            dataType: header.dataType,
-            sizeBytes: file.size,
-            rawBytes: header.rawLength,
-            codec: header.codec,
-            checksum: header.checksum,
-            createdAt: header.createdAt,
-            lastAccessedAt: null,
-            hits: 0,
-            pinned: false,
-            metadata: header.metadata,
-            inline: false,
-          }
+          const info = headerInfo(header, file.size, false)
           entries.push({ t: 'put', row: rowRecord(info, null) })
         } catch (error) {
           if (error instanceof SchemaVersionError) {

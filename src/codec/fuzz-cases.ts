@@ -231,13 +231,19 @@ export const HOSTILE_FAMILIES = [
  * value (a new origin, new metadata): the hashes cannot tell those apart, and callers must check that
  * what decodes is exactly what the record says.
  */
-export function hostileMutation(rng: Rng, s: Signer, bytes: Uint8Array, bombFrame?: (raw: number) => Uint8Array): Mutant {
+export function hostileMutation(
+  rng: Rng,
+  s: Signer,
+  bytes: Uint8Array,
+  bombFrame?: (raw: number) => Uint8Array,
+  families: readonly (typeof HOSTILE_FAMILIES)[number][] = HOSTILE_FAMILIES,
+): Mutant {
   const { header: original, body: originalBody } = splitRecord(bytes)
   const h = JSON.parse(JSON.stringify(original)) as Header
   let body = originalBody
   let text: string | undefined
   let resignBody = false
-  const family = rng.pick(HOSTILE_FAMILIES)
+  const family = rng.pick(families)
   const image = h.image as Image | undefined
   const frames = h.frames as number[] | undefined
   switch (family) {
@@ -424,6 +430,12 @@ export function hostileMutation(rng: Rng, s: Signer, bytes: Uint8Array, bombFram
     if (text === undefined && family !== 'lengths') h.storedLength = body.byteLength
   }
   return { family: `${family}`, bytes: buildRecord(s, text ?? JSON.stringify(h), body), resigned: true }
+}
+
+/** The record re-issued under another operation id (header edited and re-signed, body as it was). */
+export function withOperationId(s: Signer, bytes: Uint8Array, id: string): Uint8Array {
+  const { header, body } = splitRecord(bytes)
+  return buildRecord(s, JSON.stringify({ ...header, operationId: id }), body)
 }
 
 /** Bytes equal, without a dependency on Node's Buffer (this module also runs in Playwright's process). */

@@ -274,6 +274,29 @@ export class IndexDb {
     }
   }
 
+  /**
+   * The rows of a database being imported, cells as stored: nothing is parsed or coerced, so that
+   * one bad cell (metadata that is not JSON, an id that is a number) is judged with its row instead
+   * of ending the iteration. sql.js errors from a damaged file propagate from the iteration.
+   */
+  *importRows(): Generator<ImportRow> {
+    const stmt = this.db.prepare('SELECT operation_id, data_type, pinned, data FROM results')
+    try {
+      while (stmt.step()) {
+        const r = stmt.get()
+        yield { id: r[0] ?? null, dataType: r[1] ?? null, pinned: r[2] ?? null, data: r[3] ?? null }
+      }
+    } finally {
+      stmt.free()
+    }
+  }
+
+  /** SQLite's structural check of the whole file (pages, b-trees, free list): 'ok', or what is wrong. */
+  quickCheck(): string {
+    const rows = this.db.exec('PRAGMA quick_check')[0]?.values ?? []
+    return rows.map((r) => String(r[0])).join('; ') || 'no answer'
+  }
+
   export(): Uint8Array {
     return this.db.export()
   }
@@ -281,6 +304,14 @@ export class IndexDb {
   close(): void {
     this.db.close()
   }
+}
+
+/** A row of a database being imported, cells as stored (see IndexDb.importRows). */
+export interface ImportRow {
+  id: SqlValue
+  dataType: SqlValue
+  pinned: SqlValue
+  data: SqlValue
 }
 
 /** The journal row of an entry. */

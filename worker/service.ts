@@ -35,7 +35,7 @@ import type {
   StoreOptions,
   Value,
 } from '../src/types.js'
-import { headerInfo, IndexDb, rowRecord, type JournalEntry } from './index-db.js'
+import { headerInfo, IndexDb, rowRecord, type ImportRow, type JournalEntry } from './index-db.js'
 import { IndexStore } from './index-store.js'
 import { isQuotaError, TMP_SUFFIX, type Backend } from './payloads/backend.js'
 import { createIdbBackend } from './payloads/idb.js'
@@ -116,6 +116,27 @@ async function defaultBudget(): Promise<number> {
     // estimate() is missing in some contexts; fall back below
   }
   return DEFAULT_BUDGET
+}
+
+/**
+ * The rows of a database being imported. A failure of SQLite itself mid-way (damage quick_check did
+ * not see) ends the import as an InvalidImportError that says how far it got.
+ */
+function* importRows(source: IndexDb, report: ImportReport): Generator<ImportRow> {
+  const rows = source.importRows()
+  for (;;) {
+    let next: IteratorResult<ImportRow>
+    try {
+      next = rows.next()
+    } catch (error) {
+      throw new InvalidImportError(
+        `the database is damaged (after ${report.imported} imported, ${report.rejected.length} rejected): ${describe(error)}`,
+        { cause: error },
+      )
+    }
+    if (next.done) return
+    yield next.value
+  }
 }
 
 /** Maps the browser's quota error, wherever it surfaces, to the typed error callers handle. */
@@ -618,22 +639,33 @@ export function createService() {
       }
       const report: ImportReport = { imported: 0, skipped: 0, rejected: [] }
       try {
-        for (const { info, data } of source.rows()) {
+        // SQLite reads pages lazily, so a damaged file opens fine and fails halfway through the rows.
+        // Checking its structure first refuses it whole, before anything is imported.
+        let check: string
+        try {
+          check = source.quickCheck()
+        } catch (error) {
+          throw new InvalidImportError(`the database is damaged: ${describe(error)}`, { cause: error })
+        }
+        if (check !== 'ok') throw new InvalidImportError(`the database is damaged: ${check.slice(0, 200)}`)
+        for (const row of importRows(source, report)) {
+          const id = row.id
           try {
-            assertOperationId(info.id)
-            if (!data) throw new CorruptEntryError(info.id, 'no record in data')
-            const { header } = decodeRecord(info.id, data)
-            if (header.dataType !== info.dataType) throw new CorruptEntryError(info.id, 'data_type differs from the record')
+            assertOperationId(id)
+            // Only the record is trusted: the row's other cells are derived from it on the way in.
+            if (!(row.data instanceof Uint8Array)) throw new CorruptEntryError(id, 'no record in data')
+            const { header } = decodeRecord(id, row.data)
+            if (header.dataType !== row.dataType) throw new CorruptEntryError(id, 'data_type differs from the record')
             await freshen(s)
-            if (s.index.db.info(info.id)?.checksum === header.checksum) {
+            if (s.index.db.info(id)?.checksum === header.checksum) {
               report.skipped++
               continue
             }
-            await putRecord(s, header, [data], data.byteLength, info.pinned)
+            await putRecord(s, header, [row.data], row.data.byteLength, row.pinned === 1)
             report.imported++
           } catch (error) {
             if (error instanceof CacheFullError) throw error
-            report.rejected.push({ id: String(info.id), reason: describe(error) })
+            report.rejected.push({ id: String(id), reason: describe(error) })
           }
         }
       } finally {

@@ -6,7 +6,7 @@
 // The header hash is ours, beyond DESIGN.md's layout: geometry lives in the header, and a flipped
 // digit in an origin must be an error, not a shifted image. Decoding builds only plain data and
 // typed arrays, and validates every field before use.
-import { CorruptEntryError, SchemaVersionError, UnsupportedValueError } from '../errors.js'
+import { CorruptEntryError, SchemaVersionError, UnsupportedValueError, describe } from '../errors.js'
 import { isOperationId } from '../operation-id.js'
 import type { Codec, JsonValue, Value } from '../types.js'
 import { checksumParts, createBodyHasher, headerHash } from './checksum.js'
@@ -20,7 +20,16 @@ import {
   type ImageHeader,
   type TypedArrayName,
 } from './values.js'
-import { compressFrames, decompressFrameInto, decompressFrames, FRAME_SIZE, MAX_FRAME_SIZE, MIN_FRAME_SIZE } from './zstd.js'
+import {
+  checkFrameHeader,
+  compressFrames,
+  decompressFrameInto,
+  decompressFrames,
+  FRAME_HEADER_MAX,
+  FRAME_SIZE,
+  MAX_FRAME_SIZE,
+  MIN_FRAME_SIZE,
+} from './zstd.js'
 
 export const MAGIC = [0x56, 0x58, 0x43, 0x31] as const // "VXC1"
 export const FORMAT = 1
@@ -288,7 +297,7 @@ export function decodeBody(header: RecordHeader, body: Uint8Array): Value {
     try {
       raw = decompressFrames(body, header.frames!, header.rawLength, header.frameSize!)
     } catch (error) {
-      throw new CorruptEntryError(id, 'compressed body does not decode', { cause: error })
+      throw new CorruptEntryError(id, `compressed body does not decode: ${describe(error)}`, { cause: error })
     }
   }
   try {
@@ -310,18 +319,32 @@ export async function decodeBodyInFrames(
 ): Promise<Value> {
   if (header.codec !== 'zstd') return decodeBody(header, await read(0, header.storedLength))
   const id = header.operationId
+  const frames = header.frames!
+  const frameSize = header.frameSize!
+  // Each frame's header must declare its share of rawLength before rawLength is allocated: a header
+  // (hash and all) can be forged, and frames of a few bytes could otherwise claim 64 MiB each.
+  let inAt = 0
+  for (let i = 0; i < frames.length; i++) {
+    const head = await read(inAt, Math.min(frames[i]!, FRAME_HEADER_MAX))
+    try {
+      checkFrameHeader(head, frames[i]!, Math.min(frameSize, header.rawLength - i * frameSize))
+    } catch (error) {
+      throw new CorruptEntryError(id, `compressed body does not decode: ${describe(error)}`, { cause: error })
+    }
+    inAt += frames[i]!
+  }
   const hasher = await createBodyHasher()
   const out = new Uint8Array(header.rawLength)
-  let inAt = 0
+  inAt = 0
   let outAt = 0
-  for (const size of header.frames!) {
+  for (const size of frames) {
     const frame = await read(inAt, size)
     if (frame.byteLength !== size) fail(id, 'body is shorter than its frame table')
     hasher.update(frame)
     try {
-      outAt += decompressFrameInto(frame, out, outAt, header.frameSize!)
+      outAt += decompressFrameInto(frame, out, outAt, frameSize)
     } catch (error) {
-      throw new CorruptEntryError(id, 'compressed body does not decode', { cause: error })
+      throw new CorruptEntryError(id, `compressed body does not decode: ${describe(error)}`, { cause: error })
     }
     inAt += size
   }

@@ -43,17 +43,57 @@ let dstPtr = 0
 let dstCap = 0
 
 function heapBuffers(srcSize: number, dstSize: number): void {
+  // A failed malloc leaves the capacity at 0, so the next call asks again instead of reusing a null
+  // pointer forever (one oversized frame must not break zstd for the rest of the worker's life).
   if (srcSize > srcCap) {
     if (srcPtr) zstd._free(srcPtr)
     srcPtr = zstd._malloc(srcSize)
-    srcCap = srcSize
+    srcCap = srcPtr ? srcSize : 0
   }
   if (dstSize > dstCap) {
     if (dstPtr) zstd._free(dstPtr)
     dstPtr = zstd._malloc(dstSize)
-    dstCap = dstSize
+    dstCap = dstPtr ? dstSize : 0
   }
   if (!srcPtr || !dstPtr) throw new Error('zstd: out of wasm memory')
+}
+
+const ZSTD_MAGIC = 0xfd2fb528
+/** zstd's largest block; every block that yields bytes takes at least 4 stored bytes (3 header + 1). */
+const BLOCK_MAX = 128 * 1024
+/** The most of a frame that checkFrameHeader reads: magic, descriptor, window, dictionary id, 8-byte size. */
+export const FRAME_HEADER_MAX = 4 + 1 + 1 + 4 + 8
+
+/**
+ * Checks a frame's header (RFC 8878 §3.1.1) against the raw size the record expects of it, without
+ * decompressing: a record can then be refused before its output is allocated, whatever its header
+ * claims. `head` is the frame's first bytes (up to FRAME_HEADER_MAX), `stored` its whole size. voxcache
+ * writes single frames with their content size and no dictionary; anything else is refused.
+ * @throws Error naming what is wrong.
+ */
+export function checkFrameHeader(head: Uint8Array, stored: number, expected: number): void {
+  if (head.byteLength < 6 || stored < 6) throw new Error('zstd frame shorter than a frame header')
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength)
+  if (dv.getUint32(0, true) !== ZSTD_MAGIC) throw new Error('not a zstd frame (bad magic)')
+  const descriptor = head[4]!
+  const sizeFlag = descriptor >> 6
+  const singleSegment = (descriptor >> 5) & 1
+  if (descriptor & 0x08) throw new Error('zstd frame header has its reserved bit set')
+  if (descriptor & 0x03) throw new Error('zstd frame needs a dictionary')
+  const sizeBytes = [singleSegment, 2, 4, 8][sizeFlag]!
+  if (sizeBytes === 0) throw new Error('zstd frame does not declare its content size')
+  const at = 5 + (singleSegment ? 0 : 1)
+  if (head.byteLength < at + sizeBytes || stored < at + sizeBytes) throw new Error('zstd frame header is cut short')
+  const declared =
+    sizeBytes === 1 ? head[at]!
+    : sizeBytes === 2 ? dv.getUint16(at, true) + 256
+    : sizeBytes === 4 ? dv.getUint32(at, true)
+    : dv.getUint32(at + 4, true) * 2 ** 32 + dv.getUint32(at, true)
+  if (declared !== expected) throw new Error(`zstd frame declares ${declared} bytes, the record ${expected}`)
+  const checksumBytes = descriptor & 0x04 ? 4 : 0
+  if (stored < at + sizeBytes + checksumBytes + Math.max(3, 4 * Math.ceil(expected / BLOCK_MAX))) {
+    throw new Error(`a zstd frame of ${stored} bytes cannot hold ${expected} bytes`)
+  }
 }
 
 /** Compresses `raw` in frames of `frameSize`; returns each compressed frame as its own copy. */
@@ -78,6 +118,8 @@ export function compressFrames(raw: Uint8Array, frameSize = FRAME_SIZE, level = 
  */
 export function decompressFrameInto(frame: Uint8Array, out: Uint8Array, outAt: number, frameSize: number): number {
   const expected = Math.min(frameSize, out.byteLength - outAt)
+  // Before the wasm heap grows to what the frame asks for.
+  checkFrameHeader(frame.subarray(0, FRAME_HEADER_MAX), frame.byteLength, expected)
   heapBuffers(frame.byteLength, Math.max(expected, 1))
   zstd.HEAPU8.set(frame, srcPtr)
   const got = zstd._ZSTD_decompress(dstPtr, Math.max(expected, 1), srcPtr, frame.byteLength)
@@ -90,6 +132,8 @@ export function decompressFrameInto(frame: Uint8Array, out: Uint8Array, outAt: n
 
 /**
  * Decompresses frames (their stored sizes in `frameSizes`) into one new buffer of `rawLength` bytes.
+ * Every frame's header is checked against its share of `rawLength` first, so a record that lies about
+ * its size is refused before the output is allocated.
  * @throws Error when a frame is malformed or does not decompress to the expected length.
  */
 export function decompressFrames(
@@ -98,6 +142,12 @@ export function decompressFrames(
   rawLength: number,
   frameSize: number,
 ): Uint8Array {
+  let at = 0
+  for (let i = 0; i < frameSizes.length; i++) {
+    const size = frameSizes[i]!
+    checkFrameHeader(body.subarray(at, at + Math.min(size, FRAME_HEADER_MAX)), size, Math.min(frameSize, rawLength - i * frameSize))
+    at += size
+  }
   const out = new Uint8Array(rawLength)
   let inAt = 0
   let outAt = 0

@@ -2,7 +2,7 @@
 import * as Comlink from 'comlink'
 import type { CacheApi } from '../worker/service.js'
 import { ClosedError, CorruptEntryError, StorageUnavailableError, reviveError } from './errors.js'
-import { classify } from './codec/values.js'
+import { assertJsonValue, classify } from './codec/values.js'
 import { assertOperationId, operationId } from './operation-id.js'
 import { forTransfer, transferring } from './transfer.js'
 import type {
@@ -58,13 +58,16 @@ export class VoxCache {
    * the typed array you passed is detached (length 0). Keep using a value by retrieving it, or use
    * memoize, which hands the stored value back. A view on part of a larger buffer is copied instead.
    * @throws {InvalidKeyError} when `id` is not an operation id.
-   * @throws {UnsupportedValueError} when the value is not storable; nothing is written or detached.
+   * @throws {UnsupportedValueError} when the value is not storable, or `options.metadata` is not plain
+   *   JSON, nests past 256 levels or uses a reserved key (`__proto__`, `constructor`, `prototype`);
+   *   nothing is written or detached.
    * @throws {CacheFullError} when the value cannot fit, even after eviction; nothing else is lost.
    * @throws {SchemaVersionError} when a newer voxcache's record is stored under `id`; it is kept.
    */
   store(id: string, value: Value, options?: StoreOptions): Promise<EntryInfo> {
     assertOperationId(id)
     classify(value) // refuse before the buffer is detached
+    assertJsonValue(options?.metadata ?? null, 'metadata', true)
     const { value: sent, transfer } = forTransfer(value)
     return this.#call((r) => r.store(id, transferring(sent, transfer), options))
   }
@@ -121,7 +124,8 @@ export class VoxCache {
    * A result that cannot be stored because the cache is full is still returned. A stored result that
    * fails validation is quarantined and recomputed.
    * @throws {InvalidKeyError} when `args` is not plain JSON.
-   * @throws {UnsupportedValueError} when compute returns something voxcache does not store.
+   * @throws {UnsupportedValueError} when compute returns something voxcache does not store, or
+   *   `options.metadata` is not plain JSON (or nests past 256 levels, or uses a reserved key).
    * @throws {SchemaVersionError} when a newer voxcache's record is stored under the id (it is kept).
    */
   async memoize<T extends Value>(
@@ -131,6 +135,7 @@ export class VoxCache {
     options?: StoreOptions,
   ): Promise<T> {
     const id = await operationId(op, args)
+    assertJsonValue(options?.metadata ?? null, 'metadata', true)
     const running = this.#inflight.get(id)
     if (running) return running as Promise<T>
     const task = navigator.locks.request(`voxcache:${this.name}:memoize:${id}`, async (): Promise<T> => {

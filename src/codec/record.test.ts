@@ -137,6 +137,29 @@ describe('payload records', () => {
     expect(() => encodeRecord({ ...image, size: [2, 2, 2] } as Image, { operationId: ID })).toThrow(/components/)
   })
 
+  it('refuses metadata a record could not give back: reserved keys, too deep, not JSON', () => {
+    // Before this check, metadata with a "constructor" key was stored and then every read of the
+    // record failed as corrupt; 200,000 levels of nesting overflowed the stack as a RangeError.
+    const deep = (n: number) => {
+      let v: unknown = 1
+      for (let i = 0; i < n; i++) v = [v]
+      return v as never
+    }
+    const bytes = () => new Uint8Array(16)
+    for (const metadata of [{ constructor: 'x' }, { a: [{ prototype: 1 }] }, JSON.parse('{"__proto__":{"p":1}}'), deep(200_000), { n: Number.NaN }, { f: () => 1 }]) {
+      expect(() => encodeRecord(bytes(), { operationId: ID, metadata: metadata as never })).toThrow(UnsupportedValueError)
+    }
+    expect(() => encodeRecord(deep(200_000), { operationId: ID })).toThrow(UnsupportedValueError)
+    const image = brain()
+    image.metadata = new Map([['note', { constructor: 1 }]]) as unknown as Image['metadata']
+    expect(() => encodeRecord(image, { operationId: ID })).toThrow(UnsupportedValueError)
+    // What is allowed comes back whole, reserved words as values and 256 levels included.
+    const metadata = { step: 'constructor', nested: deep(255), keys: ['__proto__'] }
+    const enc = encodeRecord(bytes(), { operationId: ID, metadata })
+    expect(decodeRecord(ID, concatParts(enc.parts)).header.metadata).toEqual(metadata)
+    expect(() => encodeRecord(bytes(), { operationId: ID, metadata: deep(257) })).toThrow(/256 levels/)
+  })
+
   it('decodes a compressed body frame by frame, with the same checks', async () => {
     const data = new Uint16Array(5 * 1024 * 1024)
     for (let i = 0; i < data.length; i++) data[i] = (i >> 9) & 0x3ff

@@ -11,11 +11,13 @@ import { isOperationId } from '../operation-id.js'
 import type { Codec, JsonValue, Value } from '../types.js'
 import { checksumParts, createBodyHasher, headerHash } from './checksum.js'
 import {
+  assertJsonValue,
   classify,
   COMPONENT_ARRAYS,
   DATA_TYPES,
   PIXEL_TYPES,
   reconstruct,
+  RESERVED_KEYS,
   TYPED_ARRAYS,
   type ImageHeader,
   type TypedArrayName,
@@ -76,6 +78,7 @@ export interface EncodeOptions {
  * @throws {UnsupportedValueError} when the value is not storable.
  */
 export function encodeRecord(value: Value, options: EncodeOptions): EncodedRecord {
+  assertJsonValue(options.metadata ?? null, 'metadata', true)
   const classified = classify(value)
   const raw =
     classified.dataType === 'json' ? new TextEncoder().encode(JSON.stringify(classified.json)) : classified.bytes
@@ -156,10 +159,18 @@ export function headerExtent(id: string, prefix: Uint8Array): number {
   return align8(PREFIX_BYTES + length)
 }
 
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
 function fail(id: string, reason: string): never {
   throw new CorruptEntryError(id, reason)
+}
+
+/** Header JSON must be what encodeRecord lets in (no deeper, no reserved keys): else it was forged. */
+function jsonAsStored(id: string, value: unknown, what: string): void {
+  try {
+    assertJsonValue(value, what, true)
+  } catch (error) {
+    throw new CorruptEntryError(id, `${what} is not what voxcache stores: ${describe(error)}`, { cause: error })
+  }
 }
 
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
@@ -189,6 +200,7 @@ function validateImage(id: string, image: unknown, rawLength: number): ImageHead
   if (!Array.isArray(md) || !md.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string')) {
     fail(id, 'bad image metadata')
   }
+  for (const [key, value] of md as [string, unknown][]) jsonAsStored(id, value, `image metadata ${key}`)
   const voxels = (im.size as number[]).reduce((a, b) => a * b, 1)
   const expected = voxels * (t.components as number) * TYPED_ARRAYS[componentArray].BYTES_PER_ELEMENT
   if (expected !== rawLength) fail(id, `image size says ${expected} bytes, record holds ${rawLength}`)
@@ -236,7 +248,7 @@ export function parseHeader(
   let parsed: unknown
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes), (key, value: unknown) => {
-      if (FORBIDDEN_KEYS.has(key)) throw new Error(`forbidden key ${key}`)
+      if (RESERVED_KEYS.has(key)) throw new Error(`forbidden key ${key}`)
       return value
     })
   } catch (error) {
@@ -258,6 +270,7 @@ export function parseHeader(
   if (typeof h.checksum !== 'string' || !/^[0-9a-f]{16}$/.test(h.checksum)) fail(id, 'bad checksum field')
   if (typeof h.createdAt !== 'string' || Number.isNaN(Date.parse(h.createdAt))) fail(id, 'bad createdAt')
   if (!('metadata' in h)) fail(id, 'metadata missing')
+  jsonAsStored(id, h.metadata, 'metadata')
   if (h.codec === 'none') {
     if (h.storedLength !== h.rawLength) fail(id, 'uncompressed body length differs from raw length')
     if ('frames' in h || 'frameSize' in h) fail(id, 'frames on an uncompressed record')

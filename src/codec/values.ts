@@ -77,9 +77,21 @@ export function isImage(value: unknown): value is Image {
   return typeof v.imageType === 'object' && v.imageType !== null && Array.isArray(v.size) && 'data' in v
 }
 
-/** @throws {UnsupportedValueError} naming the first part of `value` that is not plain JSON. */
-export function assertJsonValue(value: unknown, path = 'value'): asserts value is JsonValue {
+/** Deeper JSON than this is refused: nothing real nests so far, and recursion must not overflow. */
+export const MAX_JSON_DEPTH = 256
+/**
+ * Keys a record header may not hold, refused at store time as the decoder refuses them: they are how
+ * a naive deep merge of the metadata would reach Object.prototype.
+ */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
+
+/**
+ * @param inHeader the value goes into a record header (metadata): RESERVED_KEYS are refused too.
+ * @throws {UnsupportedValueError} naming the first part of `value` that is not plain JSON.
+ */
+export function assertJsonValue(value: unknown, path = 'value', inHeader = false): asserts value is JsonValue {
   const seen = new Set<object>()
+  let depth = 0
   const walk = (v: unknown, p: string): void => {
     if (v === null || typeof v === 'string' || typeof v === 'boolean') return
     if (typeof v === 'number') {
@@ -88,6 +100,7 @@ export function assertJsonValue(value: unknown, path = 'value'): asserts value i
     }
     if (typeof v !== 'object') throw new UnsupportedValueError(`${p} is ${typeof v}, which voxcache does not store`)
     if (seen.has(v)) throw new UnsupportedValueError(`${p} is a circular reference`)
+    if (++depth > MAX_JSON_DEPTH) throw new UnsupportedValueError(`${path} nests deeper than ${MAX_JSON_DEPTH} levels`)
     seen.add(v)
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
@@ -95,12 +108,16 @@ export function assertJsonValue(value: unknown, path = 'value'): asserts value i
         walk(v[i], `${p}[${i}]`)
       }
     } else if (isPlainObject(v)) {
-      for (const [k, item] of Object.entries(v)) walk(item, `${p}.${k}`)
+      for (const [k, item] of Object.entries(v)) {
+        if (inHeader && RESERVED_KEYS.has(k)) throw new UnsupportedValueError(`${p} has the reserved key "${k}"`)
+        walk(item, `${p}.${k}`)
+      }
     } else {
       const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object'
       throw new UnsupportedValueError(`${p} is a ${name}; store images, typed arrays, ArrayBuffers or plain JSON`)
     }
     seen.delete(v)
+    depth--
   }
   walk(value, path)
 }
@@ -145,7 +162,7 @@ function describeImage(image: Image): { header: ImageHeader; array: StorableType
   const metadata: [string, JsonValue][] = []
   for (const [key, value] of image.metadata ?? new Map()) {
     if (typeof key !== 'string') throw new UnsupportedValueError('image metadata keys must be strings')
-    assertJsonValue(value, `image metadata ${key}`)
+    assertJsonValue(value, `image metadata ${key}`, true)
     metadata.push([key, value])
   }
   const header: ImageHeader = {

@@ -282,3 +282,29 @@ test.describe('a record from a newer voxcache is refused, left where it is, and 
     })
   }
 })
+
+test('importDatabase refuses an export from a newer voxcache, saying so, and SQLite without a results table', async ({ page }) => {
+  const entries = await sourceEntries(page)
+  const other = new SQL.Database()
+  other.run('CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES (\'not a cache\')')
+  const files = { newer: [...previousSnapshot(entries, { userVersion: 3 })], foreign: [...other.export()] }
+  other.close()
+  const outcome = await page.evaluate(async (files) => {
+    const lib = window.voxcacheLib!
+    const cache = await lib.openCache({ name: 'vx-import', storage: 'memory' })
+    const attempt = async (bytes: number[]) => {
+      try {
+        await cache.importDatabase(new Uint8Array(bytes))
+        return 'imported'
+      } catch (e) {
+        return `${e instanceof lib.SchemaVersionError ? 'SchemaVersionError' : e instanceof lib.InvalidImportError ? 'InvalidImportError' : 'other'}: ${(e as Error).message}`
+      }
+    }
+    const out = { newer: await attempt(files.newer), foreign: await attempt(files.foreign), entries: (await cache.stats()).entries }
+    await cache.close()
+    return out
+  }, files)
+  expect(outcome.newer).toMatch(/^InvalidImportError: .*newer voxcache.*schema 3 is newer .*upgrade voxcache/)
+  expect(outcome.foreign).toMatch(/^InvalidImportError: .*no results table/)
+  expect(outcome.entries).toBe(0)
+})

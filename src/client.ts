@@ -220,8 +220,11 @@ export class VoxCache {
   }
 
   /**
-   * Adds the entries of a file made by exportDatabase, validating every record first.
-   * @throws {InvalidImportError} when the file is not a voxcache database.
+   * Adds the entries of a file made by exportDatabase, validating every record first; a bad record is
+   * reported in `rejected` and the others are imported.
+   * @throws {InvalidImportError} when the file is not a voxcache database, is damaged (checked before
+   *   any row is imported) or was written by a newer voxcache.
+   * @throws {CacheFullError} when the entries do not fit; those imported so far stay.
    */
   async importDatabase(file: Blob | ArrayBuffer | Uint8Array): Promise<ImportReport> {
     const bytes =

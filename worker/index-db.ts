@@ -108,9 +108,10 @@ export class IndexDb {
   /**
    * Opens an index from snapshot bytes (or a new one), migrating older schemas in place.
    * @throws {SchemaVersionError} for a schema newer than this code knows; nothing is changed.
-   * @throws {StorageUnavailableError} when the bytes are not a SQLite database.
+   * @throws {StorageUnavailableError} when the bytes are not a SQLite database (or, with `mustHoldResults`,
+   *   hold no results table).
    */
-  static open(SQL: SqlJsStatic, bytes?: Uint8Array): IndexDb {
+  static open(SQL: SqlJsStatic, bytes?: Uint8Array, { mustHoldResults = false } = {}): IndexDb {
     let db: Database
     try {
       db = bytes ? new SQL.Database(bytes) : new SQL.Database()
@@ -120,6 +121,10 @@ export class IndexDb {
         throw new SchemaVersionError(`index schema ${version} is newer than this voxcache (${SCHEMA_VERSION}); upgrade voxcache`)
       }
       const hasResults = db.exec("SELECT 1 FROM sqlite_master WHERE type='table' AND name='results'").length > 0
+      if (mustHoldResults && !hasResults) {
+        db.close()
+        throw new StorageUnavailableError('the database has no results table')
+      }
       if (hasResults && version < 2) {
         const columns = db.exec('PRAGMA table_info(results)')[0]?.values.map((c) => c[1]) ?? []
         if (!columns.includes('pinned')) db.exec(V1_TO_V2)
@@ -127,7 +132,7 @@ export class IndexDb {
       db.exec(CREATE_V2)
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
     } catch (error) {
-      if (error instanceof SchemaVersionError) throw error
+      if (error instanceof SchemaVersionError || error instanceof StorageUnavailableError) throw error
       throw new StorageUnavailableError(`index is not a readable SQLite database: ${describe(error)}`, { cause: error })
     }
     return new IndexDb(db)

@@ -627,14 +627,20 @@ export function createService() {
 
     /**
      * Adds the entries of an exported database, validating every record first.
-     * @throws {InvalidImportError} when the bytes are not a voxcache export.
+     * @throws {InvalidImportError} when the bytes are not a voxcache export, are damaged, or come from a
+     *   newer voxcache. @throws {CacheFullError} when the entries do not fit.
      */
     async importDatabase(bytes: Uint8Array): Promise<ImportReport> {
       const s = ready()
       let source: IndexDb
       try {
-        source = IndexDb.open(s.SQL, bytes)
+        source = IndexDb.open(s.SQL, bytes, { mustHoldResults: true })
       } catch (error) {
+        // A newer voxcache's export says which version to upgrade to (its cause is the SchemaVersionError);
+        // it stays an InvalidImportError because a damaged header can read as a huge schema number too.
+        if (error instanceof SchemaVersionError) {
+          throw new InvalidImportError(`written by a newer voxcache, or damaged: ${error.message}`, { cause: error })
+        }
         throw new InvalidImportError(`not a voxcache database: ${describe(error)}`, { cause: error })
       }
       const report: ImportReport = { imported: 0, skipped: 0, rejected: [] }

@@ -200,7 +200,7 @@ is the floor for a retrieve. Memory of the browser process (IndexedDB, blob read
 
 ${compressionTable(r)}
 
-'zstd' is level 1 in 4 MiB frames; a record keeps it only when it saves at least 10%, else falls back to 'none'.
+'zstd' is level 1 in 1 MiB frames (read back in 8 MiB pieces); a record keeps it only when it saves at least 10%, else falls back to 'none'.
 
 ## Decode
 

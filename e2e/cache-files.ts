@@ -108,7 +108,12 @@ export async function retrieveAll(
   page: Page,
   cache: string,
   ids: string[],
-): Promise<{ outcomes: Outcome[]; stillListed: boolean[]; entries: number }> {
+): Promise<{
+  outcomes: Outcome[]
+  stillListed: boolean[]
+  entries: number
+  stats: { indexRecovery: { snapshot?: string; journal?: string; salvaged: number } | null; quarantined: number }
+}> {
   return page.evaluate(
     async ({ cache, ids }) => {
       const lib = window.voxcacheLib!
@@ -133,7 +138,8 @@ export async function retrieveAll(
           }
         }
         const stillListed = await Promise.all(ids.map((id) => c.has(id)))
-        return { outcomes, stillListed, entries: (await c.list()).length }
+        const { indexRecovery, quarantined } = await c.stats()
+        return { outcomes, stillListed, entries: (await c.list()).length, stats: { indexRecovery, quarantined } }
       } finally {
         await c.close()
       }

@@ -314,6 +314,7 @@ test.describe('corruption on disk', () => {
           if (k !== victim) expect(got.outcomes[k], n).toEqual({ kind: 'value', digest: template.digests[n] })
         })
         expect(got.entries).toBe(NAMES.length - 1)
+        expect(got.stats, 'reported in stats()').toEqual({ indexRecovery: null, quarantined: 1 })
         return
       }
 
@@ -325,9 +326,16 @@ test.describe('corruption on disk', () => {
       expect(got.entries, 'entries listed').toBe(intact)
       expect(quarantined.filter((p) => p.startsWith(`quarantine/${c.target}.`)), 'the damaged file was set aside').toHaveLength(c.rebuilt ? 1 : 0)
       expect(quarantined.filter((p) => !p.startsWith(`quarantine/${c.target}.`)), 'nothing else was set aside').toEqual([])
+      // A rebuild is reported by stats() of the page that opened the damaged cache.
+      if (c.rebuilt) {
+        expect(got.stats.indexRecovery, 'reported in stats()').toMatchObject({ [c.target === S ? 'snapshot' : 'journal']: expect.any(String) })
+      } else {
+        expect(got.stats.indexRecovery).toBeNull()
+      }
       // The rebuilt index is sound: it opens again with nothing more set aside and the same entries.
       const again = await retrieveAll(page, cache, [])
       expect(again.entries).toBe(intact)
+      expect(again.stats.indexRecovery).toBeNull()
       const after = [...(await readCacheFiles(page, cache)).keys()].filter((p) => p.startsWith('quarantine/'))
       expect(after).toEqual(quarantined)
     })

@@ -253,8 +253,8 @@ test('temporary files of every kind a killed write leaves are removed on open, a
     await c.store(ids[0]!, window.vxHarness.bytes(1, 300_000, 'random'))
     await c.store(ids[1]!, { small: 'inline' })
     await c.close()
-    // What a kill leaves: a checkpoint's snapshot and journal half written, a payload and an inline
-    // record on its way to quarantine cut short.
+    // What a kill leaves: a quota probe, a checkpoint's snapshot and journal half written, a payload
+    // and an inline record on its way to quarantine cut short.
     const root = await navigator.storage.getDirectory()
     const home = await (await root.getDirectoryHandle('voxcache')).getDirectoryHandle('crash-tmp')
     const plant = async (dir: FileSystemDirectoryHandle, name: string) => {
@@ -262,6 +262,7 @@ test('temporary files of every kind a killed write leaves are removed on open, a
       await w.write(new Uint8Array(777).fill(0x53))
       await w.close()
     }
+    await plant(home, 'quota-probe')
     await plant(home, 'index.sqlite.tmp')
     await plant(home, 'index.journal.tmp')
     await plant(await home.getDirectoryHandle('payloads'), `${'e'.repeat(64)}.vxc.tmp`)
@@ -281,5 +282,5 @@ test('temporary files of every kind a killed write leaves are removed on open, a
     small: { small: 'inline' },
     entries: 2,
   })
-  expect(Object.keys(await cacheFiles(page, 'crash-tmp')).filter((f) => f.endsWith('.tmp'))).toEqual([])
+  expect(Object.keys(await cacheFiles(page, 'crash-tmp')).filter((f) => f.endsWith('.tmp') || f === 'quota-probe')).toEqual([])
 })

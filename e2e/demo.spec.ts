@@ -255,3 +255,35 @@ test('pins, deletes and downloads entries from the cache panel', async ({ page }
   await runPipeline(page)
   expect(await stepStates(page)).toEqual({ smooth: 'cache', mask: 'cache', components: 'cache', downsample: 'computed' })
 })
+
+test('the cache panel says when the index was found damaged and rebuilt, with every entry back', async ({ page }) => {
+  await openPage(page, 'cache=demo-health')
+  await page.evaluate(async () => {
+    const cache = window.voxcache!
+    await cache.clear()
+    for (let i = 0; i < 3; i++) {
+      await cache.store(await window.voxcacheLib!.operationId('health', { i }), new Float32Array(5000).fill(i), { codec: 'none' })
+    }
+  })
+  await expect(page.locator('[data-stat="health"] dd')).toHaveText('no damage found')
+  // A digit of a size in the journal changes, as a bad disk sector might: still valid JSON.
+  await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory()
+    const home = await (await root.getDirectoryHandle('voxcache')).getDirectoryHandle('demo-health')
+    const file = await home.getFileHandle('index.journal')
+    const text = await (await file.getFile()).text()
+    const at = text.indexOf('"sizeBytes":') + '"sizeBytes":'.length
+    const damaged = text.slice(0, at) + (text[at] === '9' ? '8' : '9') + text.slice(at + 1)
+    const w = await file.createWritable()
+    await w.write(damaged)
+    await w.close()
+  })
+  await page.reload()
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true')
+  await expect(page.locator('[data-stat="health"] dd')).toContainText(/index rebuilt at open \(.*journal.*\)/)
+  await expect(page.locator('body')).toHaveAttribute('data-entries', '3')
+  const values = await page.evaluate(async () =>
+    Promise.all([0, 1, 2].map(async (i) => [...((await window.voxcache!.retrieve(await window.voxcacheLib!.operationId('health', { i }))) as Float32Array).slice(0, 2)])),
+  )
+  expect(values).toEqual([[0, 0], [1, 1], [2, 2]])
+})

@@ -97,6 +97,14 @@ export interface CacheStats {
   /** Decodes that ran itk-wasm (their images were then stored). */
   decodeMisses: number
   quota: { usage: number; quota: number } | null
+  /**
+   * When this page opened the cache and found its index damaged: what was wrong with the snapshot
+   * and/or the journal (both set aside in `quarantine/`), and how many inline records were salvaged.
+   * The index was rebuilt from what verified, the salvaged records and the payload files. Else null.
+   */
+  indexRecovery: { snapshot?: string; journal?: string; salvaged: number } | null
+  /** Records quarantined by this page since it opened the cache (at open, or on a failed read). */
+  quarantined: number
 }
 
 /** One input file of {@link VoxCache.decode}: a File, a Blob, or a name and its bytes. */

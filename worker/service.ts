@@ -80,7 +80,7 @@ interface State {
    */
   newer: Map<string, SchemaVersionError>
   touchTimer: ReturnType<typeof setTimeout> | undefined
-  counters: { hits: number; misses: number; evictions: number }
+  counters: { hits: number; misses: number; evictions: number; quarantined: number }
 }
 
 let sqlPromise: Promise<SqlJsStatic> | undefined
@@ -334,6 +334,7 @@ export function createService() {
         await s.backend.move(payloadPath(id), target).catch(() => undefined)
       }
       if (info) entries.push({ t: 'del', id })
+      s.counters.quarantined++
     })
   }
 
@@ -379,10 +380,11 @@ export function createService() {
   async function reconcile(s: State): Promise<void> {
     await mutate(s, async (entries) => {
       // A write killed mid-way leaves its temporary file: of a payload, of an index checkpoint (in the
-      // cache's folder) or of an inline record being quarantined. Only a lock holder writes them.
+      // cache's folder), of an inline record being quarantined, or a quota probe. Only a lock holder
+      // writes them.
       for (const dir of ['', QUARANTINE]) {
         for (const name of await s.backend.list(dir)) {
-          if (name.endsWith(TMP_SUFFIX)) await s.backend.delete(dir ? `${dir}/${name}` : name)
+          if (name.endsWith(TMP_SUFFIX) || (!dir && name === QUOTA_PROBE)) await s.backend.delete(dir ? `${dir}/${name}` : name)
         }
       }
       const names = await s.backend.list(PAYLOADS)
@@ -410,6 +412,7 @@ export function createService() {
           }
           if (!(error instanceof CorruptEntryError)) throw error
           await s.backend.move(payloadPath(id), `${QUARANTINE}/${id}.${Date.now()}.vxc`)
+          s.counters.quarantined++
         }
       }
     })
@@ -452,7 +455,7 @@ export function createService() {
         touches: new Map(),
         newer: new Map(),
         touchTimer: undefined,
-        counters: { hits: 0, misses: 0, evictions: 0 },
+        counters: { hits: 0, misses: 0, evictions: 0, quarantined: 0 },
       }
       await reconcile(s)
       state = s
@@ -594,6 +597,7 @@ export function createService() {
         ...s.counters,
         ...decodeCounters,
         quota,
+        indexRecovery: s.index.recovery ?? null,
       }
     },
 

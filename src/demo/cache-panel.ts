@@ -133,6 +133,15 @@ export class CachePanel {
     const [entries, stats] = await Promise.all([this.cache.list({ orderBy: 'created' }), this.cache.stats()])
     const lookups = stats.hits + stats.misses
     const quota = stats.quota ? `${formatBytes(stats.quota.usage)} of ${formatBytes(stats.quota.quota)}` : 'unknown'
+    const recovery = stats.indexRecovery
+    const health = [
+      recovery
+        ? `index rebuilt at open (${[recovery.snapshot && `snapshot: ${recovery.snapshot}`, recovery.journal && `journal: ${recovery.journal}`]
+            .filter(Boolean)
+            .join('; ')}), ${recovery.salvaged} salvaged`
+        : '',
+      stats.quarantined ? `${stats.quarantined} damaged record${stats.quarantined > 1 ? 's' : ''} quarantined` : '',
+    ].filter(Boolean)
     this.#totals.innerHTML = ''
     for (const [term, value, key] of [
       ['Entries', String(stats.entries), 'entries'],
@@ -141,6 +150,7 @@ export class CachePanel {
       ['Origin quota', quota, 'quota'],
       ['Hit rate', lookups ? `${Math.round((100 * stats.hits) / lookups)} % (${stats.hits} of ${lookups} this visit)` : 'no lookups yet', 'hit-rate'],
       ['Storage', `${stats.storage}${stats.evictions ? ` · ${stats.evictions} evicted` : ''}`, 'storage'],
+      ['Health', health.length ? health.join(' · ') : 'no damage found', 'health'],
     ] as const) {
       const div = document.createElement('div')
       div.dataset.stat = key

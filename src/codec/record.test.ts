@@ -68,14 +68,7 @@ describe('payload records', () => {
   })
 
   it('keeps incompressible data uncompressed', () => {
-    const noise = new Uint8Array(1 << 16)
-    let x = 2463534242
-    for (let i = 0; i < noise.length; i++) {
-      x ^= x << 13
-      x ^= x >>> 17
-      x ^= x << 5
-      noise[i] = x & 255
-    }
+    const noise = xorshiftBytes(1 << 16, 255, 2463534242)
     expect(roundTrip(noise, 'zstd').header.codec).toBe('none')
   })
 
@@ -178,14 +171,7 @@ describe('payload records', () => {
     expect(header.rawLength).toBeGreaterThan(8 * header.storedLength)
     expect(reads).toEqual([header.storedLength, header.storedLength])
     // An ordinary ratio: no preflight, and the body comes in 8 MiB pieces, not one read per frame.
-    const noisy = new Uint8Array(20 * 1024 * 1024)
-    let x = 1
-    for (let i = 0; i < noisy.length; i++) {
-      x ^= x << 13
-      x ^= x >>> 17
-      x ^= x << 5
-      noisy[i] = x & 0x0f
-    }
+    const noisy = xorshiftBytes(20 * 1024 * 1024, 0x0f, 1)
     const enc2 = encodeRecord(noisy, { operationId: ID, codec: 'zstd' })
     const bytes2 = concatParts(enc2.parts, enc2.byteLength)
     const parsed2 = parseHeader(ID, bytes2, bytes2.byteLength)
@@ -205,3 +191,16 @@ describe('payload records', () => {
     }
   })
 })
+
+/** Pseudo-random bytes (xorshift32), masked: 255 gives noise, 0x0f about half as much entropy. */
+function xorshiftBytes(length: number, mask: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length)
+  let x = seed
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    out[i] = x & mask
+  }
+  return out
+}

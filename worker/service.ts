@@ -242,11 +242,7 @@ export function createService() {
           async (refusal) => {
             const ids = await planQuotaEviction(s, byteLength, id, evicted, refusal)
             const freed = ids.reduce((n, x) => n + (s.index.db.info(x)?.sizeBytes ?? 0), 0)
-            const usage = s.backend.kind === 'idb' ? await usageNow() : undefined
-            await evict(s, ids, entries)
-            // IndexedDB frees a deleted Blob's space a moment after the delete commits (seen here:
-            // the retry right after was refused again); the retry waits until the browser counts it.
-            if (usage !== undefined && freed > 0) await usageDropsTo(usage - freed)
+            await reclaiming(s, freed, () => evict(s, ids, entries))
           },
         )
       }
@@ -301,27 +297,37 @@ export function createService() {
       const shortfall = byteLength - evictable
       free = shortfall > 0 ? await probeFree(s, shortfall) : 0
     }
-    free = Math.min(free, byteLength)
     if (byteLength > free + evictable) {
       throw new CacheFullError(`a value of ${byteLength} bytes does not fit the browser's storage quota`)
     }
-    const need = Math.max(byteLength - Math.max(free, 0), 0) + byteLength / 4
+    const need = byteLength - free + byteLength / 4
     return pickLru(db, need, id).filter((x) => !already.includes(x))
   }
 
   /** `bytes` when a file of that size fits the quota now (it is written, then removed), else 0. */
   async function probeFree(s: State, bytes: number): Promise<number> {
-    const usage = s.backend.kind === 'idb' ? await usageNow() : undefined
     try {
       await s.backend.writeAtomic(QUOTA_PROBE, [new Uint8Array(bytes)])
     } catch (error) {
+      await s.backend.delete(QUOTA_PROBE)
       if (isQuotaError(error)) return 0
       throw error
-    } finally {
-      await s.backend.delete(QUOTA_PROBE)
     }
-    if (usage !== undefined) await usageDropsTo(usage)
+    await reclaiming(s, bytes, () => s.backend.delete(QUOTA_PROBE))
     return bytes
+  }
+
+  /**
+   * Runs deletions that free about `bytes` and, on IndexedDB, waits (≤ 1 s) until the browser counts
+   * them: it frees a deleted Blob's space a moment after the delete commits, and a retry that evicted
+   * just enough was refused again (seen here). Since eviction without a proven free size takes 1.25×
+   * the value, the quota spec passes without this wait too; it stays for the browser's lag. OPFS frees
+   * at once.
+   */
+  async function reclaiming(s: State, bytes: number, remove: () => Promise<void>): Promise<void> {
+    const usage = s.backend.kind === 'idb' && bytes > 0 ? await usageNow() : undefined
+    await remove()
+    if (usage !== undefined) await usageDropsTo(usage - bytes)
   }
 
   async function quarantine(s: State, id: string): Promise<void> {

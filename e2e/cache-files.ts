@@ -29,6 +29,58 @@ export async function readCacheFiles(page: Page, cache: string): Promise<Map<str
   return new Map(files.sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, b64]) => [path, Buffer.from(b64, 'base64')]))
 }
 
+/**
+ * Every file of the cache by path → size, without reading contents (cheap beside large payloads); {}
+ * when the cache has no folder. For storage 'idb', the keys of its IndexedDB store and their Blobs'
+ * sizes. A file another context holds a sync access handle on reads as -1.
+ */
+export async function listCacheFiles(page: Page, cache: string, storage: 'opfs' | 'idb' = 'opfs'): Promise<Record<string, number>> {
+  return page.evaluate(
+    async ({ cache, storage }) => {
+      const out: Record<string, number> = {}
+      if (storage === 'idb') {
+        const db = await new Promise<IDBDatabase>((resolve, reject) => {
+          const request = indexedDB.open(`voxcache:${cache}`)
+          request.onupgradeneeded = () => request.result.createObjectStore('files')
+          request.onsuccess = () => resolve(request.result)
+          request.onerror = () => reject(request.error)
+        })
+        try {
+          const store = db.transaction('files', 'readonly').objectStore('files')
+          const [keys, values] = await Promise.all(
+            [store.getAllKeys(), store.getAll()].map(
+              (request) =>
+                new Promise<unknown[]>((resolve, reject) => {
+                  request.onsuccess = () => resolve(request.result as unknown[])
+                  request.onerror = () => reject(request.error)
+                }),
+            ),
+          )
+          keys!.forEach((k, i) => (out[String(k)] = (values![i] as Blob).size))
+        } finally {
+          db.close()
+        }
+        return out
+      }
+      let home: FileSystemDirectoryHandle
+      try {
+        home = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache')).getDirectoryHandle(cache)
+      } catch {
+        return out
+      }
+      const walk = async (dir: FileSystemDirectoryHandle, prefix: string): Promise<void> => {
+        for await (const [name, handle] of dir as unknown as AsyncIterable<[string, FileSystemHandle]>) {
+          if (handle.kind === 'directory') await walk(handle as FileSystemDirectoryHandle, `${prefix}${name}/`)
+          else out[`${prefix}${name}`] = await (handle as FileSystemFileHandle).getFile().then((f) => f.size, () => -1)
+        }
+      }
+      await walk(home, '')
+      return out
+    },
+    { cache, storage },
+  )
+}
+
 /** Writes (replacing) one file of the cache, creating its folders. */
 export async function writeCacheFile(page: Page, cache: string, path: string, bytes: Uint8Array): Promise<void> {
   await page.evaluate(

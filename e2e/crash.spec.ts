@@ -3,7 +3,8 @@
 // everything stored before reads back bit for bit, the write in flight is complete or absent, and no
 // temporary file is left. The loop is seeded (CRASH_SEED) and ends after CRASH_KILLS kills.
 import type { BrowserContext, Page } from '@playwright/test'
-import { cacheFiles, installHarness, prng } from './harness.js'
+import { listCacheFiles } from './cache-files.js'
+import { installHarness, prng } from './harness.js'
 import { expect, openPage, test } from './fixtures.js'
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 54)
@@ -65,7 +66,7 @@ async function crashLoop(
     const page = await context.newPage()
     await page.goto('/?cache=crash-probe')
     await expect(page.locator('body')).toHaveAttribute('data-ready', 'true')
-    const before = await cacheFiles(page, CACHE, storage)
+    const before = await listCacheFiles(page, CACHE, storage)
     const tmpBefore = Object.keys(before).filter((f) => f.endsWith('.tmp'))
 
     // Reopen: the cache must open and reconcile whatever the kill left. Then read back everything.
@@ -114,7 +115,7 @@ async function crashLoop(
       outcomes.push(outcome)
     }
     expect(new Set(check.listed), `round ${round}: the index holds only what was stored`).toEqual(new Set([...live, ...liveSmall].map((e) => e.id)))
-    const after = await cacheFiles(page, CACHE, storage)
+    const after = await listCacheFiles(page, CACHE, storage)
     expect(Object.keys(after).filter((f) => f.endsWith('.tmp')), `round ${round}: temporary files after reopening`).toEqual([])
     expect(Object.keys(after).filter((f) => f.startsWith('quarantine/')), `round ${round}: quarantined records`).toEqual([])
     if (round === KILLS) {
@@ -269,7 +270,7 @@ test('temporary files of every kind a killed write leaves are removed on open, a
     await plant(await home.getDirectoryHandle('quarantine', { create: true }), `${'d'.repeat(64)}.1.vxc.tmp`)
     return ids
   })
-  expect(Object.keys(await cacheFiles(page, 'crash-tmp')).filter((f) => f.endsWith('.tmp'))).toHaveLength(4)
+  expect(Object.keys(await listCacheFiles(page, 'crash-tmp')).filter((f) => f.endsWith('.tmp'))).toHaveLength(4)
   const reopened = await page.evaluate(async (ids) => {
     const c = await window.voxcacheLib!.openCache({ name: 'crash-tmp' })
     const big = (await c.retrieve(ids[0]!)) as Uint8Array
@@ -282,5 +283,5 @@ test('temporary files of every kind a killed write leaves are removed on open, a
     small: { small: 'inline' },
     entries: 2,
   })
-  expect(Object.keys(await cacheFiles(page, 'crash-tmp')).filter((f) => f.endsWith('.tmp') || f === 'quota-probe')).toEqual([])
+  expect(Object.keys(await listCacheFiles(page, 'crash-tmp')).filter((f) => f.endsWith('.tmp') || f === 'quota-probe')).toEqual([])
 })

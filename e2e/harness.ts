@@ -1,7 +1,7 @@
 // In-page helpers for the reliability specs (crash, tabs, space): deterministic values that any page
-// can regenerate from a seed and check by digest, the cache's own worker (so a test can terminate it),
-// and a view of the cache's files in OPFS. Installed with context.addInitScript before any page opens.
-import type { BrowserContext, Page } from '@playwright/test'
+// can regenerate from a seed and check by digest, and the cache's own worker (so a test can terminate
+// it). The cache's files are listed by listCacheFiles in cache-files.ts. Installed with context.addInitScript before any page opens.
+import type { BrowserContext } from '@playwright/test'
 
 /** What the init script adds to every page of the context. */
 export interface Harness {
@@ -13,10 +13,6 @@ export interface Harness {
   prng(seed: number): () => number
   /** Lowercase hex SHA-256 of the bytes a view covers. */
   digest(view: ArrayBufferView): Promise<string>
-  /** Every file under voxcache/<cache>/ as relative path → size; {} when the cache has no folder. */
-  files(cache: string): Promise<Record<string, number>>
-  /** The same for a cache kept in IndexedDB (storage: 'idb'): its keys and their Blobs' sizes. */
-  idbFiles(cache: string): Promise<Record<string, number>>
 }
 
 declare global {
@@ -57,63 +53,12 @@ function install(prngSource: string): void {
       const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
       return Array.from(hash, (b) => b.toString(16).padStart(2, '0')).join('')
     },
-    async files(cache) {
-      const out: Record<string, number> = {}
-      const root = await navigator.storage.getDirectory()
-      let home: FileSystemDirectoryHandle
-      try {
-        home = await (await root.getDirectoryHandle('voxcache')).getDirectoryHandle(encodeURIComponent(cache))
-      } catch {
-        return out
-      }
-      const walk = async (dir: FileSystemDirectoryHandle, prefix: string): Promise<void> => {
-        for await (const [name, handle] of dir as unknown as AsyncIterable<[string, FileSystemHandle]>) {
-          if (handle.kind === 'directory') await walk(handle as FileSystemDirectoryHandle, `${prefix}${name}/`)
-          else {
-            // A file another context holds a sync access handle on cannot be read; its size is unknown.
-            out[`${prefix}${name}`] = await (handle as FileSystemFileHandle)
-              .getFile()
-              .then((f) => f.size)
-              .catch(() => -1)
-          }
-        }
-      }
-      await walk(home, '')
-      return out
-    },
-    async idbFiles(cache) {
-      const db = await new Promise<IDBDatabase>((resolve, reject) => {
-        const request = indexedDB.open(`voxcache:${cache}`)
-        request.onupgradeneeded = () => request.result.createObjectStore('files')
-        request.onsuccess = () => resolve(request.result)
-        request.onerror = () => reject(request.error)
-      })
-      try {
-        const store = db.transaction('files', 'readonly').objectStore('files')
-        const [keys, values] = await Promise.all(
-          [store.getAllKeys(), store.getAll()].map(
-            (request) => new Promise<unknown[]>((resolve, reject) => {
-              request.onsuccess = () => resolve(request.result as unknown[])
-              request.onerror = () => reject(request.error)
-            }),
-          ),
-        )
-        return Object.fromEntries(keys!.map((k, i) => [String(k), (values![i] as Blob).size]))
-      } finally {
-        db.close()
-      }
-    },
   }
   window.vxHarness = harness
 }
 
 export async function installHarness(context: BrowserContext): Promise<void> {
   await context.addInitScript(install, prng.toString())
-}
-
-/** The cache's files, from a page of the origin (the async OPFS API, beside any worker). */
-export async function cacheFiles(page: Page, cache: string, storage: 'opfs' | 'idb' = 'opfs'): Promise<Record<string, number>> {
-  return page.evaluate(({ cache, storage }) => (storage === 'idb' ? window.vxHarness.idbFiles(cache) : window.vxHarness.files(cache)), { cache, storage })
 }
 
 /** A small seeded PRNG for the test process (mulberry32): the same seed replays the same run. */

@@ -1,7 +1,8 @@
 // Space: a small budget and a tight browser quota. Eviction keeps the cache under budget with
 // hysteresis, pinned and recently used entries survive, and a write the quota refuses ends in
 // CacheFullError with nothing stored earlier lost.
-import { cacheFiles, installHarness, prng } from './harness.js'
+import { listCacheFiles } from './cache-files.js'
+import { installHarness, prng } from './harness.js'
 import { expect, openPage, test } from './fixtures.js'
 
 test('a small budget: evictions come in bursts down to the low-water mark; pinned and hot entries stay', async ({ page, context }) => {
@@ -130,7 +131,7 @@ test(`a tight quota (${storage}): stores evict to fit, and one that cannot fit i
     expect(run.huge).toBe('CacheFullError')
     expect(run.after).toEqual(run.before)
     expect(run.bytesAfter).toBe(run.bytesBefore)
-    const files = await cacheFiles(page, `space-quota-${storage}`, storage)
+    const files = await listCacheFiles(page, `space-quota-${storage}`, storage)
     expect(Object.keys(files).filter((f) => f.endsWith('.tmp') || f.startsWith('quota-probe'))).toEqual([])
     expect(Object.keys(files).filter((f) => f.startsWith('payloads/')).length).toBe(run.after.filter((r) => r).length)
   } finally {

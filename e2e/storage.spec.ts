@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Page } from '@playwright/test'
+import { listCacheFiles } from './cache-files.js'
 import { expect, openPage, test } from './fixtures.js'
 
 /** Random (incompressible) bytes of a given size, stored under op `name`; returns the id. */
@@ -19,23 +20,12 @@ async function storeRandom(page: Page, op: string, bytes: number, extra: Record<
   )
 }
 
-/** Lists a directory of this cache in OPFS, from the page's main thread (async OPFS API). */
+/** The names of the files in one folder of this cache in OPFS. */
 async function opfsList(page: Page, cache: string, dir: string): Promise<string[]> {
-  return page.evaluate(
-    async ({ cache, dir }) => {
-      const root = await navigator.storage.getDirectory()
-      let handle = await (await root.getDirectoryHandle('voxcache')).getDirectoryHandle(cache)
-      try {
-        handle = await handle.getDirectoryHandle(dir)
-      } catch {
-        return []
-      }
-      const names: string[] = []
-      for await (const name of (handle as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name)
-      return names.sort()
-    },
-    { cache, dir },
-  )
+  return Object.keys(await listCacheFiles(page, cache))
+    .filter((path) => path.startsWith(`${dir}/`))
+    .map((path) => path.slice(dir.length + 1))
+    .sort()
 }
 
 test('a corrupted payload is a CorruptEntryError, quarantined, and nothing else is lost', async ({ page }) => {

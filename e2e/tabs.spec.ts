@@ -3,7 +3,8 @@
 // Afterwards every committed entry is there exactly once, the index matches the payload files, and a
 // fresh open (which reconciles) finds nothing to repair.
 import type { Page } from '@playwright/test'
-import { cacheFiles, installHarness } from './harness.js'
+import { listCacheFiles } from './cache-files.js'
+import { installHarness } from './harness.js'
 import { expect, openPage, test } from './fixtures.js'
 
 const CACHE = 'tabs-reliability'
@@ -184,7 +185,7 @@ test(`three tabs × ${OPS} concurrent operations: every committed entry once, in
 
   // The index matches the payload files: a file for every entry kept outside the index, of its size,
   // and no file without an entry; nothing half-written, nothing quarantined.
-  const files = await cacheFiles(pages[2]!, CACHE)
+  const files = await listCacheFiles(pages[2]!, CACHE)
   const payloads = Object.fromEntries(
     Object.entries(files)
       .filter(([f]) => f.startsWith('payloads/'))
@@ -217,7 +218,7 @@ test(`three tabs × ${OPS} concurrent operations: every committed entry once, in
   await openPage(fresh, `cache=${CACHE}&maxBytes=${BUDGET}`)
   const again = await audit(fresh, keys)
   expect(again.entries).toEqual(seen.entries)
-  expect(Object.keys(await cacheFiles(fresh, CACHE)).filter((f) => f.startsWith('quarantine/'))).toEqual([])
+  expect(Object.keys(await listCacheFiles(fresh, CACHE)).filter((f) => f.startsWith('quarantine/'))).toEqual([])
 
   const total = (op: string) => reports.reduce((n, r) => n + (r.ops[op] ?? 0), 0)
   const summary = {

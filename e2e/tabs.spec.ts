@@ -17,16 +17,30 @@ const PINNED_KEYS = 3
 const BUDGET = 1_500_000
 const SEED = Number(process.env.TABS_SEED ?? 7)
 
+/** One version of an entry: which store wrote it. Versions are told apart by the tag in their metadata. */
+interface Version {
+  key: string
+  id: string
+  v: string
+  /** Stores of a locked shared key run one at a time across tabs: this orders them (ms, sub-ms precise). */
+  t?: number
+}
+
 interface TabReport {
   tab: string
   ops: Record<string, number>
-  /** The last thing this tab did to each of its own keys. */
-  own: Record<number, 'stored' | 'deleted'>
-  shared: number[]
+  /** The last thing this tab did to each of its own keys (each lane owns its keys, so this is exact). */
+  own: Record<number, { state: 'stored'; version: Version } | { state: 'deleted' }>
+  /** Every shared-key store that this tab committed. */
+  shared: Version[]
+  /** Every version this tab committed, own keys and shared. */
+  written: string[]
   hits: number
   misses: number
   wrong: string[]
   errors: string[]
+  /** What this tab's cache evicted: id and the version tag of the evicted record. */
+  evicted: { id: string; v: string; reason: string }[]
   evictions: number
 }
 
@@ -63,12 +77,13 @@ async function runTab({ tab, tabs, ops, seed, ownKeys, sharedKeys, pinnedKeys }:
   const lib = window.voxcacheLib!
   const h = window.vxHarness
   const valueOf = window.tabsValue
-  const report: TabReport = { tab, ops: {}, own: {}, shared: [], hits: 0, misses: 0, wrong: [], errors: [], evictions: 0 }
+  const report: TabReport = { tab, ops: {}, own: {}, shared: [], written: [], hits: 0, misses: 0, wrong: [], errors: [], evicted: [], evictions: 0 }
   const rng = h.prng(seed)
   const count = (op: string) => (report.ops[op] = (report.ops[op] ?? 0) + 1)
-  const shared = new Set<number>()
   // Draw the whole plan first, so that the lanes' interleaving does not change it.
   const plan = Array.from({ length: ops }, () => ({ r: rng(), k: Math.floor(rng() * ownKeys), s: Math.floor(rng() * sharedKeys), t: Math.floor(rng() * tabs.length) }))
+  let serial = 0
+  const tag = () => `${tab}:${serial++}`
   const lanes = [0, 1, 2, 3].map(async (lane) => {
     for (const step of plan.filter((_, i) => i % 4 === lane)) {
       const k = step.k - (step.k % 4) + lane
@@ -77,17 +92,34 @@ async function runTab({ tab, tabs, ops, seed, ownKeys, sharedKeys, pinnedKeys }:
       try {
         if (step.r < 0.3 || (pinned && step.r >= 0.45 && step.r < 0.6)) {
           count('store')
-          await cache.store(await lib.operationId('tabs', own), valueOf(own), { pin: pinned })
-          report.own[k] = 'stored'
+          const id = await lib.operationId('tabs', own)
+          const v = tag()
+          await cache.store(id, valueOf(own), { pin: pinned, metadata: { v } })
+          report.own[k] = { state: 'stored', version: { key: JSON.stringify(own), id, v } }
+          report.written.push(`${id} ${v}`)
         } else if (step.r < 0.45) {
           count('store shared')
           const key = { shared: step.s }
-          await cache.store(await lib.operationId('tabs', key), valueOf(key))
-          shared.add(step.s)
+          const id = await lib.operationId('tabs', key)
+          const v = tag()
+          if (step.s % 2 === 0) {
+            // Even shared keys: one store at a time across tabs (a test-side lock), so that the last
+            // write is known and its fate can be checked exactly. Odd ones race each other freely.
+            await navigator.locks.request(`tabs-spec:shared:${step.s}`, async () => {
+              const t = performance.timeOrigin + performance.now()
+              await cache.store(id, valueOf(key), { metadata: { v } })
+              report.shared.push({ key: JSON.stringify(key), id, v, t })
+              report.written.push(`${id} ${v}`)
+            })
+          } else {
+            await cache.store(id, valueOf(key), { metadata: { v } })
+            report.shared.push({ key: JSON.stringify(key), id, v })
+            report.written.push(`${id} ${v}`)
+          }
         } else if (step.r < 0.6) {
           count('delete')
           await cache.delete(await lib.operationId('tabs', own))
-          report.own[k] = 'deleted'
+          report.own[k] = { state: 'deleted' }
         } else {
           count('retrieve')
           const key = step.r < 0.75 ? { shared: step.s } : { tab: tabs[step.t], k: step.k }
@@ -105,7 +137,7 @@ async function runTab({ tab, tabs, ops, seed, ownKeys, sharedKeys, pinnedKeys }:
     }
   })
   await Promise.all(lanes)
-  report.shared = [...shared]
+  report.evicted = (await cache.evictions()).map((e) => ({ id: e.id, v: (e.metadata as { v: string }).v, reason: e.reason }))
   report.evictions = (await cache.stats()).evictions
   return report
 }
@@ -133,7 +165,14 @@ async function audit(page: Page, keys: Record<string, unknown>[]) {
         if (got === undefined || (await h.digest(got)) !== (await h.digest(window.tabsValue(key)))) wrong.push(JSON.stringify(key))
       }
       return {
-        entries: list.map((e) => ({ id: e.id, key: byId.get(e.id) ?? null, size: e.sizeBytes, inline: e.inline, pinned: e.pinned })),
+        entries: list.map((e) => ({
+          id: e.id,
+          key: byId.get(e.id) ?? null,
+          v: (e.metadata as { v?: string } | null)?.v ?? null,
+          size: e.sizeBytes,
+          inline: e.inline,
+          pinned: e.pinned,
+        })),
         unknown,
         wrong,
         stats: { entries: stats.entries, bytes: stats.bytes, maxBytes: stats.maxBytes },
@@ -178,7 +217,6 @@ test(`three tabs × ${OPS} concurrent operations: every committed entry once, in
   expect(seen.unknown, 'entries that no tab stored').toEqual([])
   expect(seen.wrong, 'entries that read back wrong').toEqual([])
   const ids = seen.entries.map((e) => e.id)
-  expect(new Set(ids).size, 'each entry once').toBe(ids.length)
   expect(seen.stats.entries).toBe(ids.length)
   expect(seen.stats.bytes).toBe(seen.entries.reduce((n, e) => n + e.size, 0))
   expect(seen.stats.bytes).toBeLessThanOrEqual(BUDGET)
@@ -195,23 +233,64 @@ test(`three tabs × ${OPS} concurrent operations: every committed entry once, in
   expect(payloads).toEqual(expectedPayloads)
   expect(Object.keys(files).filter((f) => f.endsWith('.tmp') || f.startsWith('quarantine/'))).toEqual([])
 
-  // Committed: what each tab last stored of its own keys, and the shared keys any tab stored. Those
-  // not present must have been evicted; deleted keys must not come back; pinned ones all survive.
-  const present = new Set(seen.entries.map((e) => JSON.stringify(e.key)))
-  const committed: string[] = []
+  // Every version a tab committed is accounted for. The last committed version of each key is either
+  // present (that very version, by its tag) or in some tab's eviction log; a key deleted last is
+  // absent; pinned keys are all present; no version is evicted twice (two tabs evicting the same
+  // record would mean one of them worked on a stale index), and nothing evicted was never written.
+  const present = new Map(seen.entries.map((e) => [e.id, e]))
+  const evicted = reports.flatMap((r) => r.evicted)
+  const evictedVersions = evicted.map((e) => `${e.id} ${e.v}`)
+  expect(evictedVersions.filter((x, i) => evictedVersions.indexOf(x) !== i), 'versions evicted twice').toEqual([])
+  const written = new Set(reports.flatMap((r) => r.written))
+  expect(evicted.filter((e) => !written.has(`${e.id} ${e.v}`)), 'evicted versions nobody wrote').toEqual([])
+  expect(evicted.filter((e) => e.reason !== 'budget'), 'evictions not for the budget').toEqual([])
+
+  /** The fate of the last committed version of a key: present, evicted, or lost. */
+  const fate = (last: Version): 'present' | 'evicted' | 'lost' | 'stale' => {
+    const entry = present.get(last.id)
+    if (entry) return entry.v === last.v ? 'present' : 'stale'
+    return evictedVersions.includes(`${last.id} ${last.v}`) ? 'evicted' : 'lost'
+  }
+  const fates: Record<string, number> = {}
+  const wrongFates: string[] = []
+  const lastOf: Version[] = []
   for (const r of reports) {
-    for (const [k, state] of Object.entries(r.own)) {
+    for (const [k, o] of Object.entries(r.own)) {
       const key = JSON.stringify({ tab: r.tab, k: Number(k) })
-      if (state === 'stored') committed.push(key)
-      else expect(present.has(key), `${key} was deleted last, yet is present`).toBe(false)
-      if (Number(k) < PINNED_KEYS) expect(present.has(key), `pinned ${key} is gone`).toBe(true)
+      if (o.state === 'deleted') {
+        if ([...present.values()].some((e) => JSON.stringify(e.key) === key)) wrongFates.push(`${key} was deleted last, yet is present`)
+        continue
+      }
+      lastOf.push(o.version)
+      if (Number(k) < PINNED_KEYS && fate(o.version) !== 'present') wrongFates.push(`pinned ${key} is ${fate(o.version)}`)
     }
   }
-  for (const s of new Set(reports.flatMap((r) => r.shared))) committed.push(JSON.stringify({ shared: s }))
-  const missing = committed.filter((key) => !present.has(key))
+  // Locked shared keys: the last write is the latest by t. Racing ones: whichever committed last is
+  // unknown, so the present version must be one that was written, and an absent key must have had a
+  // written version evicted.
+  const sharedStores = reports.flatMap((r) => r.shared)
+  for (const key of new Set(sharedStores.map((v) => v.key))) {
+    const stores = sharedStores.filter((v) => v.key === key)
+    if (stores[0]!.t !== undefined) {
+      lastOf.push(stores.reduce((a, b) => (b.t! > a.t! ? b : a)))
+      continue
+    }
+    const id = stores[0]!.id
+    const entry = present.get(id)
+    const ok = entry ? stores.some((v) => v.v === entry.v) : stores.some((v) => evictedVersions.includes(`${id} ${v.v}`))
+    fates[ok ? (entry ? 'racing present' : 'racing evicted') : 'racing lost'] = (fates[ok ? (entry ? 'racing present' : 'racing evicted') : 'racing lost'] ?? 0) + 1
+    if (!ok) wrongFates.push(`${key} (racing) is ${entry ? `present as ${entry.v}, which nobody wrote` : 'absent, and none of its versions was evicted'}`)
+  }
+  for (const last of lastOf) {
+    const f = fate(last)
+    fates[f] = (fates[f] ?? 0) + 1
+    if (f === 'lost' || f === 'stale') wrongFates.push(`${last.key}: its last write ${last.v} is ${f === 'lost' ? 'absent and was never evicted' : `replaced by ${present.get(last.id)!.v}`}`)
+  }
+  expect(wrongFates, 'committed writes lost, stale or resurrected').toEqual([])
   const evictions = reports.reduce((n, r) => n + r.evictions, 0)
-  expect(missing.length, 'committed entries missing beyond what was evicted').toBeLessThanOrEqual(evictions)
-  expect(evictions, 'the budget must have made the tabs evict').toBeGreaterThan(0)
+  expect(evicted.length, 'every eviction is in a log').toBe(evictions)
+  expect(fates.evicted ?? 0, 'the budget must have evicted last writes, so that the check above bites').toBeGreaterThan(0)
+  expect(fates.present ?? 0).toBeGreaterThan(0)
 
   // A fresh open reconciles: it must find nothing to add, drop or quarantine.
   const fresh = await context.newPage()
@@ -228,7 +307,7 @@ test(`three tabs × ${OPS} concurrent operations: every committed entry once, in
     retrieves: total('retrieve'),
     hits: reports.reduce((n, r) => n + r.hits, 0),
     evictions,
-    committed: committed.length,
+    lastWrites: fates,
     present: ids.length,
   }
   console.log(`tabs: ${JSON.stringify(summary)}`)

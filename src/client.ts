@@ -9,6 +9,7 @@ import type {
   CacheStats,
   DecodeInput,
   EntryInfo,
+  EvictionInfo,
   ExportFormat,
   Image,
   ImportReport,
@@ -110,6 +111,15 @@ export class VoxCache {
   /** Totals, budget, quota and this page's hit/miss/eviction counters. */
   stats(): Promise<CacheStats> {
     return this.#call((r) => r.stats())
+  }
+
+  /**
+   * The entries this page's cache evicted since it was opened, oldest first (the last 1,000): which
+   * version of each (creation time, checksum, metadata), when, and whether for the byte budget or the
+   * browser's quota. Evictions by other tabs are in their own logs.
+   */
+  evictions(): Promise<EvictionInfo[]> {
+    return this.#call((r) => r.evictions())
   }
 
   /** Removes every entry. */

@@ -91,7 +91,13 @@ export interface CacheStats {
   /** Since this cache was opened in this page. */
   hits: number
   misses: number
+  /** Entries this page evicted, for the byte budget or the browser's quota (see {@link VoxCache.evictions}). */
   evictions: number
+  /**
+   * Writes the browser's quota refused, after which this page evicted and tried once more. Covers
+   * payload files; a refused inline record or index write is a CacheFullError at once (README: Space).
+   */
+  quotaRetries: number
   /** Decodes served from the cache (itk-wasm not run), since this cache was opened in this page. */
   decodeHits: number
   /** Decodes that ran itk-wasm (their images were then stored). */
@@ -112,6 +118,18 @@ export type DecodeInput = File | Blob | { name: string; data: Uint8Array | Array
 
 /** The formats {@link VoxCache.exportImage} writes. */
 export type ExportFormat = 'nii.gz' | 'nrrd' | 'mha' | 'iwi.cbor'
+
+/** One entry that was evicted: which version of it (its record's creation time, checksum and metadata) and why. */
+export interface EvictionInfo {
+  id: string
+  /** `budget`: over maxBytes; `quota`: the browser refused a write. */
+  reason: 'budget' | 'quota'
+  evictedAt: string
+  sizeBytes: number
+  createdAt: string
+  checksum: string
+  metadata: JsonValue
+}
 
 export interface ImportReport {
   imported: number

@@ -29,6 +29,7 @@ import type {
   CacheStats,
   Codec,
   EntryInfo,
+  EvictionInfo,
   ImportReport,
   ListOptions,
   OpenCacheOptions,
@@ -61,6 +62,7 @@ const QUOTA_PROBE = 'quota-probe'
 const payloadPath = (id: string) => `${PAYLOADS}/${id}.vxc`
 const TOUCH_FLUSH_MS = 1000
 const DEFAULT_BUDGET = 1 << 30
+const EVICTION_LOG = 1000
 
 interface State {
   name: string
@@ -80,7 +82,9 @@ interface State {
    */
   newer: Map<string, SchemaVersionError>
   touchTimer: ReturnType<typeof setTimeout> | undefined
-  counters: { hits: number; misses: number; evictions: number; quarantined: number }
+  counters: { hits: number; misses: number; evictions: number; quarantined: number; quotaRetries: number }
+  /** The last EVICTION_LOG entries this worker evicted, oldest first. */
+  evictionLog: EvictionInfo[]
 }
 
 let sqlPromise: Promise<SqlJsStatic> | undefined
@@ -209,12 +213,18 @@ export function createService() {
     })
   }
 
-  async function evict(s: State, ids: string[], entries: JournalEntry[]): Promise<void> {
+  async function evict(s: State, ids: string[], entries: JournalEntry[], reason: EvictionInfo['reason']): Promise<void> {
     for (const id of ids) {
+      // The row is still in the index (entries are applied at commit): it says which version goes.
+      const info = s.index.db.info(id)
       await s.backend.delete(payloadPath(id))
       entries.push({ t: 'del', id })
+      s.counters.evictions++
+      if (!info) continue
+      const { sizeBytes, createdAt, checksum, metadata } = info
+      s.evictionLog.push({ id, reason, evictedAt: new Date().toISOString(), sizeBytes, createdAt, checksum, metadata })
+      if (s.evictionLog.length > EVICTION_LOG) s.evictionLog.splice(0, s.evictionLog.length - EVICTION_LOG)
     }
-    s.counters.evictions += ids.length
   }
 
   /** Writes an encoded record and its row: payload file first, then the index (DESIGN's protocol). */
@@ -231,7 +241,7 @@ export function createService() {
       const db = s.index.db
       const existing = db.info(id)
       const evicted = planEviction(db, s.budget, byteLength, existing?.sizeBytes ?? 0, id)
-      await evict(s, evicted, entries)
+      await evict(s, evicted, entries, 'budget')
       let data: Uint8Array | null = null
       if (inline) {
         data = concatParts(parts, byteLength)
@@ -242,7 +252,8 @@ export function createService() {
           async (refusal) => {
             const ids = await planQuotaEviction(s, byteLength, id, evicted, refusal)
             const freed = ids.reduce((n, x) => n + (s.index.db.info(x)?.sizeBytes ?? 0), 0)
-            await reclaiming(s, freed, () => evict(s, ids, entries))
+            await reclaiming(s, freed, () => evict(s, ids, entries, 'quota'))
+            s.counters.quotaRetries++
           },
         )
       }
@@ -461,7 +472,8 @@ export function createService() {
         touches: new Map(),
         newer: new Map(),
         touchTimer: undefined,
-        counters: { hits: 0, misses: 0, evictions: 0, quarantined: 0 },
+        counters: { hits: 0, misses: 0, evictions: 0, quarantined: 0, quotaRetries: 0 },
+        evictionLog: [],
       }
       await reconcile(s)
       state = s
@@ -605,6 +617,11 @@ export function createService() {
         quota,
         indexRecovery: s.index.recovery ?? null,
       }
+    },
+
+    /** The entries this worker evicted since it opened the cache (the last 1,000), oldest first. */
+    async evictions(): Promise<EvictionInfo[]> {
+      return [...ready().evictionLog]
     },
 
     /** Removes every entry of this cache. */

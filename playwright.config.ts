@@ -2,7 +2,9 @@ import { defineConfig } from '@playwright/test'
 import { chromiumArgs, chromiumPath } from './scripts/chromium.mjs'
 
 // PORT and OUT_DIR let several checkouts (or sessions) run the suite at once without sharing a server.
-const port = Number(process.env.PORT ?? 4173)
+// Not 4173, `npm start`'s port: the suite builds and serves its own copy and never reuses a server,
+// so a stale build or someone's running demo is never what gets tested (--strictPort fails instead).
+const port = Number(process.env.PORT ?? 4317)
 const outDir = process.env.OUT_DIR ?? 'dist'
 
 export default defineConfig({
@@ -24,7 +26,7 @@ export default defineConfig({
   webServer: {
     command: `npx vite build --logLevel warn --outDir ${outDir} && npx vite preview --outDir ${outDir} --port ${port} --strictPort`,
     url: `http://localhost:${port}`,
-    reuseExistingServer: !process.env.CI,
+    reuseExistingServer: false,
     timeout: 180_000,
   },
 })

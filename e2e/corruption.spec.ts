@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import type { Browser, BrowserContext, Page } from '@playwright/test'
 import { xxhash32, xxhash64 } from 'hash-wasm'
 import { copyCache, DIGEST_SCRIPT, readCacheFiles, retrieveAll, writeCacheFile } from './cache-files.js'
-import { blockNetwork, expect, openPage, test } from './fixtures.js'
+import { checkGuard, expect, guardContext, openPage, test, type Guard } from './fixtures.js'
 
 const TEMPLATE = 'cx-template'
 const NAMES = ['fileNone', 'fileZstd', 'inlineJson', 'inlineZstd', 'pad1', 'pad2', 'lateInline', 'lateFile'] as const
@@ -254,28 +254,10 @@ test.describe('corruption on disk', () => {
   let files: Map<string, Buffer>
   const copies: Context['copies'] = {}
   const where = (): Context => ({ t: template, copies })
-  const errors: string[] = []
-  const escaped: string[] = []
+  let guard: Guard
 
-  test.beforeAll(async ({ browser }: { browser: Browser }) => {
-    context = await browser.newContext()
-    await blockNetwork(context, escaped)
-    await context.addInitScript(DIGEST_SCRIPT)
-    page = await context.newPage()
-    page.on('pageerror', (e) => errors.push(e.message))
-    await openPage(page, 'cache=cx-page&storage=memory')
-    template = await buildTemplate(page)
-    files = await readCacheFiles(page, TEMPLATE)
-    for (const name of ['inlineJson', 'inlineZstd'] as const) copies[name] = await recordRanges(files.get(S)!, template.ids[name])
-  })
-
-  test.afterAll(async () => {
-    await context.close()
-    expect(errors, 'uncaught errors in the page').toEqual([])
-    expect(escaped, 'requests that left localhost').toEqual([])
-  })
-
-  test('the template holds what the cases assume', async () => {
+  /** What every case assumes of the template; in beforeAll, so that no case runs on a template without it. */
+  async function checkTemplate(): Promise<void> {
     const snapshot = files.get('index.sqlite')!
     const journal = asText(files.get('index.journal')!)
     expect(snapshot, 'a checkpoint wrote a snapshot').toBeDefined()
@@ -289,6 +271,23 @@ test.describe('corruption on disk', () => {
     await copyCache(page, TEMPLATE, 'cx-template-check')
     const before = await retrieveAll(page, 'cx-template-check', NAMES.map((n) => template.ids[n]))
     expect(before.outcomes).toEqual(NAMES.map((n) => ({ kind: 'value', digest: template.digests[n] })))
+  }
+
+  test.beforeAll(async ({ browser }: { browser: Browser }) => {
+    context = await browser.newContext()
+    guard = await guardContext(context)
+    await context.addInitScript(DIGEST_SCRIPT)
+    page = await context.newPage()
+    await openPage(page, 'cache=cx-page&storage=memory')
+    template = await buildTemplate(page)
+    files = await readCacheFiles(page, TEMPLATE)
+    for (const name of ['inlineJson', 'inlineZstd'] as const) copies[name] = await recordRanges(files.get(S)!, template.ids[name])
+    await checkTemplate()
+  })
+
+  test.afterAll(async () => {
+    await context.close()
+    checkGuard(guard)
   })
 
   CASES.forEach((c, i) => {

@@ -1,7 +1,13 @@
 import { test as base, expect, type BrowserContext, type Page } from '@playwright/test'
 
+/** What a guard saw in one browser context: requests that tried to leave localhost, uncaught page errors. */
+export interface Guard {
+  escaped: string[]
+  errors: string[]
+}
+
 /** Every request that leaves localhost fails the test: voxcache must work offline, with no CDN. */
-export async function blockNetwork(context: BrowserContext, escaped: string[]): Promise<void> {
+async function blockNetwork(context: BrowserContext, escaped: string[]): Promise<void> {
   await context.route(
     (url) => !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) && url.protocol !== 'data:' && url.protocol !== 'blob:',
     async (route) => {
@@ -9,6 +15,27 @@ export async function blockNetwork(context: BrowserContext, escaped: string[]): 
       await route.abort('blockedbyclient')
     },
   )
+}
+
+/**
+ * Blocks every request that leaves localhost and records uncaught errors of every page the context
+ * has or opens. Every context of every spec is guarded: the `context` fixture below does it for the
+ * test's own, and a spec that makes another (browser.newContext, launchPersistentContext) calls this
+ * and then {@link checkGuard}.
+ */
+export async function guardContext(context: BrowserContext): Promise<Guard> {
+  const guard: Guard = { escaped: [], errors: [] }
+  await blockNetwork(context, guard.escaped)
+  const watch = (page: Page) => page.on('pageerror', (e) => guard.errors.push(`${page.url()}: ${e.message}`))
+  context.pages().forEach(watch)
+  context.on('page', watch)
+  return guard
+}
+
+/** Fails the test when a guarded context let a request out or a page threw. */
+export function checkGuard(guard: Guard): void {
+  expect(guard.escaped, 'requests that tried to leave localhost').toEqual([])
+  expect(guard.errors, 'uncaught errors in the pages').toEqual([])
 }
 
 /** Opens the page with a cache ready at window.voxcache. */
@@ -19,20 +46,17 @@ export async function openPage(page: Page, query = ''): Promise<void> {
   if (state !== 'true') throw new Error(`page failed to open its cache: ${await page.locator('#status').textContent()}`)
 }
 
-export const test = base.extend<{ escaped: string[] }>({
-  escaped: async ({ context }, use) => {
-    const escaped: string[] = []
-    await blockNetwork(context, escaped)
-    await use(escaped)
-    expect(escaped, 'requests that tried to leave localhost').toEqual([])
-  },
-  page: async ({ page, escaped }, use) => {
-    void escaped
-    const errors: string[] = []
-    page.on('pageerror', (e) => errors.push(e.message))
-    await use(page)
-    expect(errors, 'uncaught errors in the page').toEqual([])
-  },
+export const test = base.extend<{ guard: Guard }>({
+  // The test's context is guarded before any page opens, whether the test asks for `page`, `context`
+  // or neither (auto).
+  guard: [
+    async ({ context }, use) => {
+      const guard = await guardContext(context)
+      await use(guard)
+      checkGuard(guard)
+    },
+    { auto: true },
+  ],
 })
 
 export { expect }

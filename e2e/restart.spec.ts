@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from '@playwright/test'
 import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs'
-import { blockNetwork, expect, openPage, test } from './fixtures.js'
+import { checkGuard, expect, guardContext, openPage, test } from './fixtures.js'
 
 // A browser restart, not just a reload: the same profile directory, a new browser process.
 test('entries survive closing and relaunching the browser', async ({ baseURL }) => {
@@ -14,9 +14,7 @@ test('entries survive closing and relaunching the browser', async ({ baseURL }) 
       args: chromiumArgs,
       baseURL,
     })
-    const escaped: string[] = []
-    await blockNetwork(context, escaped)
-    return { context, escaped }
+    return { context, guard: await guardContext(context) }
   }
   try {
     const first = await launch()
@@ -29,7 +27,7 @@ test('entries survive closing and relaunching the browser', async ({ baseURL }) 
       return id
     })
     await first.context.close()
-    expect(first.escaped).toEqual([])
+    checkGuard(first.guard)
 
     const second = await launch()
     const again = await second.context.newPage()
@@ -41,7 +39,7 @@ test('entries survive closing and relaunching the browser', async ({ baseURL }) 
     await second.context.close()
     expect(back.values).toEqual([Math.PI, Math.E, '-0'])
     expect(back.info?.metadata).toEqual({ note: 'kept' })
-    expect(second.escaped).toEqual([])
+    checkGuard(second.guard)
   } finally {
     rmSync(profile, { recursive: true, force: true })
   }

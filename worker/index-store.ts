@@ -157,8 +157,22 @@ export class IndexStore {
     else if (file === 'snapshot') throw new StorageUnavailableError(`the index is damaged (${reason}); reopen the cache to rebuild it`)
   }
 
-  /** Applies journal lines written since this context last looked. Call under a lock. */
-  async refresh(): Promise<void> {
+  /**
+   * Applies journal lines written since this context last looked. Call under a lock. Refreshes of one
+   * context run one after another: under the shared lock two of them could otherwise interleave, both
+   * read from the same offset and both advance it, so that later lines were read from the middle of
+   * one and skipped, leaving this context's index stale (the tabs spec found a tab evicting entries
+   * another had evicted 200 ms before).
+   */
+  refresh(): Promise<void> {
+    const next = this.refreshing.then(() => this.refreshNow())
+    this.refreshing = next.catch(() => undefined)
+    return next
+  }
+
+  private refreshing: Promise<void> = Promise.resolve()
+
+  private async refreshNow(): Promise<void> {
     const file = await this.backend.file(JOURNAL)
     const size = file?.size ?? 0
     const head = file && size ? new Uint8Array(await file.slice(0, Math.min(size, 256)).arrayBuffer()) : undefined

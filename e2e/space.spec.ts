@@ -4,6 +4,7 @@
 import { listCacheFiles } from './cache-files.js'
 import { installHarness, prng } from './harness.js'
 import { expect, openPage, test } from './fixtures.js'
+import { recordFigures } from '../test/figures.js'
 
 test('a small budget: evictions come in bursts down to the low-water mark; pinned and hot entries stay', async ({ page, context }) => {
   await installHarness(context)
@@ -43,8 +44,9 @@ test('a small budget: evictions come in bursts down to the low-water mark; pinne
         const size = i < 3 ? 100_000 : i < 5 ? 60_000 : sizes[i - 5]!
         if (got) intact.push((await h.digest(got)) === (await h.digest(value(i, size))))
       }
+      const evicted = (await cache.evictions()).map((e) => ({ i: ids.indexOf(e.id), reason: e.reason }))
       await cache.close()
-      return { after, stats, present, intact }
+      return { after, stats, present, intact, evicted }
     },
     { sizes },
   )
@@ -68,6 +70,11 @@ test('a small budget: evictions come in bursts down to the low-water mark; pinne
   // Pinned (0–2) and hot (3, 4) entries all survive; what is gone was evicted; what is left is intact.
   expect(run.present.slice(0, 5)).toEqual([true, true, true, true, true])
   expect(run.present.filter((p) => !p).length).toBe(run.stats.evictions)
+  // And by id: the eviction log names exactly the entries that are gone, each once, for the budget.
+  const gone = run.present.flatMap((p, i) => (p ? [] : [i]))
+  expect(run.evicted.map((e) => e.i).sort((a, b) => a - b)).toEqual(gone)
+  expect(new Set(run.evicted.map((e) => e.reason))).toEqual(new Set(['budget']))
+  recordFigures('space-budget', { stores: run.after.length, bursts: bursts.length, evictions: run.stats.evictions })
   expect(run.intact.every(Boolean)).toBe(true)
   expect(run.intact.length).toBe(run.present.filter(Boolean).length)
 })
@@ -118,8 +125,9 @@ test(`a tight quota (${storage}): stores evict to fit, and one that cannot fit i
       }
       const after = await check()
       const stats = await cache.stats()
+      const evicted = (await cache.evictions()).map((e) => ({ i: ids.indexOf(e.id), reason: e.reason }))
       await cache.close()
-      return { log, before, after, huge, bytesBefore, bytesAfter: stats.bytes, evictions: stats.evictions }
+      return { log, before, after, huge, bytesBefore, bytesAfter: stats.bytes, evictions: stats.evictions, retries: stats.quotaRetries, evicted }
     }, storage)
     // Every store fitted by evicting least recently used entries; none failed any other way.
     expect(run.log).toEqual(run.log.map(() => 'stored'))
@@ -127,6 +135,13 @@ test(`a tight quota (${storage}): stores evict to fit, and one that cannot fit i
     expect(run.before.slice(0, 2)).toEqual([true, true]) // pinned
     expect(run.before.at(-1)).toBe(true) // the newest
     expect(run.before.every((r) => r !== false)).toBe(true) // present means intact
+    // What is gone is exactly what the log says the quota evicted; each refusal led to one retry,
+    // and there were fewer retries than stores (eviction goes past the shortfall).
+    expect(run.evicted.map((e) => e.i).sort((a, b) => a - b)).toEqual(run.before.flatMap((r, i) => (r === null ? [i] : [])))
+    expect(new Set(run.evicted.map((e) => e.reason))).toEqual(new Set(['quota']))
+    expect(run.retries).toBeGreaterThan(0)
+    expect(run.retries).toBeLessThan(24)
+    recordFigures(`space-quota-${storage}`, { stores: 24, evictions: run.evictions, quotaRetries: run.retries })
     // The refused store: CacheFullError, and not one entry, byte or file lost to it.
     expect(run.huge).toBe('CacheFullError')
     expect(run.after).toEqual(run.before)
@@ -134,6 +149,146 @@ test(`a tight quota (${storage}): stores evict to fit, and one that cannot fit i
     const files = await listCacheFiles(page, `space-quota-${storage}`, storage)
     expect(Object.keys(files).filter((f) => f.endsWith('.tmp') || f.startsWith('quota-probe'))).toEqual([])
     expect(Object.keys(files).filter((f) => f.startsWith('payloads/')).length).toBe(run.after.filter((r) => r).length)
+  } finally {
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin })
+  }
+})
+}
+
+// A full quota refuses not only payload files: an inline record (≤ 4 KiB) is a journal line, and so is
+// every row and deletion. Those writes get the same one evict-and-retry. The quota is filled to the
+// byte with a ballast file written through a sync access handle (its write stops where the quota does).
+for (const storage of ['opfs', 'idb'] as const) {
+test(`a full quota (${storage}): inline records and journal lines evict payload files to fit; with nothing evictable, CacheFullError and nothing lost`, async ({ page, context }) => {
+  await installHarness(context)
+  await openPage(page, 'cache=space-inline-probe')
+  const cdp = await context.newCDPSession(page)
+  const origin = new URL(page.url()).origin
+  const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0)
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage + 40_000_000 })
+  try {
+    const run = await page.evaluate(async (storage) => {
+      const lib = window.voxcacheLib!
+      const h = window.vxHarness
+      /**
+       * Fills whatever quota is left, in the storage the cache uses, since each counts usage its own
+       * way (IndexedDB let writes past an OPFS ballast through, seen here): Blobs in a database of
+       * their own, halving their size at each refusal; resolves to the bytes it took.
+       */
+      const fillIdb = async () => {
+        const db = await new Promise<IDBDatabase>((resolve, reject) => {
+          const open = indexedDB.open('space-ballast')
+          open.onupgradeneeded = () => open.result.createObjectStore('b')
+          open.onsuccess = () => resolve(open.result)
+          open.onerror = () => reject(open.error)
+        })
+        let took = 0
+        for (let size = 4 << 20; size >= 256; ) {
+          const ok = await new Promise<boolean>((resolve) => {
+            const tx = db.transaction('b', 'readwrite')
+            tx.objectStore('b').put(new Blob([new Uint8Array(size)]), `${Date.now()}-${Math.random()}`)
+            tx.oncomplete = () => resolve(true)
+            tx.onabort = () => resolve(false)
+          })
+          if (ok) took += size
+          else size /= 2
+        }
+        db.close()
+        return took
+      }
+      /** Fills whatever quota is left with one OPFS file (a sync write stops at the quota); resolves to the bytes it took. */
+      const fillOpfs = async () => {
+        const source = `onmessage = async () => {
+          const root = await navigator.storage.getDirectory()
+          const handle = await (await root.getFileHandle('space-ballast', { create: true })).createSyncAccessHandle()
+          const before = handle.getSize()
+          handle.write(new Uint8Array(64 << 20), { at: before }) // its count is not to be trusted when short
+          handle.flush()
+          postMessage(handle.getSize() - before)
+          handle.close()
+        }`
+        const worker = new Worker(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })))
+        const n = await new Promise<number>((resolve) => {
+          worker.onmessage = (e) => resolve(e.data as number)
+          worker.postMessage(null)
+        })
+        worker.terminate()
+        return n
+      }
+      const fillQuota = storage === 'idb' ? fillIdb : fillOpfs
+      let cache = await lib.openCache({ name: `space-inline-${storage}`, maxBytes: 1e10, storage })
+      await cache.clear()
+      const big = (i: number) => h.bytes(7000 + i, 4_000_000, 'random')
+      const small = (i: number) => h.bytes(8000 + i, 3_000, 'random')
+      const bigIds: string[] = []
+      for (let i = 0; i < 4; i++) {
+        bigIds[i] = await lib.operationId('inline-quota', { big: i })
+        await cache.store(bigIds[i]!, big(i), { codec: 'none' })
+      }
+      const ballast = await fillQuota()
+
+      const outcome = async (fn: () => Promise<unknown>) => {
+        try {
+          await fn()
+          return 'stored'
+        } catch (e) {
+          return e instanceof lib.CacheFullError ? 'CacheFullError' : `${(e as Error).name}: ${(e as Error).message}`
+        }
+      }
+      // Twenty inline records into a full quota.
+      const smallIds: string[] = []
+      const log: string[] = []
+      for (let i = 0; i < 20; i++) {
+        smallIds[i] = await lib.operationId('inline-quota', { small: i })
+        log.push(await outcome(() => cache.store(smallIds[i]!, small(i), { codec: 'none' })))
+      }
+      const listed = (await cache.list()).map((e) => ({ id: e.id, inline: e.inline }))
+      const check = async () => {
+        const out: (boolean | null)[] = []
+        for (const [i, id] of [...bigIds, ...smallIds].entries()) {
+          const got = (await cache.retrieve(id)) as Uint8Array | undefined
+          const want = i < bigIds.length ? big(i) : small(i - bigIds.length)
+          out.push(got === undefined ? null : (await h.digest(got)) === (await h.digest(want)))
+        }
+        return out
+      }
+      const first = { log, listed, present: await check(), stats: await cache.stats(), evicted: (await cache.evictions()).map((e) => ({ i: bigIds.indexOf(e.id), reason: e.reason })) }
+      // What was acknowledged is on disk: a reopened cache reads the same.
+      await cache.close()
+      cache = await lib.openCache({ name: `space-inline-${storage}`, maxBytes: 1e10, storage })
+      const reopened = await check()
+      // Now nothing is evictable: pin what is left, fill the quota again, and try once more.
+      for (const id of [...bigIds, ...smallIds]) await cache.pin(id)
+      await fillQuota()
+      const before = await check()
+      const refused = await outcome(async () => cache.store(await lib.operationId('inline-quota', { refused: true }), small(99), { codec: 'none' }))
+      const after = await check()
+      const stats = await cache.stats()
+      await cache.close()
+      const root = await navigator.storage.getDirectory()
+      await root.removeEntry('space-ballast').catch(() => undefined)
+      await new Promise((resolve) => Object.assign(indexedDB.deleteDatabase('space-ballast'), { onsuccess: resolve, onerror: resolve }))
+      return { ballast, first, reopened, refused, before, after, entries: stats.entries, retries: stats.quotaRetries }
+    }, storage)
+    // The ballast really filled the quota, so the first inline store was refused and retried.
+    expect(run.ballast).toBeGreaterThan(0)
+    expect(run.first.log).toEqual(run.first.log.map(() => 'stored'))
+    expect(run.first.stats.quotaRetries).toBeGreaterThan(0)
+    // Eviction freed payload files, oldest first, for the quota; every inline record is there and intact.
+    const gone = run.first.present.slice(0, 4).flatMap((p, i) => (p === null ? [i] : []))
+    expect(gone.length).toBeGreaterThan(0)
+    expect(gone).toEqual(gone.map((_, k) => k))
+    expect(run.first.evicted).toEqual(gone.map((i) => ({ i, reason: 'quota' })))
+    expect(run.first.present.slice(4)).toEqual(run.first.present.slice(4).map(() => true))
+    expect(run.first.present.every((p) => p !== false)).toBe(true)
+    expect(run.first.listed.filter((e) => e.inline).length).toBe(20)
+    expect(run.reopened, 'after reopening').toEqual(run.first.present)
+    // Nothing evictable: CacheFullError, and not one entry or byte lost; no retry was counted for it.
+    expect(run.refused).toBe('CacheFullError')
+    expect(run.after).toEqual(run.before)
+    expect(run.entries).toBe(run.first.listed.length)
+    expect(run.retries, 'retries counted by the reopened cache').toBe(0)
+    recordFigures(`space-inline-quota-${storage}`, { inlineStores: 20, quotaRetries: run.first.stats.quotaRetries, evicted: gone.length })
   } finally {
     await cdp.send('Storage.overrideQuotaForOrigin', { origin })
   }

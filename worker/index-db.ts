@@ -256,6 +256,15 @@ export class IndexDb {
     return { entries: Number(r[0]), bytes: Number(r[1]), rawBytes: Number(r[2]), pinnedBytes: Number(r[3]) }
   }
 
+  /**
+   * Bytes of the unpinned entries kept in payload files: what evicting for the browser's quota can
+   * free (an inline record's bytes stay in the index until a checkpoint, and its deletion adds a line).
+   */
+  evictableFileBytes(): number {
+    const r = this.db.exec('SELECT COALESCE(SUM(size_bytes), 0) FROM results WHERE pinned = 0 AND data IS NULL')[0]!.values[0]!
+    return Number(r[0])
+  }
+
   /** Unpinned entries, least recently used first, with their sizes. */
   evictionCandidates(limit: number): { id: string; sizeBytes: number; inline: boolean }[] {
     const rows = this.db.exec(

@@ -19,7 +19,7 @@ import {
   type JournalHeader,
 } from './index-format.js'
 import { salvageJournalLine, salvageSnapshot, type SalvagedRecord } from './index-salvage.js'
-import type { Backend } from './payloads/backend.js'
+import { isQuotaError, type Backend } from './payloads/backend.js'
 
 export const SNAPSHOT = 'index.sqlite'
 export const JOURNAL = 'index.journal'
@@ -267,8 +267,7 @@ export class IndexStore {
       await this.backend.truncate(JOURNAL, this.applied)
     }
     const g = this.db.generation + 1
-    const text = entries.map((e) => sealLine(JSON.stringify({ g, ...e }))).join('\n') + '\n'
-    const bytes = new TextEncoder().encode(text)
+    const bytes = this.lines(entries, g)
     try {
       await this.backend.append(JOURNAL, bytes)
     } catch (error) {
@@ -279,8 +278,29 @@ export class IndexStore {
     this.db.generation = g
     this.applied += bytes.byteLength
     this.journalSize = this.applied
-    if (this.applied > Math.max(MIN_CHECKPOINT_BYTES, this.snapshotBytes / 2)) await this.checkpoint()
+    if (this.applied > Math.max(MIN_CHECKPOINT_BYTES, this.snapshotBytes / 2)) {
+      try {
+        await this.checkpoint()
+      } catch (error) {
+        // The entries are durable in the journal already; a checkpoint the quota refuses is tried
+        // again at the next commit (its temporary file is gone: writeAtomic removes it).
+        if (!isQuotaError(error)) throw error
+      }
+    }
     return g
+  }
+
+  /** The journal lines that commit() appends for `entries` as generation `g`. */
+  private lines(entries: JournalEntry[], g: number): Uint8Array {
+    return new TextEncoder().encode(entries.map((e) => sealLine(JSON.stringify({ g, ...e }))).join('\n') + '\n')
+  }
+
+  /**
+   * About how many bytes of storage commit(entries) needs: its lines, and on IndexedDB the whole
+   * journal, which an append rewrites as a new Blob.
+   */
+  commitBytes(entries: JournalEntry[]): number {
+    return this.lines(entries, this.db.generation + 1).byteLength + (this.backend.kind === 'idb' ? this.applied : 0)
   }
 
   /** Writes the whole index as the snapshot and starts an empty journal. Call under the exclusive lock. */

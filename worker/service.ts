@@ -205,10 +205,7 @@ export function createService() {
         return await fn(entries)
       } finally {
         // Whatever fn managed to do on disk (evictions included) is recorded, even when it then failed.
-        if (entries.length) {
-          const generation = await s.index.commit(entries)
-          s.coord.announce(generation)
-        }
+        if (entries.length) s.coord.announce(await commit(s, entries))
       }
     })
   }
@@ -249,12 +246,7 @@ export function createService() {
       } else {
         await writeWithQuotaRetry(
           () => s.backend.writeAtomic(payloadPath(id), parts),
-          async (refusal) => {
-            const ids = await planQuotaEviction(s, byteLength, id, evicted, refusal)
-            const freed = ids.reduce((n, x) => n + (s.index.db.info(x)?.sizeBytes ?? 0), 0)
-            await reclaiming(s, freed, () => evict(s, ids, entries, 'quota'))
-            s.counters.quotaRetries++
-          },
+          (refusal) => makeRoom(s, byteLength, id, evicted, refusal, entries),
         )
       }
       const info: EntryInfo = {
@@ -279,6 +271,43 @@ export function createService() {
   }
 
   /**
+   * Commits a batch to the index journal. When the browser's quota refuses the append (an inline
+   * record, a row, a deletion), it evicts for room and tries once more, as for payload files.
+   */
+  async function commit(s: State, entries: JournalEntry[]): Promise<number> {
+    let generation = s.index.generation
+    await writeWithQuotaRetry(
+      async () => {
+        generation = await s.index.commit(entries)
+      },
+      (refusal) => {
+        const put = entries.find((e) => e.t === 'put')
+        const deleted = entries.flatMap((e) => (e.t === 'del' ? [e.id] : []))
+        return makeRoom(s, s.index.commitBytes(entries), put?.t === 'put' ? put.row.id : undefined, deleted, refusal, entries)
+      },
+    )
+    return generation
+  }
+
+  /**
+   * After the browser refused a write of about `byteLength` bytes: evicts for the quota (adding the
+   * deletions to `entries`), so that the caller's one retry can fit. `keep` is the entry being written.
+   */
+  async function makeRoom(
+    s: State,
+    byteLength: number,
+    keep: string | undefined,
+    already: string[],
+    refusal: unknown,
+    entries: JournalEntry[],
+  ): Promise<void> {
+    const ids = await planQuotaEviction(s, byteLength, keep, already, refusal)
+    const freed = ids.reduce((n, x) => n + (s.index.db.info(x)?.sizeBytes ?? 0), 0)
+    await reclaiming(s, freed, () => evict(s, ids, entries, 'quota'))
+    s.counters.quotaRetries++
+  }
+
+  /**
    * After the browser refused a write: the entries to evict so that it fits the quota. Evicts nothing
    * when even an empty cache could not hold the value — eviction would lose entries for no gain.
    * Free space counts only when proven: estimate() cannot be trusted here (under DevTools' quota
@@ -287,18 +316,17 @@ export function createService() {
   async function planQuotaEviction(
     s: State,
     byteLength: number,
-    id: string,
+    id: string | undefined,
     already: string[],
     refusal: unknown,
   ): Promise<string[]> {
     const db = s.index.db
-    const { bytes, pinnedBytes } = db.totals()
-    // What evicting every unpinned entry would free: not the value's own old version, nor the entries
-    // the budget already evicted (their deletions are not in the index yet, and the refusal saw them).
-    let evictable = bytes - pinnedBytes
-    for (const x of [...already, id]) {
+    // What evicting every unpinned payload file would free: not the value's own old version, nor the
+    // entries already evicted (their deletions are not in the index yet, and the refusal saw them).
+    let evictable = db.evictableFileBytes()
+    for (const x of id === undefined ? already : [...already, id]) {
       const info = db.info(x)
-      if (info && !info.pinned) evictable -= info.sizeBytes
+      if (info && !info.pinned && !info.inline) evictable -= info.sizeBytes
     }
     // OPFS says how much of the refused write fitted; otherwise, when even evicting every unpinned
     // entry would leave the value short of room, a probe write of the shortfall tells whether the
@@ -312,7 +340,7 @@ export function createService() {
       throw new CacheFullError(`a value of ${byteLength} bytes does not fit the browser's storage quota`)
     }
     const need = byteLength - free + byteLength / 4
-    return pickLru(db, need, id).filter((x) => !already.includes(x))
+    return pickLru(db, need, id === undefined ? already : [...already, id], true)
   }
 
   /** `bytes` when a file of that size fits the quota now (it is written, then removed), else 0. */

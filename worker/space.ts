@@ -25,11 +25,16 @@ export function planEviction(db: IndexDb, budget: Budget, incoming: number, repl
   let total = bytes - replacing
   if (total + incoming <= budget.maxBytes) return []
   const target = Math.max(0, Math.min(budget.lowWaterBytes, budget.maxBytes - incoming))
-  return pickLru(db, total + incoming - target, exclude)
+  return pickLru(db, total + incoming - target, exclude === undefined ? [] : [exclude])
 }
 
-/** Least recently used unpinned entries adding up to at least `bytes`. */
-export function pickLru(db: IndexDb, bytes: number, exclude?: string): string[] {
+/**
+ * Least recently used unpinned entries adding up to at least `bytes`, none of `exclude`; with
+ * `filesOnly`, only entries kept in payload files (for the browser's quota: evicting an inline record
+ * frees no storage).
+ */
+export function pickLru(db: IndexDb, bytes: number, exclude: Iterable<string> = [], filesOnly = false): string[] {
+  const skip = new Set(exclude)
   const chosen: string[] = []
   let freed = 0
   let offset = 0
@@ -38,7 +43,7 @@ export function pickLru(db: IndexDb, bytes: number, exclude?: string): string[] 
     if (batch.length === 0) break
     offset += batch.length
     for (const c of batch) {
-      if (c.id === exclude) continue
+      if (skip.has(c.id) || (filesOnly && c.inline)) continue
       chosen.push(c.id)
       freed += c.sizeBytes
       if (freed >= bytes) break

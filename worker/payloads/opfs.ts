@@ -47,10 +47,18 @@ export async function createOpfsBackend(cacheName: string): Promise<Backend> {
     return file
   }
 
-  /** Writes `bytes` at `at`; a short write means the quota ran out, and becomes a quota error. */
-  function writeAll(handle: FileSystemSyncAccessHandle, bytes: Uint8Array, at: number, total: number): number {
+  /**
+   * Writes `bytes` at `at`, part of a write of `total` bytes that began at `start`; a short write means
+   * the quota ran out, and becomes a quota error saying how many bytes of this write fitted.
+   */
+  function writeAll(handle: FileSystemSyncAccessHandle, bytes: Uint8Array, at: number, start: number, total: number): number {
     const n = handle.write(bytes, { at })
-    if (n < bytes.byteLength) throw quotaError(at + n, total)
+    if (n !== bytes.byteLength) {
+      // Out of quota, write() returns fewer bytes, or (this Chromium, 156) 2^32 − 8 whether it wrote
+      // part or none: a count cannot be trusted then. The file's size says what landed.
+      const landed = Math.max(0, Math.min(handle.getSize(), at + bytes.byteLength) - at)
+      throw quotaError(at + landed - start, total)
+    }
     return at + n
   }
 
@@ -63,7 +71,7 @@ export async function createOpfsBackend(cacheName: string): Promise<Backend> {
           h.truncate(0)
           const total = parts.reduce((n, p) => n + p.byteLength, 0)
           let at = 0
-          for (const part of parts) at = writeAll(h, part, at, total)
+          for (const part of parts) at = writeAll(h, part, at, 0, total)
           h.flush()
           if (h.getSize() !== total) throw quotaError(h.getSize(), total)
         })
@@ -90,8 +98,14 @@ export async function createOpfsBackend(cacheName: string): Promise<Backend> {
     async append(name, bytes) {
       await withHandle(name, (h) => {
         const size = h.getSize()
-        writeAll(h, bytes, size, size + bytes.byteLength)
-        h.flush()
+        try {
+          writeAll(h, bytes, size, size, bytes.byteLength)
+        } catch (error) {
+          h.truncate(size) // a refused append leaves nothing behind
+          throw error
+        } finally {
+          h.flush()
+        }
       })
     },
     async truncate(name, size) {

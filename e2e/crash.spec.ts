@@ -6,6 +6,7 @@ import type { BrowserContext, Page } from '@playwright/test'
 import { listCacheFiles } from './cache-files.js'
 import { installHarness, prng } from './harness.js'
 import { expect, openPage, test } from './fixtures.js'
+import { recordFigures } from '../test/figures.js'
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 54)
 const KILLS_IDB = Number(process.env.CRASH_KILLS_IDB ?? 15)
@@ -27,9 +28,10 @@ interface Outcome {
   delayMs: number
   /** The big store had resolved when the kill was decided: the entry must be there. */
   acknowledged: boolean
-  /** Small stores in flight beside it, and how many of them were acknowledged before the kill. */
+  /** Small stores in flight beside it, how many were acknowledged before the kill, and of the others how many came back. */
   small: number
   smallAcknowledged: number
+  smallUnacknowledgedComplete: number
   /** Temporary files found before reopening: the kill landed inside a write. */
   tmpBefore: string[]
   inFlight: 'complete' | 'absent'
@@ -111,6 +113,7 @@ async function crashLoop(
       outcome.inFlight = got[0] === null ? 'absent' : 'complete'
       if (got[0] !== null) live.push(big)
       small.forEach((e, i) => got[i + 1] !== null && liveSmall.push(e))
+      outcome.smallUnacknowledgedComplete = small.filter((_, i) => got[i + 1] !== null && !acked.includes(i)).length
       outcome.tmpBefore = tmpBefore
       outcomes.push(outcome)
     }
@@ -203,6 +206,7 @@ async function crashLoop(
         acknowledged: state.acknowledged,
         small: small.length,
         smallAcknowledged: state.acked.length,
+        smallUnacknowledgedComplete: 0,
         tmpBefore: [],
         inFlight: 'absent',
       },
@@ -213,21 +217,34 @@ async function crashLoop(
   const summary = {
     kills: outcomes.length,
     byMethod: Object.fromEntries(METHODS.map((m) => [m, count((o) => o.method === m)])),
-    complete: count((o) => o.inFlight === 'complete'),
-    absent: count((o) => o.inFlight === 'absent'),
+    // The big write of each round: acknowledged before the kill (then it must be there), or truly in
+    // flight when killed (then it is whole or absent, never partial: checked by digest each round).
     acknowledgedBeforeKill: count((o) => o.acknowledged),
+    inFlightComplete: count((o) => !o.acknowledged && o.inFlight === 'complete'),
+    inFlightAbsent: count((o) => !o.acknowledged && o.inFlight === 'absent'),
     killedInsideWrite: count((o) => o.tmpBefore.some((f) => f.startsWith('payloads/'))),
     killedInsideCheckpoint: count((o) => o.tmpBefore.some((f) => !f.startsWith('payloads/'))),
     smallStores: outcomes.reduce((n, o) => n + o.small, 0),
     smallAcknowledged: outcomes.reduce((n, o) => n + o.smallAcknowledged, 0),
+    smallInFlightComplete: outcomes.reduce((n, o) => n + o.smallUnacknowledgedComplete, 0),
     megabytesWritten: Math.round(outcomes.reduce((n, o) => n + o.size, 0) / MB),
   }
   console.log(`crash loop, ${storage} (seed ${SEED}): ${JSON.stringify(summary)}`)
   test.info().annotations.push({ type: `crash-loop-${storage}`, description: JSON.stringify(summary) })
+  recordFigures(`crash-${storage}`, { seed: SEED, ...summary })
   expect(summary.kills).toBe(KILLS)
-  // The loop must really have hit writes in progress, or it proves nothing.
-  expect(summary.absent).toBeGreaterThan(0)
+  expect(Object.values(summary.byMethod)).toEqual(METHODS.map((_, i) => Math.floor(KILLS / 3) + (i < KILLS % 3 ? 1 : 0)))
+  // Every kill's big write is accounted for exactly once (the per-round checks already proved that
+  // acknowledged ones came back, and none came back different).
+  expect(summary.acknowledgedBeforeKill + summary.inFlightComplete + summary.inFlightAbsent).toBe(KILLS)
+  // The loop must really have hit writes in progress, or it proves nothing: some truly in flight were
+  // lost whole, and (OPFS) some kills left a half-written payload for reconcile to remove.
+  expect(summary.inFlightAbsent).toBeGreaterThan(0)
   if (storage === 'opfs') expect(summary.killedInsideWrite).toBeGreaterThan(0)
+  // Small stores beside the big ones: some acknowledged before a kill (all came back, checked each
+  // round), and some killed unacknowledged.
+  expect(summary.smallAcknowledged).toBeGreaterThan(0)
+  expect(summary.smallAcknowledged).toBeLessThan(summary.smallStores)
 }
 
 async function kill(page: Page, method: (typeof METHODS)[number]): Promise<void> {

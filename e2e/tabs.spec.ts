@@ -1,11 +1,13 @@
 // Tabs: three pages of one origin store, retrieve, delete and evict in one small cache at once, hundreds
 // of operations each. Every value is derived from its key, so any tab can check any value it reads.
-// Afterwards every committed entry is there exactly once, the index matches the payload files, and a
-// fresh open (which reconciles) finds nothing to repair.
+// Every store tags its version; afterwards the last write of every key is present as that version or
+// in some tab's eviction log as that version, the index matches the payload files, and a fresh open
+// (which reconciles) finds nothing to repair.
 import type { Page } from '@playwright/test'
 import { listCacheFiles } from './cache-files.js'
 import { installHarness } from './harness.js'
 import { expect, openPage, test } from './fixtures.js'
+import { recordFigures } from '../test/figures.js'
 
 const CACHE = 'tabs-reliability'
 const TABS = ['a', 'b', 'c'] as const
@@ -40,7 +42,7 @@ interface TabReport {
   wrong: string[]
   errors: string[]
   /** What this tab's cache evicted: id and the version tag of the evicted record. */
-  evicted: { id: string; v: string; reason: string }[]
+  evicted: { id: string; v: string; reason: string; at: string }[]
   evictions: number
 }
 
@@ -137,7 +139,7 @@ async function runTab({ tab, tabs, ops, seed, ownKeys, sharedKeys, pinnedKeys }:
     }
   })
   await Promise.all(lanes)
-  report.evicted = (await cache.evictions()).map((e) => ({ id: e.id, v: (e.metadata as { v: string }).v, reason: e.reason }))
+  report.evicted = (await cache.evictions()).map((e) => ({ id: e.id, v: (e.metadata as { v: string }).v, reason: e.reason, at: e.evictedAt }))
   report.evictions = (await cache.stats()).evictions
   return report
 }
@@ -240,7 +242,11 @@ test(`three tabs × ${OPS} concurrent operations: every committed entry once, in
   const present = new Map(seen.entries.map((e) => [e.id, e]))
   const evicted = reports.flatMap((r) => r.evicted)
   const evictedVersions = evicted.map((e) => `${e.id} ${e.v}`)
-  expect(evictedVersions.filter((x, i) => evictedVersions.indexOf(x) !== i), 'versions evicted twice').toEqual([])
+  const twice = evictedVersions.filter((x, i) => evictedVersions.indexOf(x) !== i)
+  expect(
+    twice.map((x) => `${x} by ${reports.filter((r) => r.evicted.some((e) => `${e.id} ${e.v}` === x)).map((r) => `${r.tab}@${r.evicted.filter((e) => `${e.id} ${e.v}` === x).map((e) => e.at).join('+')}`).join(', ')}`),
+    'versions evicted twice',
+  ).toEqual([])
   const written = new Set(reports.flatMap((r) => r.written))
   expect(evicted.filter((e) => !written.has(`${e.id} ${e.v}`)), 'evicted versions nobody wrote').toEqual([])
   expect(evicted.filter((e) => e.reason !== 'budget'), 'evictions not for the budget').toEqual([])
@@ -311,5 +317,6 @@ test(`three tabs × ${OPS} concurrent operations: every committed entry once, in
     present: ids.length,
   }
   console.log(`tabs: ${JSON.stringify(summary)}`)
+  recordFigures('tabs', { seed: SEED, ...summary })
   test.info().annotations.push({ type: 'tabs', description: JSON.stringify(summary) })
 })

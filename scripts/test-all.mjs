@@ -6,8 +6,11 @@ import { mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs'
 const out = '.test-output'
 rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
+// The reliability specs write the counts they observe here (test/figures.ts); the README's figures
+// come from such files, gathered by scripts/figures.mjs.
+const figures = `${out}/figures.jsonl`
 const run = (cmd, args, env = {}) =>
-  spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } }).status ?? 1
+  spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, VOXCACHE_FIGURES: figures, ...env } }).status ?? 1
 
 let passed = 0
 let failed = 0
@@ -34,6 +37,7 @@ if (existsSync(`${out}/playwright.json`)) {
 } else broken = true
 if (browserStatus !== 0 && failed === 0) broken = true
 
+if (existsSync(figures)) console.log(`Observed counts: ${figures} (${readFileSync(figures, 'utf8').trim().split('\n').length} spec runs)`)
 if (broken) console.log('A suite did not run to completion (see above).')
 console.log(`${passed} passed, ${failed} failed`)
 process.exit(failed === 0 && !broken ? 0 : 1)

@@ -8,6 +8,7 @@ import { IndexDb, rowRecord, SCHEMA_VERSION } from './index-db.js'
 import { IndexStore, JOURNAL, SNAPSHOT } from './index-store.js'
 import { ENVELOPE_BYTES, readSnapshot } from './index-format.js'
 import { salvageSnapshot } from './index-salvage.js'
+import type { Backend } from './payloads/backend.js'
 import { createMemoryBackend } from './payloads/memory.js'
 
 let SQL: SqlJsStatic
@@ -24,6 +25,73 @@ function entry(n: number, extra: Partial<EntryInfo> = {}): EntryInfo {
   }
 }
 const put = (n: number, extra?: Partial<EntryInfo>) => ({ t: 'put' as const, row: rowRecord(entry(n, extra), null) })
+const MIB = 1 << 20
+
+/**
+ * The checkpoint rule of index-store.ts: after a commit has appended its lines, the snapshot is rewritten
+ * (and the journal reset to its header line) when the journal, header line included, is larger than
+ * 1 MiB or half the snapshot file, whichever is larger; with no snapshot yet, 1 MiB.
+ */
+const checkpointDue = (journalBytes: number, snapshotBytes: number) => journalBytes > Math.max(MIB, snapshotBytes / 2)
+
+/** `inner`, with a count of the snapshot writes (checkpoints) and the journal's size after each append. */
+function watchedBackend(inner: Backend) {
+  let snapshotWrites = 0
+  let journalAfterAppend = 0
+  const backend: Backend = {
+    ...inner,
+    async append(name, bytes) {
+      await inner.append(name, bytes)
+      if (name === JOURNAL) journalAfterAppend = (await inner.size(JOURNAL))!
+    },
+    async writeAtomic(name, parts) {
+      if (name === SNAPSHOT) snapshotWrites++
+      await inner.writeAtomic(name, parts)
+    },
+  }
+  return { backend, snapshotWrites: () => snapshotWrites, journalAfterAppend: () => journalAfterAppend }
+}
+
+interface CommitStep {
+  /** Bytes this commit appended to the journal. */
+  appended: number
+  /** The journal's size once the lines were appended, before any checkpoint. */
+  journal: number
+  /** The snapshot's size before the commit (0: none). */
+  snapshot: number
+  checkpointed: boolean
+  /** The journal's size after the commit returned. */
+  journalAfter: number
+}
+
+/** A store whose every commit is checked against checkpointDue(), in both directions, and recorded. */
+async function observedStore() {
+  const inner = createMemoryBackend()
+  const watched = watchedBackend(inner)
+  const store = await IndexStore.load(watched.backend, SQL)
+  const steps: CommitStep[] = []
+  return {
+    backend: inner,
+    steps,
+    async commit(entries: Parameters<IndexStore['commit']>[0]) {
+      const snapshot = (await inner.size(SNAPSHOT)) ?? 0
+      const before = (await inner.size(JOURNAL)) ?? 0
+      const writes = watched.snapshotWrites()
+      await store.commit(entries)
+      const journal = watched.journalAfterAppend()
+      const checkpointed = watched.snapshotWrites() > writes
+      const journalAfter = (await inner.size(JOURNAL))!
+      const headerLine = text(await inner.read(JOURNAL)).indexOf('\n') + 1
+      // The first commit writes the journal's header line before appending.
+      const appended = journal - (before || headerLine)
+      steps.push({ appended, journal, snapshot, checkpointed, journalAfter })
+      const label = `commit ${steps.length}: journal ${journal} B after the append, snapshot ${snapshot} B`
+      expect(checkpointed, label).toBe(checkpointDue(journal, snapshot))
+      // A checkpoint leaves the journal its header line alone; without one the journal keeps the lines.
+      expect(journalAfter, label).toBe(checkpointed ? headerLine : journal)
+    },
+  }
+}
 
 describe('IndexDb', () => {
   it('creates the results table of DESIGN.md with its schema version', () => {
@@ -105,16 +173,76 @@ describe('IndexStore (snapshot + journal)', () => {
     expect(b.db.list().map((e) => e.id).sort()).toEqual([hex(1), hex(2), hex(3)])
   })
 
-  it('checkpoints by itself as the journal grows, and replays nothing twice', async () => {
-    const backend = createMemoryBackend()
-    const a = await IndexStore.load(backend, SQL)
-    for (let n = 0; n < 3000; n++) await a.commit([put(n), { t: 'touch', id: hex(n), at: '2030-01-01T00:00:00.000Z', hits: 1 }])
-    expect((await backend.size(SNAPSHOT)) ?? 0).toBeGreaterThan(0)
-    expect((await backend.size(JOURNAL))!).toBeLessThan(2 << 20)
-    const b = await IndexStore.load(backend, SQL)
+  it('checkpoints when the journal passes 1 MiB while the snapshot is under 2 MiB, and replays nothing twice', async () => {
+    const o = await observedStore()
+    for (let n = 0; n < 3000; n++) await o.commit([put(n), { t: 'touch', id: hex(n), at: '2030-01-01T00:00:00.000Z', hits: 1 }])
+    // 1.4 MB of journal lines were written: without a checkpoint at the floor the journal would hold them all.
+    expect(o.steps.reduce((n, s) => n + s.appended, 0)).toBeGreaterThan(1.25 * MIB)
+    expect(o.steps.every((s) => s.snapshot < 2 * MIB)).toBe(true) // half the snapshot never passed the floor
+    expect(o.steps.filter((s) => s.checkpointed)).toHaveLength(1)
+    expect(Math.max(...o.steps.map((s) => s.journalAfter))).toBeLessThanOrEqual(MIB)
+    const b = await IndexStore.load(o.backend, SQL)
     expect(b.db.totals().entries).toBe(3000)
     expect(b.db.info(hex(2999))!.hits).toBe(1)
     expect(b.db.info(hex(0))!.hits).toBe(1)
+  })
+
+  it('past a 2 MiB snapshot, checkpoints when, and only when, the journal passes half of it', async () => {
+    const o = await observedStore()
+    const big = (n: number, kib: number) => put(n, { metadata: { n, text: 'x'.repeat(kib * 1024) } })
+    // 3 MiB of rows in one commit: past the floor with no snapshot yet, so a checkpoint writes one of 3 MiB.
+    await o.commit(Array.from({ length: 12 }, (_, i) => big(i, 256)))
+    expect(o.steps[0]!.checkpointed).toBe(true)
+    expect((await o.backend.size(SNAPSHOT))!).toBeGreaterThan(2.5 * MIB)
+    // Then 16 KiB rows, one commit each, through two more checkpoints (the second against a larger snapshot).
+    for (let n = 100; o.steps.filter((s) => s.checkpointed).length < 3; n++) {
+      expect(n, 'no checkpoint came').toBeLessThan(600)
+      await o.commit([big(n, 16)])
+    }
+    const later = o.steps.slice(1)
+    // observedStore checked every commit against the rule; here, that the ratio and not the floor decided:
+    // commits past 1 MiB of journal did not checkpoint, and each checkpoint came past half of a snapshot
+    // whose half is past the floor.
+    expect(later.filter((s) => !s.checkpointed && s.journalAfter > 1.2 * MIB).length).toBeGreaterThan(10)
+    for (const s of later.filter((s) => s.checkpointed)) {
+      expect(s.snapshot / 2).toBeGreaterThan(1.2 * MIB)
+      expect(s.appended).toBeLessThan(20 * 1024) // the line that crossed, not a jump past the floor
+    }
+    const b = await IndexStore.load(o.backend, SQL)
+    expect(b.db.totals().entries).toBe(12 + later.length)
+  })
+
+  it('rewrites the index on open when its snapshot alone or its journal alone is in the older format, and only then', async () => {
+    // Current format: opening writes nothing.
+    const current = createMemoryBackend()
+    const a = await IndexStore.load(current, SQL)
+    await a.commit([put(1)])
+    await a.checkpoint()
+    await a.commit([put(2)])
+    const files = [await current.read(SNAPSHOT), await current.read(JOURNAL)]
+    const reopened = watchedBackend(current)
+    expect((await IndexStore.load(reopened.backend, SQL)).db.totals().entries).toBe(2)
+    expect(reopened.snapshotWrites()).toBe(0)
+    expect([await current.read(SNAPSHOT), await current.read(JOURNAL)]).toEqual(files)
+
+    // The previous release's bare snapshot beside a current journal.
+    const snapshot = readSnapshot(files[0]!)
+    expect(snapshot.kind).toBe('envelope')
+    await current.writeAtomic(SNAPSHOT, [(snapshot as { sqlite: Uint8Array }).sqlite])
+    const bare = watchedBackend(current)
+    expect((await IndexStore.load(bare.backend, SQL)).db.totals().entries).toBe(2)
+    expect(bare.snapshotWrites()).toBe(1)
+    expect(text((await current.read(SNAPSHOT))!.subarray(0, 4))).toBe('VXIX')
+
+    // A current snapshot beside the previous release's journal (version 1: no line checksums).
+    const g = (await IndexStore.load(current, SQL)).generation
+    const v1 = [{ voxcacheJournal: 1, base: g }, { g: g + 1, ...put(3) }]
+    await current.writeAtomic(JOURNAL, [new TextEncoder().encode(v1.map((l) => JSON.stringify(l)).join('\n') + '\n')])
+    const oldJournal = watchedBackend(current)
+    const b = await IndexStore.load(oldJournal.backend, SQL)
+    expect(b.db.list({ orderBy: 'id' }).map((e) => e.id)).toEqual([hex(1), hex(2), hex(3)])
+    expect(oldJournal.snapshotWrites()).toBe(1)
+    expect(text(await current.read(JOURNAL))).toMatch(/^\{"voxcacheJournal":2,/)
   })
 
   it('drops a line torn by a crash and keeps everything before it', async () => {

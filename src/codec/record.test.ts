@@ -3,6 +3,7 @@ import { gunzipSync } from 'node:zlib'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { CorruptEntryError, UnsupportedValueError } from '../errors.js'
 import type { Image } from '../types.js'
+import { buildRecord, createSigner, splitRecord } from './fuzz-cases.js'
 import { concatParts, decodeBodyInFrames, decodeRecord, encodeRecord, initCodec, parseHeader } from './index.js'
 
 const ID = 'c'.repeat(64)
@@ -103,21 +104,78 @@ describe('payload records', () => {
     expect(() => decodeRecord(ID, new Uint8Array(0))).toThrow(CorruptEntryError)
   })
 
-  it('rejects headers that lie about the image size, or carry __proto__', () => {
-    const { enc } = roundTrip(new Uint8Array(8))
-    const forge = (header: object) => {
-      const h = new TextEncoder().encode(JSON.stringify(header))
-      const enc2 = encodeRecord(new Uint8Array(8), { operationId: ID })
-      const head = enc2.parts[0]!
-      const out = new Uint8Array(((16 + h.byteLength + 7) & ~7) + 8)
-      out.set(head.subarray(0, 16))
-      new DataView(out.buffer).setUint32(4, h.byteLength, true)
-      out.set(h, 16)
-      return out
+  it('refuses re-signed headers that lie, each at the check made for that lie', async () => {
+    // A forger recomputes the header hash, so the hash check passes and the check named by each case is
+    // the one that has to refuse the record. A control forgery that says nothing false must decode.
+    const signer = await createSigner()
+    const resign = (bytes: Uint8Array, edit: (headerText: string) => string) => {
+      const { headerText, body } = splitRecord(bytes)
+      const edited = edit(headerText)
+      expect(edited).not.toBe(headerText)
+      return buildRecord(signer, edited, body)
     }
-    // Without a valid header hash every forgery fails early; the hash check is the first line of defence.
-    expect(() => decodeRecord(ID, forge({ ...enc.header, rawLength: 9 }))).toThrow(CorruptEntryError)
-    expect(() => parseHeader(ID, forge({ ...enc.header, __proto__: { x: 1 } }), 1000)).toThrow(CorruptEntryError)
+    const editJson = (change: (h: Record<string, unknown>) => void) => (text: string) => {
+      const h = JSON.parse(text) as Record<string, unknown>
+      change(h)
+      return JSON.stringify(h)
+    }
+    const bytes8 = concatParts(encodeRecord(new Uint8Array(8).fill(5), { operationId: ID, metadata: { step: 'test' } }).parts)
+    const image = {
+      imageType: { dimension: 3, componentType: 'uint8', pixelType: 'Scalar', components: 1 },
+      name: 'box', origin: [0, 0, 0], spacing: [1, 1, 1], direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+      size: [2, 3, 4], metadata: new Map<string, unknown>([['modality', 'MR']]), data: new Uint8Array(24).fill(7),
+    } as Image
+    const imageBytes = concatParts(encodeRecord(image, { operationId: ID, metadata: { step: 'test' } }).parts)
+
+    const control = decodeRecord(ID, resign(bytes8, (t) => t.replace('"step":"test"', '"step":"forged"')))
+    expect(control.header.metadata).toEqual({ step: 'forged' })
+    expect(control.value).toEqual(new Uint8Array(8).fill(5))
+    expect((decodeRecord(ID, resign(imageBytes, (t) => t.replace('"name":"box"', '"name":"b"'))).value as Image).name).toBe('b')
+
+    const refusal = (bytes: Uint8Array, label: string): CorruptEntryError => {
+      try {
+        decodeRecord(ID, bytes)
+      } catch (error) {
+        expect(error, label).toBeInstanceOf(CorruptEntryError)
+        return error as CorruptEntryError
+      }
+      throw new Error(`${label}: the forged record was accepted`)
+    }
+    const lies: [string, Uint8Array, (text: string) => string, RegExp][] = [
+      ['an image size the body does not hold', imageBytes, editJson((h) => ((h.image as { size: number[] }).size = [2, 3, 5])),
+        /: image size says 30 bytes, record holds 24$/],
+      ['a raw length other than the stored length (codec none)', bytes8, editJson((h) => (h.rawLength = 9)),
+        /: uncompressed body length differs from raw length$/],
+      ['an image header on a typed array', bytes8, editJson((h) => (h.image = JSON.parse(splitRecord(imageBytes).headerText).image)),
+        /: image header on a non-image record$/],
+      ['metadata nested deeper than the encoder lets in', bytes8, (t) => t.replace('"metadata":{"step":"test"}', `"metadata":${'['.repeat(257)}${']'.repeat(257)}`),
+        /: metadata is not what voxcache stores: metadata nests deeper than 256 levels$/],
+    ]
+    for (const [lie, bytes, edit, reason] of lies) expect(refusal(resign(bytes, edit), lie).message, lie).toMatch(reason)
+
+    // Keys written into the JSON text itself (an object literal's __proto__ sets a prototype instead).
+    for (const key of ['__proto__', 'constructor', 'prototype']) {
+      const places: [string, Uint8Array, string, string][] = [
+        ['the header', bytes8, '{"format":1,', `{"${key}":{"polluted":1},"format":1,`],
+        ['metadata', bytes8, '"metadata":{', `"metadata":{"${key}":1,`],
+        ['an object in a metadata array', bytes8, '"metadata":{', `"metadata":{"a":[{"${key}":{"x":1}}],`],
+        ['the image header', imageBytes, '"image":{', `"image":{"${key}":{},`],
+        ['the image type', imageBytes, '"imageType":{', `"imageType":{"${key}":"uint8",`],
+        ['an image metadata value', imageBytes, '["modality","MR"]', `["modality",{"${key}":"MR"}]`],
+      ]
+      for (const [place, bytes, from, to] of places) {
+        const label = `${key} in ${place}`
+        const forged = resign(bytes, (t) => {
+          expect(t, label).toContain(from)
+          return t.replace(from, to)
+        })
+        expect(new TextDecoder().decode(forged), label).toContain(`"${key}":`)
+        const error = refusal(forged, label)
+        expect(error.message, label).toMatch(/: header is not valid JSON$/)
+        expect((error.cause as Error).message, label).toBe(`forbidden key ${key}`)
+      }
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
   })
 
   it('refuses values it cannot store', () => {

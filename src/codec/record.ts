@@ -325,8 +325,13 @@ export function decodeBody(header: RecordHeader, body: Uint8Array): Value {
  * read per 1 MiB frame doubled a 256³ retrieve (benchmark); 8 MiB keeps a retrieve's peak near its output.
  */
 const READ_CHUNK = 8 * 1024 * 1024
-/** A zstd body claiming to inflate more than this many times its size gets its frames checked first. */
+/**
+ * A zstd body claiming to inflate past PREFLIGHT_RATIO × its size + PREFLIGHT_SLACK gets every frame
+ * header checked before the output is allocated. The slack is a constant (the writer's frame size),
+ * not the record's own frameSize, which a forged header can set to 64 MiB.
+ */
 const PREFLIGHT_RATIO = 8
+const PREFLIGHT_SLACK = 1024 * 1024
 
 /** Serves [at, at + length) of the body from reads of READ_CHUNK; views stay valid until the next call. */
 function chunkedReader(read: (offset: number, length: number) => Promise<Uint8Array>, storedLength: number) {
@@ -366,8 +371,8 @@ export async function decodeBodyInFrames(
   // A header (hashes and all) can be forged, and frames of a few bytes could claim 64 MiB each. A body
   // that claims to inflate past PREFLIGHT_RATIO has every frame header checked before the output is
   // allocated (reading the small compressed body twice); below it, the allocation is bounded by the
-  // body's size and each frame is checked as it comes.
-  if (header.rawLength > PREFLIGHT_RATIO * header.storedLength + frameSize) {
+  // body's size (8 × it + 1 MiB) and each frame is checked as it comes.
+  if (header.rawLength > PREFLIGHT_RATIO * header.storedLength + PREFLIGHT_SLACK) {
     const peek = chunkedReader(read, header.storedLength)
     let at = 0
     for (let i = 0; i < frames.length; i++) {

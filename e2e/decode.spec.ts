@@ -446,12 +446,9 @@ test.describe('decode', () => {
     expect(ok.size).toEqual([4, 5, 7])
   })
 
-  // Pending issue 11 ("the worker as a few small collaborators": one error channel carrying cause).
-  // The worker sets DecodeError's cause (the DecompressionStream's error); Comlink keeps only name,
-  // message and stack, so the main thread sees none. Expected to fail until that channel exists;
-  // the test above checks the class and message of this same case.
+  // The worker sets DecodeError's cause (the DecompressionStream's TypeError); the error channel
+  // carries it to the main thread (Comlink alone keeps only name, message and stack).
   test('a DecodeError keeps its cause across the worker boundary', async ({ page }) => {
-    test.fail(true, 'pending issue 11: errors cross the worker boundary without cause')
     const gz = fixture('ch2bet.nii.gz')
     await serve(page, { 'cut.nii.gz': gz.subarray(0, Math.floor(gz.length * 0.6)) })
     const got = await page.evaluate(async () => {

@@ -309,12 +309,9 @@ test('importDatabase refuses an export from a newer voxcache, saying so, and SQL
   expect(outcome.entries).toBe(0)
 })
 
-// Pending issue 11 ("the worker as a few small collaborators": one error channel carrying cause).
-// The worker sets InvalidImportError's cause to the SchemaVersionError (the README promises it);
-// Comlink keeps only name, message and stack, so the main thread sees no cause. Expected to fail
-// until that channel exists; the test above checks the class and message of this same case.
+// The worker sets InvalidImportError's cause to the SchemaVersionError (the README promises it); the
+// error channel carries it to the main thread (Comlink alone keeps only name, message and stack).
 test('InvalidImportError for a newer export keeps its SchemaVersionError cause across the worker boundary', async ({ page }) => {
-  test.fail(true, 'pending issue 11: errors cross the worker boundary without cause')
   const newer = [...previousSnapshot(await sourceEntries(page), { userVersion: 3 })]
   const got = await page.evaluate(async (bytes) => {
     const lib = window.voxcacheLib!

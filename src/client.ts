@@ -1,7 +1,8 @@
 // The main-thread side: one Comlink.wrap per cache, errors revived to their classes, buffers transferred.
 import * as Comlink from 'comlink'
 import type { CacheApi } from '../worker/service.js'
-import { ClosedError, CorruptEntryError, StorageUnavailableError, reviveError } from './errors.js'
+import { installErrorChannel, fromWire } from './error-channel.js'
+import { CacheFullError, ClosedError, CorruptEntryError, StorageUnavailableError } from './errors.js'
 import { assertJsonValue, classify } from './codec/values.js'
 import { assertOperationId, operationId } from './operation-id.js'
 import { forTransfer, transferring } from './transfer.js'
@@ -21,6 +22,9 @@ import type {
 } from './types.js'
 
 type Remote = Comlink.Remote<CacheApi>
+
+// Errors from the worker arrive as their classes, with code, entryId and cause.
+installErrorChannel()
 
 /** A cache opened by {@link openCache}. Every method is async and runs its work in the cache's worker. */
 export class VoxCache {
@@ -42,11 +46,7 @@ export class VoxCache {
   async #call<T>(fn: (remote: Remote) => Promise<T>): Promise<T> {
     const remote = this.#remote
     if (!remote) throw new ClosedError(`cache "${this.name}" is closed`)
-    try {
-      return await fn(remote)
-    } catch (error) {
-      throw reviveError(error)
-    }
+    return fn(remote)
   }
 
   /** The operation id of `op` applied to `args` (see {@link operationId}). @throws {InvalidKeyError} */
@@ -161,7 +161,10 @@ export class VoxCache {
       classify(value)
       const { value: sent, transfer } = forTransfer(value)
       const result = await this.#call((r) => r.storeAndReturn(id, transferring(sent, transfer), options))
-      if (result.error && result.error.name !== 'CacheFullError') throw reviveError(result.error)
+      if (result.error) {
+        const error = fromWire(result.error)
+        if (!(error instanceof CacheFullError)) throw error
+      }
       return result.value as T
     }) as unknown as Promise<T>
     this.#inflight.set(id, task as Promise<Value>)
@@ -283,6 +286,6 @@ export async function openCache(options: OpenCacheOptions = {}): Promise<VoxCach
     return new VoxCache(worker, remote, name, storage)
   } catch (error) {
     worker.terminate()
-    throw reviveError(error)
+    throw error
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Error classes with stable `code`s. Every failure voxcache reports is one of these, on both sides of
- * the worker boundary: the client rethrows worker errors through {@link reviveError}, so `instanceof`
- * works on the main thread.
+ * the worker boundary: they travel with their code, entryId and cause (src/error-channel.ts), so
+ * `instanceof` works on the main thread.
  */
 
 /** Base class of every voxcache error. `code` is stable across versions; match on it or on the class. */
@@ -96,33 +96,8 @@ const classes = {
 /** Every error code voxcache uses. */
 export type ErrorCode = InstanceType<(typeof classes)[keyof typeof classes]>['code']
 
-/**
- * Turns an error that crossed the worker boundary (Comlink keeps only name, message and stack) back
- * into its class. Errors that are not voxcache's are returned unchanged.
- */
-export function reviveError(error: unknown): unknown {
-  if (error instanceof VoxCacheError) return error
-  if (typeof error !== 'object' || error === null || typeof (error as Error).name !== 'string') return error
-  const Class = (classes as Record<string, new (...args: never[]) => VoxCacheError>)[(error as Error).name]
-  if (!Class) return error
-  let revived: VoxCacheError
-  if (Class === CorruptEntryError) {
-    const match = /^entry (\S+) is corrupt: ([\s\S]*)$/.exec((error as Error).message)
-    revived = new CorruptEntryError(match?.[1] ?? 'unknown', match?.[2] ?? (error as Error).message)
-  } else if (Class === SchemaVersionError) {
-    const message = String((error as Error).message)
-    const match = /^entry (\S+) ([\s\S]*)$/.exec(message)
-    revived = match ? new SchemaVersionError(match[2]!, { entryId: match[1]! }) : new SchemaVersionError(message)
-  } else {
-    revived = new (Class as unknown as new (m: string) => VoxCacheError)(String((error as Error).message))
-  }
-  const stack = (error as Error).stack
-  if (stack) revived.stack = `${revived.name}: ${revived.message}\n    (in the voxcache worker)\n${stack.split('\n').slice(1).join('\n')}`
-  return revived
-}
-
 /** The message of anything thrown, including the strings sql.js throws and the numbers itk-wasm throws. */
-export function describe(thrown: unknown): string {
+export function describeThrown(thrown: unknown): string {
   if (thrown instanceof Error) return thrown.message
   if (typeof thrown === 'number') return `native error code ${thrown}`
   return String(thrown)

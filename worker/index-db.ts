@@ -1,6 +1,6 @@
 // The `results` index on sql.js: VoxLogicA-2's table, extended. Metadata only; payloads live beside it.
 import type { Database, SqlJsStatic, SqlValue } from 'sql.js'
-import { SchemaVersionError, StorageUnavailableError, describe } from '../src/errors.js'
+import { SchemaVersionError, StorageUnavailableError, describeThrown } from '../src/errors.js'
 import type { RecordHeader } from '../src/codec/index.js'
 import type { Codec, EntryInfo, JsonValue, ListOptions } from '../src/types.js'
 
@@ -133,7 +133,7 @@ export class IndexDb {
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
     } catch (error) {
       if (error instanceof SchemaVersionError || error instanceof StorageUnavailableError) throw error
-      throw new StorageUnavailableError(`index is not a readable SQLite database: ${describe(error)}`, { cause: error })
+      throw new StorageUnavailableError(`index is not a readable SQLite database: ${describeThrown(error)}`, { cause: error })
     }
     return new IndexDb(db)
   }

@@ -21,8 +21,9 @@ import {
   SchemaVersionError,
   StorageUnavailableError,
   UnsupportedValueError,
-  describe,
+  describeThrown,
 } from '../src/errors.js'
+import { toWire, type WireThrown } from '../src/error-channel.js'
 import { assertOperationId } from '../src/operation-id.js'
 import { forTransfer, transferring } from '../src/transfer.js'
 import type {
@@ -105,7 +106,7 @@ async function chooseBackend(name: string, kind: OpenCacheOptions['storage']): P
     try {
       return await createOpfsBackend(name)
     } catch (error) {
-      if (kind === 'opfs') throw new StorageUnavailableError(`OPFS is not usable: ${describe(error)}`, { cause: error })
+      if (kind === 'opfs') throw new StorageUnavailableError(`OPFS is not usable: ${describeThrown(error)}`, { cause: error })
     }
   }
   if (typeof indexedDB === 'undefined') throw new StorageUnavailableError('neither OPFS nor IndexedDB is available')
@@ -134,7 +135,7 @@ function* importRows(source: IndexDb, report: ImportReport): Generator<ImportRow
       next = rows.next()
     } catch (error) {
       throw new InvalidImportError(
-        `the database is damaged (after ${report.imported} imported, ${report.rejected.length} rejected): ${describe(error)}`,
+        `the database is damaged (after ${report.imported} imported, ${report.rejected.length} rejected): ${describeThrown(error)}`,
         { cause: error },
       )
     }
@@ -374,7 +375,10 @@ export function createService() {
       const info = s.index.db.info(id)
       const target = `${QUARANTINE}/${id}.${Date.now()}.vxc`
       if (info?.inline) {
-        await s.backend.writeAtomic(target, [s.index.db.inlineData(id) ?? new Uint8Array(0)])
+        // A copy for inspection; when the quota has no room for it, the damaged record goes without one.
+        await s.backend.writeAtomic(target, [s.index.db.inlineData(id) ?? new Uint8Array(0)]).catch((error: unknown) => {
+          if (!isQuotaError(error)) throw error
+        })
       } else {
         await s.backend.move(payloadPath(id), target).catch(() => undefined)
       }
@@ -530,14 +534,14 @@ export function createService() {
       id: string,
       value: Value,
       options: StoreOptions = {},
-    ): Promise<{ info: EntryInfo | null; error: { name: string; message: string } | null; value: Value }> {
+    ): Promise<{ info: EntryInfo | null; error: WireThrown | null; value: Value }> {
       let info: EntryInfo | null = null
-      let error: { name: string; message: string } | null = null
+      let error: WireThrown | null = null
       try {
         info = await api.store(id, value, options)
       } catch (e) {
-        // Structured clone keeps only built-in error names, so the error travels as plain data.
-        error = e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) }
+        // Returned beside the value, not thrown: in the error channel's form, revived by the client.
+        error = toWire(e)
       }
       const back = forTransfer(value)
       return transferring({ info, error, value: back.value }, back.transfer)
@@ -696,7 +700,7 @@ export function createService() {
         if (error instanceof SchemaVersionError) {
           throw new InvalidImportError(`written by a newer voxcache, or damaged: ${error.message}`, { cause: error })
         }
-        throw new InvalidImportError(`not a voxcache database: ${describe(error)}`, { cause: error })
+        throw new InvalidImportError(`not a voxcache database: ${describeThrown(error)}`, { cause: error })
       }
       const report: ImportReport = { imported: 0, skipped: 0, rejected: [] }
       try {
@@ -706,7 +710,7 @@ export function createService() {
         try {
           check = source.quickCheck()
         } catch (error) {
-          throw new InvalidImportError(`the database is damaged: ${describe(error)}`, { cause: error })
+          throw new InvalidImportError(`the database is damaged: ${describeThrown(error)}`, { cause: error })
         }
         if (check !== 'ok') throw new InvalidImportError(`the database is damaged: ${check.slice(0, 200)}`)
         for (const row of importRows(source, report)) {
@@ -726,7 +730,7 @@ export function createService() {
             report.imported++
           } catch (error) {
             if (error instanceof CacheFullError) throw error
-            report.rejected.push({ id: String(id), reason: describe(error) })
+            report.rejected.push({ id: String(id), reason: describeThrown(error) })
           }
         }
       } finally {

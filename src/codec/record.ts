@@ -6,7 +6,7 @@
 // The header hash is ours, beyond DESIGN.md's layout: geometry lives in the header, and a flipped
 // digit in an origin must be an error, not a shifted image. Decoding builds only plain data and
 // typed arrays, and validates every field before use.
-import { CorruptEntryError, SchemaVersionError, UnsupportedValueError, describe } from '../errors.js'
+import { CorruptEntryError, SchemaVersionError, UnsupportedValueError, describeThrown } from '../errors.js'
 import { isOperationId } from '../operation-id.js'
 import type { Codec, JsonValue, Value } from '../types.js'
 import { checksumParts, createBodyHasher, headerHash } from './checksum.js'
@@ -169,7 +169,7 @@ function jsonAsStored(id: string, value: unknown, what: string): void {
   try {
     assertJsonValue(value, what, true)
   } catch (error) {
-    throw new CorruptEntryError(id, `${what} is not what voxcache stores: ${describe(error)}`, { cause: error })
+    throw new CorruptEntryError(id, `${what} is not what voxcache stores: ${describeThrown(error)}`, { cause: error })
   }
 }
 
@@ -310,7 +310,7 @@ export function decodeBody(header: RecordHeader, body: Uint8Array): Value {
     try {
       raw = decompressFrames(body, header.frames!, header.rawLength, header.frameSize!)
     } catch (error) {
-      throw new CorruptEntryError(id, `compressed body does not decode: ${describe(error)}`, { cause: error })
+      throw new CorruptEntryError(id, `compressed body does not decode: ${describeThrown(error)}`, { cause: error })
     }
   }
   try {
@@ -365,7 +365,7 @@ export async function decodeBodyInFrames(
     try {
       checkFrameHeader(head, frames[i]!, Math.min(frameSize, header.rawLength - i * frameSize))
     } catch (error) {
-      throw new CorruptEntryError(id, `compressed body does not decode: ${describe(error)}`, { cause: error })
+      throw new CorruptEntryError(id, `compressed body does not decode: ${describeThrown(error)}`, { cause: error })
     }
   }
   // A header (hashes and all) can be forged, and frames of a few bytes could claim 64 MiB each. A body
@@ -394,7 +394,7 @@ export async function decodeBodyInFrames(
     try {
       outAt += decompressFrameInto(frame, out, outAt, frameSize)
     } catch (error) {
-      throw new CorruptEntryError(id, `compressed body does not decode: ${describe(error)}`, { cause: error })
+      throw new CorruptEntryError(id, `compressed body does not decode: ${describeThrown(error)}`, { cause: error })
     }
     inAt += size
   }

@@ -8,7 +8,7 @@ import {
   wasmWriteImage,
 } from '@itk-wasm/image-io'
 import { InterfaceTypes, runPipeline, type Image, type JsonCompatible } from 'itk-wasm'
-import { DecodeError, UnsupportedFormatError, describe } from '../../src/errors.js'
+import { DecodeError, UnsupportedFormatError, describeThrown } from '../../src/errors.js'
 import { fail } from './limits.js'
 import type { Prepared, Reader } from './plan.js'
 
@@ -46,7 +46,7 @@ export async function read(p: Prepared): Promise<Image> {
   try {
     result = await runPipeline(path, args, outputs, files, { pipelineBaseUrl: base, webWorker: false })
   } catch (error) {
-    throw failure(p, describe(error), error)
+    throw failure(p, describeThrown(error), error)
   }
   const image = result.outputs[series ? 0 : 1]?.data as Image | undefined
   const couldRead = series || (result.outputs[0]?.data as JsonCompatible | undefined) === true
@@ -100,6 +100,6 @@ export async function write(image: Image, format: ExportFormat, baseName: string
     const { serializedImage } = await writer(image, name, { webWorker: false, useCompression: format !== 'iwi.cbor' })
     return { name, data: serializedImage.data }
   } catch (error) {
-    throw new DecodeError(`${name}: itk-wasm could not write it: ${describe(error)}`, { cause: error })
+    throw new DecodeError(`${name}: itk-wasm could not write it: ${describeThrown(error)}`, { cause: error })
   }
 }

@@ -22,7 +22,7 @@ import {
   splitRecord,
   withOperationId,
   type Signer,
-} from '../src/codec/fuzz-cases.js'
+} from '../test/fuzz-cases.js'
 import { expect, openPage, test } from './fixtures.js'
 
 const SEED = fuzzSeed(process.env.FUZZ_SEED, 0x1e2e)

@@ -28,7 +28,7 @@ import {
   splitRecord,
   type Mutant,
   type Signer,
-} from './fuzz-cases.js'
+} from '../../test/fuzz-cases.js'
 import { concatParts, decodeBodyInFrames, decodeRecord, encodeRecord, initCodec, parseHeader, type RecordHeader } from './index.js'
 import { compressFrames } from './zstd.js'
 

@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { CorruptEntryError, UnsupportedValueError } from '../errors.js'
 import type { Image } from '../types.js'
-import { buildRecord, createSigner, splitRecord } from './fuzz-cases.js'
+import { buildRecord, createSigner, splitRecord } from '../../test/fuzz-cases.js'
 import { concatParts, decodeBodyInFrames, decodeRecord, encodeRecord, initCodec, parseHeader } from './index.js'
 
 const ID = 'c'.repeat(64)

@@ -211,6 +211,24 @@ test('memoize computes once, shares concurrent calls, stores no failure, and hit
   expect(second).toEqual({ calls: 0, value: [1, 2, 3, 1] })
 })
 
+test('memoizeEntry says the id, whether it was a hit, and the entry it stored or read', async ({ page }) => {
+  await openPage(page, 'cache=core-memo-entry')
+  const run = await page.evaluate(async () => {
+    const cache = window.voxcache!
+    await cache.clear()
+    const id = await cache.operationId('double', { x: 21 })
+    const miss = await cache.memoizeEntry('double', { x: 21 }, () => ({ answer: 42 }), { metadata: { note: 'first' } })
+    const hit = await cache.memoizeEntry('double', { x: 21 }, () => ({ answer: -1 }))
+    return {
+      id,
+      miss: { id: miss.id, value: miss.value, hit: miss.hit, hits: miss.info?.hits, metadata: miss.info?.metadata, dataType: miss.info?.dataType },
+      hit: { id: hit.id, value: hit.value, hit: hit.hit, hits: hit.info?.hits, metadata: hit.info?.metadata, checksum: hit.info?.checksum === miss.info?.checksum },
+    }
+  })
+  expect(run.miss).toEqual({ id: run.id, value: { answer: 42 }, hit: false, hits: 0, metadata: { note: 'first' }, dataType: 'json' })
+  expect(run.hit).toEqual({ id: run.id, value: { answer: 42 }, hit: true, hits: 1, metadata: { note: 'first' }, checksum: true })
+})
+
 test('two caches with different names do not see each other', async ({ page }) => {
   await openPage(page, 'cache=core-names-a')
   const result = await page.evaluate(async () => {

@@ -15,6 +15,7 @@ import type {
   Image,
   ImportReport,
   ListOptions,
+  MemoizeResult,
   OpenCacheOptions,
   StorageKind,
   StoreOptions,
@@ -30,7 +31,7 @@ installErrorChannel()
 export class VoxCache {
   #remote: Remote | undefined
   #worker: Worker
-  #inflight = new Map<string, Promise<Value>>()
+  #inflight = new Map<string, Promise<MemoizeResult>>()
   /** The storage in use: `opfs`, `idb` or `memory`. */
   readonly storage: Exclude<StorageKind, 'auto'>
   readonly name: string
@@ -144,19 +145,34 @@ export class VoxCache {
     compute: () => T | Promise<T>,
     options?: StoreOptions,
   ): Promise<T> {
+    return (await this.memoizeEntry(op, args, compute, options)).value
+  }
+
+  /**
+   * memoize(), with what the caller otherwise asks for next: the id the result is cached under (for
+   * `ref(id)` in the next step), whether it was a hit, and the entry's info (its metadata included).
+   * Concurrent calls for the same id in this page share one result object.
+   * @throws as memoize().
+   */
+  async memoizeEntry<T extends Value>(
+    op: string,
+    args: unknown,
+    compute: () => T | Promise<T>,
+    options?: StoreOptions,
+  ): Promise<MemoizeResult<T>> {
     const id = await operationId(op, args)
     assertJsonValue(options?.metadata ?? null, 'metadata', true)
     const running = this.#inflight.get(id)
-    if (running) return running as Promise<T>
-    const task = navigator.locks.request(`voxcache:${this.name}:memoize:${id}`, async (): Promise<T> => {
-      let hit: Value | undefined
+    if (running) return running as Promise<MemoizeResult<T>>
+    const task = navigator.locks.request(`voxcache:${this.name}:memoize:${id}`, async (): Promise<MemoizeResult<T>> => {
+      let hit: { value: Value; info: EntryInfo } | undefined
       try {
-        hit = await this.retrieve(id)
+        hit = await this.#call((r) => r.retrieveEntry(id) as Promise<{ value: Value; info: EntryInfo } | undefined>)
       } catch (error) {
         // The worker has quarantined the corrupt record: for memoize that is a miss, so recompute.
         if (!(error instanceof CorruptEntryError)) throw error
       }
-      if (hit !== undefined) return hit as T
+      if (hit !== undefined) return { id, value: hit.value as T, hit: true, info: hit.info }
       const value = await compute()
       classify(value)
       const { value: sent, transfer } = forTransfer(value)
@@ -165,9 +181,9 @@ export class VoxCache {
         const error = fromWire(result.error)
         if (!(error instanceof CacheFullError)) throw error
       }
-      return result.value as T
-    }) as unknown as Promise<T>
-    this.#inflight.set(id, task as Promise<Value>)
+      return { id, value: result.value as T, hit: false, info: result.info ?? undefined }
+    }) as unknown as Promise<MemoizeResult<T>>
+    this.#inflight.set(id, task as Promise<MemoizeResult>)
     try {
       return await task
     } finally {

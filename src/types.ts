@@ -119,6 +119,17 @@ export type DecodeInput = File | Blob | { name: string; data: Uint8Array | Array
 /** The formats {@link VoxCache.exportImage} writes. */
 export type ExportFormat = 'nii.gz' | 'nrrd' | 'mha' | 'iwi.cbor'
 
+/** What {@link VoxCache.memoizeEntry} resolves to. */
+export interface MemoizeResult<T extends Value = Value> {
+  /** The operation id the result is cached under: name it as `ref(id)` in the steps that consume it. */
+  id: string
+  value: T
+  /** True when the value came from the cache (compute was not called in this page). */
+  hit: boolean
+  /** The entry as stored; undefined when a computed value could not be stored (the cache was full). */
+  info: EntryInfo | undefined
+}
+
 /** One entry that was evicted: which version of it (its record's creation time, checksum and metadata) and why. */
 export interface EvictionInfo {
   id: string

@@ -553,6 +553,14 @@ export function createService() {
      * @throws {SchemaVersionError} when a newer voxcache wrote the record; it is left as it is.
      */
     async retrieve(id: string): Promise<Value | undefined> {
+      return (await api.retrieveEntry(id))?.value
+    },
+
+    /**
+     * retrieve(), with the entry's info (its hit counted): for memoizeEntry.
+     * @throws {CorruptEntryError} @throws {SchemaVersionError} as retrieve().
+     */
+    async retrieveEntry(id: string): Promise<{ value: Value; info: EntryInfo } | undefined> {
       const s = ready()
       assertOperationId(id)
       const newer = s.newer.get(id)
@@ -582,7 +590,7 @@ export function createService() {
       s.touches.set(id, { at: new Date().toISOString(), hits: (t?.hits ?? 0) + 1 })
       scheduleTouchFlush(s)
       const out = forTransfer(value)
-      return transferring(out.value, out.transfer)
+      return transferring({ value: out.value, info: withPending(s, info) }, out.transfer)
     },
 
     async has(id: string): Promise<boolean> {

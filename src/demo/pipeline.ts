@@ -4,7 +4,7 @@
 //   source ─▶ smooth(sigma) ─▶ mask(threshold) ─▶ components(minVoxels)
 //                        └───▶ downsample(factor)
 import * as Comlink from 'comlink'
-import { operationId, ref, type Image, type VoxCache } from '../index.js'
+import { ref, type Image, type VoxCache } from '../index.js'
 import type { PipelineApi } from './pipeline.worker.js'
 import { formatMs } from './format.js'
 import { imageLike, toVolume, type Volume } from './volume.js'
@@ -188,16 +188,13 @@ export class Pipeline {
       // Read once: the id and the computation must agree even if the input changes meanwhile.
       const value = this.params[step.key]
       const args = { input: ref(parent.id), [step.param.name]: value }
-      const id = await operationId(step.op, args)
       row.root.dataset.state = 'running'
       row.status.textContent = 'looking up…'
       row.bar.value = 0
       // Compute time travels with the entry, so a later hit can say what it saved.
       const metadata = { op: step.op, step: step.key, title: step.title, params: { [step.param.name]: value }, source: source.label, computeMs: 0 }
-      let computed = false
       const started = performance.now()
-      const image = await this.cache.memoize(step.op, args, async () => {
-        computed = true
+      const { id, value: image, hit, info } = await this.cache.memoizeEntry(step.op, args, async () => {
         row.status.textContent = 'computing…'
         const out = await step.compute(parent.volume, value, (f) => (row.bar.value = f))
         metadata.computeMs = Math.round(performance.now() - started)
@@ -205,17 +202,17 @@ export class Pipeline {
       }, { metadata })
       const ms = performance.now() - started
       if (source !== this.source) return // a new image was opened meanwhile
-      const result: StepResult = { id, volume: toVolume(image as Image), from: computed ? 'computed' : 'cache', ms }
+      const result: StepResult = { id, volume: toVolume(image as Image), from: hit ? 'cache' : 'computed', ms }
       this.results.set(step.key, result)
       done.set(step.key, result)
       row.bar.value = 1
       row.root.dataset.state = result.from
       row.root.dataset.id = id
-      if (computed) {
+      if (!hit) {
         row.status.textContent = `computed in ${formatMs(ms)}`
         row.status.title = ''
       } else {
-        const was = ((await this.cache.info(id))?.metadata as { computeMs?: unknown } | null)?.computeMs
+        const was = (info?.metadata as { computeMs?: unknown } | null)?.computeMs
         const saved = typeof was === 'number' && was > 0 ? ` (was ${formatMs(was)})` : ''
         row.status.textContent = `from cache in ${formatMs(ms)}${saved}`
         row.status.title = saved ? `Computing this step took ${formatMs(was as number)} when it ran` : ''

@@ -501,3 +501,34 @@ test.describe('decode', () => {
     }
   })
 })
+
+// Decodes share memoize's compute-once lock, so two tabs decoding the same bytes at once run itk-wasm
+// once between them: the other waits and reads the stored image back.
+test('two tabs decoding the same file at once run itk-wasm once between them', async ({ context }) => {
+  const bytes = fixture('ch2bet.nii.gz')
+  const ref = niftiReference(bytes)
+  const pages = [await context.newPage(), await context.newPage()]
+  for (const page of pages) {
+    await serve(page, { 'ch2bet.nii.gz': bytes })
+    await openPage(page, 'cache=decode-two-tabs')
+  }
+  await pages[0]!.evaluate(() => window.voxcache!.clear())
+  // Both pages hold the bytes before either starts, so the two decodes overlap.
+  for (const page of pages) {
+    await page.evaluate(async () => {
+      ;(window as unknown as { bytes: Uint8Array }).bytes = new Uint8Array(await (await fetch('/__fixtures/ch2bet.nii.gz')).arrayBuffer())
+    })
+  }
+  const got = await Promise.all(
+    pages.map((page) =>
+      page.evaluate(async () => {
+        const image = await window.voxcache!.decode({ name: 'ch2bet.nii.gz', data: (window as unknown as { bytes: Uint8Array }).bytes })
+        const { decodeMisses, decodeHits } = await window.voxcache!.stats()
+        return { sum: Array.from(image.data as Uint8Array).reduce((a, b) => a + b, 0), decodeMisses, decodeHits }
+      }),
+    ),
+  )
+  expect(got.map((g) => g.sum)).toEqual([ref.sum, ref.sum])
+  expect(got[0]!.decodeMisses + got[1]!.decodeMisses, 'itk-wasm runs across both tabs').toBe(1)
+  expect(got[0]!.decodeHits + got[1]!.decodeHits).toBe(1)
+})

@@ -2,6 +2,7 @@
 import * as Comlink from 'comlink'
 import type { CacheApi } from '../worker/service.js'
 import { installErrorChannel, fromWire } from './error-channel.js'
+import { onceLock } from './locks.js'
 import { CacheFullError, ClosedError, CorruptEntryError, StorageUnavailableError } from './errors.js'
 import { assertJsonValue, classify } from './codec/values.js'
 import { assertOperationId, operationId } from './operation-id.js'
@@ -164,7 +165,7 @@ export class VoxCache {
     assertJsonValue(options?.metadata ?? null, 'metadata', true)
     const running = this.#inflight.get(id)
     if (running) return running as Promise<MemoizeResult<T>>
-    const task = navigator.locks.request(`voxcache:${this.name}:memoize:${id}`, async (): Promise<MemoizeResult<T>> => {
+    const task = navigator.locks.request(onceLock(this.name, id), async (): Promise<MemoizeResult<T>> => {
       let hit: { value: Value; info: EntryInfo } | undefined
       try {
         hit = await this.#call((r) => r.retrieveEntry(id) as Promise<{ value: Value; info: EntryInfo } | undefined>)

@@ -24,6 +24,7 @@ import {
   describeThrown,
 } from '../src/errors.js'
 import { toWire, type WireThrown } from '../src/error-channel.js'
+import { onceLock } from '../src/locks.js'
 import { assertOperationId } from '../src/operation-id.js'
 import { forTransfer, transferring } from '../src/transfer.js'
 import type {
@@ -152,8 +153,6 @@ function mapStorageError(error: unknown): unknown {
 
 export function createService() {
   let state: State | undefined
-  /** Decodes running in this worker, by operation id, so that concurrent callers share one. */
-  const decoding = new Map<string, Promise<Image>>()
 
   function ready(): State {
     if (!state) throw new ClosedError('the cache is not open (or was closed)')
@@ -755,43 +754,31 @@ export function createService() {
      * @throws {UnsupportedFormatError} when the content is in no format voxcache reads.
      */
     async decode(files: DecodeFile[]): Promise<{ id: string; image: Image }> {
-      ready()
+      const s = ready()
       const { id, roles } = await planDecode(files)
       const handOver = (image: Image) => {
         const out = forTransfer(image)
         return transferring({ id, image: out.value as Image }, out.transfer)
       }
-      for (;;) {
+      // Compute once, under the lock memoize uses too: a caller in this worker or another tab that
+      // decodes the same bytes meanwhile waits, then reads the stored image back.
+      return navigator.locks.request(onceLock(s.name, id), async () => {
         const hit = await api.retrieve(id)
         if (hit !== undefined) {
           decodeCounters.decodeHits++
           return handOver(hit as Image)
         }
-        // The same bytes are being decoded for another caller: wait until they are stored, then read
-        // them back (that caller's buffer is transferred away, so its image cannot be shared). Its
-        // failure is this caller's too. Nothing awaits between this check and the set below.
-        const running = decoding.get(id)
-        if (!running) break
-        await running
-      }
-      const job = (async () => {
+        const image = await decodeRoles(roles)
+        decodeCounters.decodeMisses++
         try {
-          const image = await decodeRoles(roles)
-          decodeCounters.decodeMisses++
-          try {
-            await api.store(id, image, { metadata: decodeMetadata(roles) })
-          } catch (error) {
-            // A full cache still hands the decoded image back; it is decoded again next time (and a
-            // caller that waited on this decode finds nothing stored and decodes for itself).
-            if (!(error instanceof CacheFullError)) throw error
-          }
-          return image
-        } finally {
-          decoding.delete(id)
+          await api.store(id, image, { metadata: decodeMetadata(roles) })
+        } catch (error) {
+          // A full cache still hands the decoded image back; it is decoded again next time (and a
+          // caller that waited on this decode finds nothing stored and decodes for itself).
+          if (!(error instanceof CacheFullError)) throw error
         }
-      })()
-      decoding.set(id, job)
-      return handOver(await job)
+        return handOver(image)
+      }) as unknown as Promise<{ id: string; image: Image }>
     },
 
     /**

@@ -1,6 +1,7 @@
 // Space: a small budget and a tight browser quota. Eviction keeps the cache under budget with
 // hysteresis, pinned and recently used entries survive, and a write the quota refuses ends in
 // CacheFullError with nothing stored earlier lost.
+import type { BrowserContext, Page } from '@playwright/test'
 import { listCacheFiles } from './cache-files.js'
 import { installHarness, prng } from './harness.js'
 import { expect, openPage, test } from './fixtures.js'
@@ -79,15 +80,24 @@ test('a small budget: evictions come in bursts down to the low-water mark; pinne
   expect(run.intact.length).toBe(run.present.filter(Boolean).length)
 })
 
+/** Runs `fn` with the origin's quota set (CDP) to what it uses now plus `room` bytes, then lifts it. */
+async function withQuota(page: Page, context: BrowserContext, room: number, fn: () => Promise<void>): Promise<void> {
+  const cdp = await context.newCDPSession(page)
+  const origin = new URL(page.url()).origin
+  const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0)
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage + room })
+  try {
+    await fn()
+  } finally {
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin })
+  }
+}
+
 for (const storage of ['opfs', 'idb'] as const) {
 test(`a tight quota (${storage}): stores evict to fit, and one that cannot fit is CacheFullError with nothing lost`, async ({ page, context }) => {
   await installHarness(context)
   await openPage(page, 'cache=space-quota-probe')
-  const cdp = await context.newCDPSession(page)
-  const origin = new URL(page.url()).origin
-  const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0)
-  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage + 40_000_000 })
-  try {
+  await withQuota(page, context, 40_000_000, async () => {
     const run = await page.evaluate(async (storage) => {
       const lib = window.voxcacheLib!
       const h = window.vxHarness
@@ -149,9 +159,7 @@ test(`a tight quota (${storage}): stores evict to fit, and one that cannot fit i
     const files = await listCacheFiles(page, `space-quota-${storage}`, storage)
     expect(Object.keys(files).filter((f) => f.endsWith('.tmp') || f.startsWith('quota-probe'))).toEqual([])
     expect(Object.keys(files).filter((f) => f.startsWith('payloads/')).length).toBe(run.after.filter((r) => r).length)
-  } finally {
-    await cdp.send('Storage.overrideQuotaForOrigin', { origin })
-  }
+  })
 })
 }
 
@@ -162,11 +170,7 @@ for (const storage of ['opfs', 'idb'] as const) {
 test(`a full quota (${storage}): inline records and journal lines evict payload files to fit; with nothing evictable, CacheFullError and nothing lost`, async ({ page, context }) => {
   await installHarness(context)
   await openPage(page, 'cache=space-inline-probe')
-  const cdp = await context.newCDPSession(page)
-  const origin = new URL(page.url()).origin
-  const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0)
-  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage + 40_000_000 })
-  try {
+  await withQuota(page, context, 40_000_000, async () => {
     const run = await page.evaluate(async (storage) => {
       const lib = window.voxcacheLib!
       const h = window.vxHarness
@@ -289,8 +293,6 @@ test(`a full quota (${storage}): inline records and journal lines evict payload 
     expect(run.entries).toBe(run.first.listed.length)
     expect(run.retries, 'retries counted by the reopened cache').toBe(0)
     recordFigures(`space-inline-quota-${storage}`, { inlineStores: 20, quotaRetries: run.first.stats.quotaRetries, evicted: gone.length })
-  } finally {
-    await cdp.send('Storage.overrideQuotaForOrigin', { origin })
-  }
+  })
 })
 }

@@ -112,7 +112,7 @@ function previousSnapshot(entries: SourceEntry[], options: { userVersion?: numbe
   return bytes
 }
 
-/** This release's snapshot envelope around SQLite bytes (see worker/index-format.ts). */
+/** This release's snapshot envelope around SQLite bytes (see worker/index/format.ts). */
 async function envelope(sqlite: Uint8Array, version = 1): Promise<Buffer> {
   const head = Buffer.alloc(32)
   head.write('VXIX', 0, 'latin1')

@@ -3,20 +3,8 @@
 // and their cause, recursively, and revives them to their classes on the main thread. Not exported
 // from the package: apps see only the classes.
 import * as Comlink from 'comlink'
-import {
-  CacheFullError,
-  ClosedError,
-  CorruptEntryError,
-  DecodeError,
-  InvalidImportError,
-  InvalidKeyError,
-  SchemaVersionError,
-  StorageUnavailableError,
-  UnsupportedFormatError,
-  UnsupportedValueError,
-  VoxCacheError,
-  describeThrown,
-} from './errors.js'
+import { CacheFullError, ClosedError, CorruptEntryError, DecodeError, InvalidImportError, InvalidKeyError, SchemaVersionError, StorageUnavailableError, UnsupportedFormatError, UnsupportedValueError, VoxCacheError } from './errors.js'
+import { describeThrown } from './thrown.js'
 
 /**
  * A thrown value as plain data. The shape is Comlink's own (`isError`, `value` with message, name,

@@ -95,10 +95,3 @@ const classes = {
 
 /** Every error code voxcache uses. */
 export type ErrorCode = InstanceType<(typeof classes)[keyof typeof classes]>['code']
-
-/** The message of anything thrown, including the strings sql.js throws and the numbers itk-wasm throws. */
-export function describeThrown(thrown: unknown): string {
-  if (thrown instanceof Error) return thrown.message
-  if (typeof thrown === 'number') return `native error code ${thrown}`
-  return String(thrown)
-}

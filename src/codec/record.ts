@@ -6,7 +6,8 @@
 // The header hash is ours, beyond DESIGN.md's layout: geometry lives in the header, and a flipped
 // digit in an origin must be an error, not a shifted image. Decoding builds only plain data and
 // typed arrays, and validates every field before use.
-import { CorruptEntryError, SchemaVersionError, UnsupportedValueError, describeThrown } from '../errors.js'
+import { CorruptEntryError, SchemaVersionError, UnsupportedValueError } from '../errors.js'
+import { describeThrown } from '../thrown.js'
 import { isOperationId } from '../operation-id.js'
 import type { Codec, JsonValue, Value } from '../types.js'
 import { checksumParts, createBodyHasher, headerHash } from './checksum.js'

@@ -8,7 +8,8 @@ import {
   wasmWriteImage,
 } from '@itk-wasm/image-io'
 import { InterfaceTypes, runPipeline, type Image, type JsonCompatible } from 'itk-wasm'
-import { DecodeError, UnsupportedFormatError, describeThrown } from '../../src/errors.js'
+import { DecodeError, UnsupportedFormatError } from '../../src/errors.js'
+import { describeThrown } from '../../src/thrown.js'
 import { fail } from './limits.js'
 import type { Prepared, Reader } from './plan.js'
 

@@ -6,9 +6,9 @@
 // carries the generation it produced; replay skips lines the snapshot already holds, so a crash between
 // writing the snapshot and resetting the journal replays nothing twice.
 import type { SqlJsStatic } from 'sql.js'
-import { initChecksum } from '../src/codec/checksum.js'
-import { StorageUnavailableError } from '../src/errors.js'
-import { IndexDb, rowRecord, type JournalEntry } from './index-db.js'
+import { initChecksum } from '../../src/codec/checksum.js'
+import { StorageUnavailableError } from '../../src/errors.js'
+import { fromBase64, IndexDb, rowRecord, toBase64, type JournalEntry } from './db.js'
 import {
   journalHeaderLine,
   lineIntact,
@@ -17,9 +17,9 @@ import {
   sealLine,
   snapshotEnvelope,
   type JournalHeader,
-} from './index-format.js'
-import { salvageJournalLine, salvageSnapshot, type SalvagedRecord } from './index-salvage.js'
-import { isQuotaError, type Backend } from './payloads/backend.js'
+} from './format.js'
+import { salvageJournalLine, salvageSnapshot, type SalvagedRecord } from './salvage.js'
+import { isQuotaError, type Backend } from '../payloads/backend.js'
 
 export const SNAPSHOT = 'index.sqlite'
 export const JOURNAL = 'index.journal'
@@ -245,8 +245,15 @@ export class IndexStore {
       return undefined
     }
     try {
-      const entry = JSON.parse(line) as JournalEntry & { g: number }
-      return typeof entry === 'object' && entry !== null && Number.isSafeInteger(entry.g) ? entry : undefined
+      const entry = JSON.parse(line) as (JournalEntry & { g: number }) | null
+      if (typeof entry !== 'object' || entry === null || !Number.isSafeInteger(entry.g)) return undefined
+      if (entry.t === 'put') {
+        // Inline data travels as base64 in the journal and as bytes everywhere else.
+        const data = (entry.row as { data?: unknown } | undefined)?.data
+        if (typeof data === 'string') entry.row.data = fromBase64(data)
+        else if (data !== null) return undefined
+      }
+      return entry
     } catch {
       // Version 1 only (no checksums): a line that does not parse is skipped, as that release did.
       return undefined
@@ -290,9 +297,10 @@ export class IndexStore {
     return g
   }
 
-  /** The journal lines that commit() appends for `entries` as generation `g`. */
+  /** The journal lines that commit() appends for `entries` as generation `g`: JSON, inline data as base64. */
   private lines(entries: JournalEntry[], g: number): Uint8Array {
-    return new TextEncoder().encode(entries.map((e) => sealLine(JSON.stringify({ g, ...e }))).join('\n') + '\n')
+    const wire = (e: JournalEntry) => (e.t === 'put' && e.row.data ? { ...e, row: { ...e.row, data: toBase64(e.row.data) } } : e)
+    return new TextEncoder().encode(entries.map((e) => sealLine(JSON.stringify({ g, ...wire(e) }))).join('\n') + '\n')
   }
 
   /**

@@ -7,11 +7,11 @@
 // else is kept; an entry whose record was hit by the damage is simply missing (a miss, never a wrong
 // value).
 import type { SqlJsStatic } from 'sql.js'
-import { decodeRecord, PREFIX_BYTES, type RecordHeader } from '../src/codec/record.js'
-import { isOperationId } from '../src/operation-id.js'
-import type { EntryInfo } from '../src/types.js'
-import { fromBase64, headerInfo } from './index-db.js'
-import { ENVELOPE_BYTES } from './index-format.js'
+import { decodeRecord, PREFIX_BYTES, type RecordHeader } from '../../src/codec/record.js'
+import { isOperationId } from '../../src/operation-id.js'
+import type { EntryInfo } from '../../src/types.js'
+import { fromBase64, headerInfo } from './db.js'
+import { ENVELOPE_BYTES } from './format.js'
 
 export interface SalvagedRecord {
   info: EntryInfo

@@ -1,15 +1,15 @@
 import initSqlJs, { type SqlJsStatic } from 'sql.js'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { initChecksum } from '../src/codec/checksum.js'
-import { concatParts, encodeRecord } from '../src/codec/record.js'
-import { SchemaVersionError } from '../src/errors.js'
-import type { EntryInfo } from '../src/types.js'
-import { IndexDb, rowRecord, SCHEMA_VERSION } from './index-db.js'
-import { IndexStore, JOURNAL, SNAPSHOT } from './index-store.js'
-import { ENVELOPE_BYTES, readSnapshot } from './index-format.js'
-import { salvageSnapshot } from './index-salvage.js'
-import type { Backend } from './payloads/backend.js'
-import { createMemoryBackend } from './payloads/memory.js'
+import { initChecksum } from '../../src/codec/checksum.js'
+import { concatParts, encodeRecord } from '../../src/codec/record.js'
+import { SchemaVersionError } from '../../src/errors.js'
+import type { EntryInfo } from '../../src/types.js'
+import { IndexDb, rowRecord, SCHEMA_VERSION } from './db.js'
+import { IndexStore, JOURNAL, SNAPSHOT } from './store.js'
+import { ENVELOPE_BYTES, readSnapshot } from './format.js'
+import { salvageSnapshot } from './salvage.js'
+import type { Backend } from '../payloads/backend.js'
+import { createMemoryBackend } from '../payloads/memory.js'
 
 let SQL: SqlJsStatic
 beforeAll(async () => {
@@ -28,7 +28,7 @@ const put = (n: number, extra?: Partial<EntryInfo>) => ({ t: 'put' as const, row
 const MIB = 1 << 20
 
 /**
- * The checkpoint rule of index-store.ts: after a commit has appended its lines, the snapshot is rewritten
+ * The checkpoint rule of store.ts: after a commit has appended its lines, the snapshot is rewritten
  * (and the journal reset to its header line) when the journal, header line included, is larger than
  * 1 MiB or half the snapshot file, whichever is larger; with no snapshot yet, 1 MiB.
  */

@@ -12,8 +12,8 @@
 // Journal, version 2: a header line `{"voxcacheJournal":2,"base":<generation>,"c":"<hash>"}`, then one
 // line per change, `{"g":<generation>,…,"c":"<hash>"}`, where the hash is the xxhash32 (8 hex digits) of
 // the line up to the `,"c":` that carries it. Version 1 lines (the previous release) have no "c".
-import { checksumParts, headerHash } from '../src/codec/checksum.js'
-import { SchemaVersionError } from '../src/errors.js'
+import { checksumParts, headerHash } from '../../src/codec/checksum.js'
+import { SchemaVersionError } from '../../src/errors.js'
 
 export const SNAPSHOT_VERSION = 1
 export const JOURNAL_VERSION = 2

@@ -1,8 +1,9 @@
 // The `results` index on sql.js: VoxLogicA-2's table, extended. Metadata only; payloads live beside it.
 import type { Database, SqlJsStatic, SqlValue } from 'sql.js'
-import { SchemaVersionError, StorageUnavailableError, describeThrown } from '../src/errors.js'
-import type { RecordHeader } from '../src/codec/index.js'
-import type { Codec, EntryInfo, JsonValue, ListOptions } from '../src/types.js'
+import { SchemaVersionError, StorageUnavailableError } from '../../src/errors.js'
+import { describeThrown } from '../../src/thrown.js'
+import type { RecordHeader } from '../../src/codec/index.js'
+import type { Codec, EntryInfo, JsonValue, ListOptions } from '../../src/types.js'
 
 /** v1 is VoxLogicA-2's results table; v2 adds the columns below `metadata`. */
 export const SCHEMA_VERSION = 2
@@ -29,10 +30,10 @@ ALTER TABLE results ADD COLUMN last_accessed_at TIMESTAMP;
 ALTER TABLE results ADD COLUMN hits INTEGER DEFAULT 0;
 ALTER TABLE results ADD COLUMN pinned INTEGER DEFAULT 0;`
 
-/** A row as the journal carries it: plain JSON, inline data as base64. */
+/** A row of the index as a change carries it: inline data as bytes (the journal writes them as base64). */
 export interface RowRecord {
   id: string
-  data: string | null
+  data: Uint8Array | null
   dataType: string
   createdAt: string
   sizeBytes: number
@@ -186,7 +187,7 @@ export class IndexDb {
         this.db.run(
           `INSERT OR REPLACE INTO results (operation_id, data, data_type, created_at, size_bytes, metadata,
              raw_bytes, codec, checksum, last_accessed_at, hits, pinned) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-          [r.id, r.data === null ? null : fromBase64(r.data), r.dataType, r.createdAt, r.sizeBytes,
+          [r.id, r.data, r.dataType, r.createdAt, r.sizeBytes,
             JSON.stringify(r.metadata), r.rawBytes, r.codec, r.checksum, r.lastAccessedAt, r.hits, r.pinned ? 1 : 0],
         )
         return
@@ -332,7 +333,7 @@ export interface ImportRow {
 export function rowRecord(info: EntryInfo, data: Uint8Array | null): RowRecord {
   return {
     id: info.id,
-    data: data ? toBase64(data) : null,
+    data,
     dataType: info.dataType,
     createdAt: info.createdAt,
     sizeBytes: info.sizeBytes,

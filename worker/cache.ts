@@ -1,0 +1,277 @@
+// The Cache: one open cache in this worker. Its collaborators are fields — the index (IndexStore), the
+// payload records (Records), space (budget, quota, eviction), access-time touches, and the tabs
+// coordinator — and every change to the index goes through one path, mutate().
+import initSqlJs, { type SqlJsStatic } from 'sql.js'
+import sqlWasmUrl from 'sql.js/dist/sql-wasm.wasm?url'
+import zstdWasmUrl from 'zstd-wasm:zstd.wasm?url'
+import { concatParts, initCodec, type RecordHeader } from '../src/codec/index.js'
+import { CacheFullError, CorruptEntryError, UnsupportedValueError } from '../src/errors.js'
+import type { CacheStats, Codec, EntryInfo, EvictionInfo, ListOptions, OpenCacheOptions, Value } from '../src/types.js'
+import { Batch } from './batch.js'
+import { decodeCounters } from './decode/decode.js'
+import { headerInfo } from './index/db.js'
+import { IndexStore } from './index/store.js'
+import { isQuotaError, type Backend } from './payloads/backend.js'
+import { chooseBackend } from './payloads/choose.js'
+import { payloadPath } from './paths.js'
+import { MISSING, Records } from './records.js'
+import { Space } from './space.js'
+import { createCoordinator, type Coordinator } from './tabs.js'
+import { Touches } from './touches.js'
+
+const DEFAULT_BUDGET = 1 << 30
+
+let sqlPromise: Promise<SqlJsStatic> | undefined
+function loadSql(): Promise<SqlJsStatic> {
+  sqlPromise ??= initSqlJs({ locateFile: () => sqlWasmUrl })
+  return sqlPromise
+}
+
+/** Half the origin's quota, or 1 GiB when the browser does not say. */
+async function defaultBudget(): Promise<number> {
+  try {
+    const { quota } = await navigator.storage.estimate()
+    if (quota) return Math.floor(quota / 2)
+  } catch {
+    // estimate() is missing in some contexts; fall back below
+  }
+  return DEFAULT_BUDGET
+}
+
+export class Cache {
+  readonly records: Records
+  readonly space: Space
+  readonly touches: Touches
+  readonly counters = { hits: 0, misses: 0 }
+  /** Another context changed the index since this one last read it. */
+  private stale = false
+
+  private constructor(
+    readonly name: string,
+    readonly backend: Backend,
+    readonly index: IndexStore,
+    readonly tabs: Coordinator,
+    readonly SQL: SqlJsStatic,
+    space: { maxBytes: number; lowWater: number },
+    readonly codec: Codec,
+    readonly inlineBytes: number,
+  ) {
+    this.records = new Records(backend, index)
+    this.space = new Space(index, backend, { maxBytes: space.maxBytes, lowWaterBytes: Math.floor(space.maxBytes * space.lowWater) })
+    this.touches = new Touches(() => this.mutate(async () => undefined))
+  }
+
+  /**
+   * Opens (or creates) the cache named in the options, and reconciles its files with its index.
+   * @throws {StorageUnavailableError} when the chosen storage cannot be used.
+   * @throws {SchemaVersionError} when the index was written by a newer voxcache.
+   */
+  static async open(options: OpenCacheOptions): Promise<Cache> {
+    const name = options.name ?? 'default'
+    const [SQL, backend] = await Promise.all([loadSql(), chooseBackend(name, options.storage ?? 'auto'), initCodec(zstdWasmUrl)])
+    const maxBytes = options.maxBytes ?? (await defaultBudget())
+    const lowWater = options.lowWater ?? 0.9
+    if (!(maxBytes > 0) || !(lowWater > 0 && lowWater <= 1)) {
+      throw new UnsupportedValueError('maxBytes must be positive and lowWater in (0, 1]')
+    }
+    let cache: Cache | undefined
+    const tabs = createCoordinator(name, () => {
+      if (cache) cache.stale = true
+    })
+    const index = await tabs.exclusive(() => IndexStore.load(backend, SQL))
+    cache = new Cache(name, backend, index, tabs, SQL, { maxBytes, lowWater }, options.codec ?? 'zstd', options.inlineBytes ?? 4096)
+    await cache.mutate((batch) => cache.records.reconcile(batch))
+    return cache
+  }
+
+  /** Brings this context's index up to date if another tab changed it. */
+  async freshen(): Promise<void> {
+    if (!this.stale) return
+    this.stale = false
+    await this.tabs.shared(() => this.index.refresh())
+  }
+
+  /**
+   * The entry's info; on a local miss, looks again after catching up with other tabs, because their
+   * announcement may still be in flight (memoize across tabs relies on a miss being a real miss).
+   */
+  async lookup(id: string): Promise<EntryInfo | undefined> {
+    await this.freshen()
+    const info = this.index.db.info(id)
+    if (info) return info
+    await this.tabs.shared(() => this.index.refresh())
+    return this.index.db.info(id)
+  }
+
+  /**
+   * The one path of every change: under the exclusive lock, on a current index (pending touches
+   * committed first, so that eviction sees them), `fn` works on the files and records its changes in
+   * the batch, which is committed — and announced to other tabs — even when `fn` then fails, since
+   * what it did on disk (evictions included) must be in the index.
+   */
+  async mutate<T>(fn: (batch: Batch) => Promise<T>): Promise<T> {
+    return this.tabs.exclusive(async () => {
+      await this.index.refresh()
+      this.stale = false
+      const touched = new Batch()
+      touched.changes.push(...this.touches.take())
+      if (touched.size) await this.space.commit(touched)
+      const batch = new Batch()
+      try {
+        return await fn(batch)
+      } finally {
+        if (batch.size) this.tabs.announce(await this.space.commit(batch))
+      }
+    })
+  }
+
+  /**
+   * Writes an encoded record and its row: the payload file first, then the index (DESIGN's protocol).
+   * @throws {CacheFullError} when it fits neither the budget nor the quota, even after eviction.
+   */
+  async put(header: RecordHeader, parts: Uint8Array[], byteLength: number, pin: boolean | undefined): Promise<EntryInfo> {
+    const id = header.operationId
+    const inline = byteLength <= this.inlineBytes
+    try {
+      return await this.mutate(async (batch) => {
+        const existing = this.index.db.info(id)
+        await this.space.fitBudget(batch, id, byteLength)
+        let data: Uint8Array | null = null
+        if (inline) {
+          data = concatParts(parts, byteLength)
+          if (existing && !existing.inline) await this.backend.delete(payloadPath(id))
+        } else {
+          await this.space.writeFile(batch, id, parts, byteLength)
+        }
+        const info: EntryInfo = {
+          ...headerInfo(header, byteLength, inline),
+          lastAccessedAt: header.createdAt,
+          hits: existing?.hits ?? 0,
+          pinned: pin ?? existing?.pinned ?? false,
+        }
+        batch.put(info, data)
+        return info
+      })
+    } catch (error) {
+      // The browser's quota error, wherever it surfaced, as the typed error callers handle.
+      if (isQuotaError(error)) throw new CacheFullError('the browser storage quota is exhausted', { cause: error })
+      throw error
+    }
+  }
+
+  /**
+   * The value stored under `id` and its info (this hit counted), or undefined on a miss.
+   * @throws {CorruptEntryError} when the record fails validation; the entry is quarantined.
+   * @throws {SchemaVersionError} when a newer voxcache wrote the record; it is left as it is.
+   */
+  async retrieveEntry(id: string): Promise<{ value: Value; info: EntryInfo } | undefined> {
+    this.records.refuseNewer(id)
+    const info = await this.lookup(id)
+    if (!info) {
+      this.counters.misses++
+      return undefined
+    }
+    let value: Value | typeof MISSING
+    try {
+      value = await this.records.read(info)
+    } catch (error) {
+      if (error instanceof CorruptEntryError) await this.mutate((batch) => this.records.quarantine(batch, id))
+      throw error
+    }
+    if (value === MISSING) {
+      await this.mutate(async (batch) => {
+        if (this.index.db.has(id) && !(await this.backend.size(payloadPath(id)))) batch.remove(id)
+      })
+      this.counters.misses++
+      return undefined
+    }
+    this.counters.hits++
+    this.touches.note(id)
+    return { value, info: this.touches.apply(info) }
+  }
+
+  async info(id: string): Promise<EntryInfo | undefined> {
+    await this.freshen()
+    const info = this.index.db.info(id)
+    return info && this.touches.apply(info)
+  }
+
+  /** Removes an entry; true when there was one. */
+  async delete(id: string): Promise<boolean> {
+    return this.mutate(async (batch) => {
+      if (!this.index.db.has(id)) return false
+      await this.backend.delete(payloadPath(id))
+      batch.remove(id)
+      return true
+    })
+  }
+
+  /** Pins or unpins an entry; false when there is no such entry. */
+  async pin(id: string, pinned: boolean): Promise<boolean> {
+    return this.mutate(async (batch) => {
+      if (!this.index.db.has(id)) return false
+      batch.pin(id, pinned)
+      return true
+    })
+  }
+
+  async list(options: ListOptions): Promise<EntryInfo[]> {
+    await this.freshen()
+    return this.index.db.list(options).map((info) => this.touches.apply(info))
+  }
+
+  async stats(): Promise<CacheStats> {
+    await this.freshen()
+    let quota: CacheStats['quota'] = null
+    try {
+      const e = await navigator.storage.estimate()
+      quota = { usage: e.usage ?? 0, quota: e.quota ?? 0 }
+    } catch {
+      quota = null
+    }
+    return {
+      name: this.name,
+      storage: this.backend.kind,
+      ...this.index.db.totals(),
+      maxBytes: this.space.budget.maxBytes,
+      lowWaterBytes: this.space.budget.lowWaterBytes,
+      ...this.counters,
+      evictions: this.space.evictions,
+      quotaRetries: this.space.quotaRetries,
+      quarantined: this.records.quarantined,
+      ...decodeCounters,
+      quota,
+      indexRecovery: this.index.recovery ?? null,
+    }
+  }
+
+  evictions(): EvictionInfo[] {
+    return [...this.space.log]
+  }
+
+  /** Removes every entry. */
+  async clear(): Promise<void> {
+    await this.mutate(async (batch) => {
+      for (const id of this.index.db.ids()) await this.backend.delete(payloadPath(id))
+      batch.clear()
+    })
+  }
+
+  /** Writes pending access times and lets go of the index. */
+  async close(): Promise<void> {
+    if (this.touches.size) await this.mutate(async () => undefined).catch(() => undefined)
+    this.touches.stop()
+    this.tabs.close()
+    this.index.close()
+  }
+
+  /** Deletes every file of this cache, index included. */
+  async destroy(): Promise<void> {
+    await this.tabs.exclusive(async () => {
+      this.touches.stop()
+      this.tabs.close()
+      this.index.close()
+      await this.backend.destroy()
+    })
+  }
+}

@@ -1,0 +1,102 @@
+// Portable: a cache as one SQLite file (VoxLogicA-2's results table, every record inline in `data`),
+// and the import of such a file, each record validated before anything is stored.
+import { decodeRecord } from '../src/codec/index.js'
+import { CacheFullError, CorruptEntryError, InvalidImportError, SchemaVersionError } from '../src/errors.js'
+import { describeThrown } from '../src/thrown.js'
+import { assertOperationId } from '../src/operation-id.js'
+import type { ImportReport } from '../src/types.js'
+import type { Cache } from './cache.js'
+import { IndexDb, rowRecord, type ImportRow } from './index/db.js'
+import { payloadPath } from './paths.js'
+
+/** One SQLite file with the results schema and every record inline in `data`. */
+export async function exportDatabase(cache: Cache): Promise<Uint8Array> {
+  await cache.freshen()
+  return cache.tabs.shared(async () => {
+    const target = IndexDb.open(cache.SQL)
+    for (const { info, data } of cache.index.db.rows()) {
+      const bytes = data ?? (await cache.backend.read(payloadPath(info.id)))
+      if (!bytes) continue
+      target.apply({ t: 'put', row: rowRecord(info, bytes) })
+    }
+    target.generation = 0
+    const bytes = target.export()
+    target.close()
+    return bytes
+  })
+}
+
+/**
+ * Adds the entries of an exported database, validating every record first.
+ * @throws {InvalidImportError} when the bytes are not a voxcache export, are damaged, or come from a
+ *   newer voxcache. @throws {CacheFullError} when the entries do not fit.
+ */
+export async function importDatabase(cache: Cache, bytes: Uint8Array): Promise<ImportReport> {
+  let source: IndexDb
+  try {
+    source = IndexDb.open(cache.SQL, bytes, { mustHoldResults: true })
+  } catch (error) {
+    // A newer voxcache's export says which version to upgrade to (its cause is the SchemaVersionError);
+    // it stays an InvalidImportError because a damaged header can read as a huge schema number too.
+    if (error instanceof SchemaVersionError) {
+      throw new InvalidImportError(`written by a newer voxcache, or damaged: ${error.message}`, { cause: error })
+    }
+    throw new InvalidImportError(`not a voxcache database: ${describeThrown(error)}`, { cause: error })
+  }
+  const report: ImportReport = { imported: 0, skipped: 0, rejected: [] }
+  try {
+    // SQLite reads pages lazily, so a damaged file opens fine and fails halfway through the rows.
+    // Checking its structure first refuses it whole, before anything is imported.
+    let check: string
+    try {
+      check = source.quickCheck()
+    } catch (error) {
+      throw new InvalidImportError(`the database is damaged: ${describeThrown(error)}`, { cause: error })
+    }
+    if (check !== 'ok') throw new InvalidImportError(`the database is damaged: ${check.slice(0, 200)}`)
+    for (const row of importRows(source, report)) {
+      const id = row.id
+      try {
+        assertOperationId(id)
+        // Only the record is trusted: the row's other cells are derived from it on the way in.
+        if (!(row.data instanceof Uint8Array)) throw new CorruptEntryError(id, 'no record in data')
+        const { header } = decodeRecord(id, row.data)
+        if (header.dataType !== row.dataType) throw new CorruptEntryError(id, 'data_type differs from the record')
+        await cache.freshen()
+        if (cache.index.db.info(id)?.checksum === header.checksum) {
+          report.skipped++
+          continue
+        }
+        await cache.put(header, [row.data], row.data.byteLength, row.pinned === 1)
+        report.imported++
+      } catch (error) {
+        if (error instanceof CacheFullError) throw error
+        report.rejected.push({ id: String(id), reason: describeThrown(error) })
+      }
+    }
+  } finally {
+    source.close()
+  }
+  return report
+}
+
+/**
+ * The rows of a database being imported. A failure of SQLite itself mid-way (damage quick_check did
+ * not see) ends the import as an InvalidImportError that says how far it got.
+ */
+function* importRows(source: IndexDb, report: ImportReport): Generator<ImportRow> {
+  const rows = source.importRows()
+  for (;;) {
+    let next: IteratorResult<ImportRow>
+    try {
+      next = rows.next()
+    } catch (error) {
+      throw new InvalidImportError(
+        `the database is damaged (after ${report.imported} imported, ${report.rejected.length} rejected): ${describeThrown(error)}`,
+        { cause: error },
+      )
+    }
+    if (next.done) return
+    yield next.value
+  }
+}

@@ -84,7 +84,13 @@ export function createService() {
      * @throws {SchemaVersionError} when a newer voxcache wrote the record; it is left as it is.
      */
     async retrieve(id: string): Promise<Value | undefined> {
-      return (await api.retrieveEntry(id))?.value
+      const c = ready()
+      assertOperationId(id)
+      const hit = await c.retrieveEntry(id)
+      if (!hit) return undefined
+      // Marked for transfer itself: a mark on an object that holds it would not carry over.
+      const out = forTransfer(hit.value)
+      return transferring(out.value, out.transfer)
     },
 
     /**

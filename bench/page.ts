@@ -1,6 +1,9 @@
 // The benchmark page. It holds the volumes and the contenders, and times single operations with
 // performance.now(); bench/run.mjs decides what runs when (interleaving, repetitions, memory probes).
 import { openCache, type Image, type VoxCache } from '../src/index.js'
+// The previous build (BENCH_PREV), or a module without openCache. Its caches are driven through the
+// same methods, so it is typed as the current VoxCache.
+import * as prev from 'voxcache-prev'
 import { decodeBody, encodeRecord, initCodec, parseHeader, concatParts } from '../src/codec/index.js'
 import zstdWasmUrl from 'zstd-wasm:zstd.wasm?url'
 import { createStore, del, get, set, clear, type UseStore } from 'idb-keyval'
@@ -20,12 +23,12 @@ interface RawWorker {
   waiting: Map<number, (data: { ms: number; bytes?: Uint8Array; error?: string }) => void>
 }
 type Contender =
-  | { kind: 'vox'; name: string; cache: VoxCache; codec: 'none' | 'zstd' }
+  | { kind: 'vox'; name: string; cache: VoxCache; codec: 'none' | 'zstd'; open: typeof openCache }
   | RawWorker
   | { kind: 'idbkv'; store: UseStore; name: string }
   | { kind: 'seed'; seed: SeedPort }
   | { kind: 'copy' }
-type Kind = Contender['kind'] | 'rawblob' | 'rawnoflush'
+type Kind = Contender['kind'] | 'rawblob' | 'rawnoflush' | 'voxprev'
 
 const volumes = new Map<string, Image>()
 const contenders = new Map<string, Contender>()
@@ -86,8 +89,10 @@ const bench = {
 
   async open(handle: string, kind: Kind, name: string, codec: 'none' | 'zstd' = 'none'): Promise<string> {
     let c: Contender
-    if (kind === 'vox') {
-      c = { kind, name, codec, cache: await openCache({ name, storage: 'opfs', codec }) }
+    if (kind === 'vox' || kind === 'voxprev') {
+      const open = kind === 'vox' ? openCache : (prev.openCache as typeof openCache | undefined)
+      if (!open) throw new Error('no previous build: run with BENCH_PREV=<git rev>')
+      c = { kind: 'vox', name, codec, cache: await open({ name, storage: 'opfs', codec }), open }
     } else if (kind === 'raw' || kind === 'rawblob' || kind === 'rawnoflush') {
       const worker = new Worker(new URL('./raw-opfs.worker.ts', import.meta.url), { type: 'module' })
       const raw: RawWorker = { kind: 'raw', blob: kind === 'rawblob', noFlush: kind === 'rawnoflush', worker, seq: 0, waiting: new Map() }
@@ -112,7 +117,7 @@ const bench = {
     const c = contender(handle)
     if (c.kind !== 'vox') return
     await c.cache.close()
-    c.cache = await openCache({ name: c.name, storage: 'opfs', codec: c.codec })
+    c.cache = await c.open({ name: c.name, storage: 'opfs', codec: c.codec })
   },
 
   async close(handle: string): Promise<void> {
@@ -207,7 +212,7 @@ const bench = {
         hangs.push({ cache: c.name, id, at: new Date().toISOString() })
         console.warn(`BENCH-HANG store ${id} in ${c.name}`)
         await Promise.race([c.cache.close(), new Promise((resolve) => setTimeout(resolve, 5000))])
-        c.cache = await openCache({ name: c.name, storage: 'opfs', codec: c.codec })
+        c.cache = await c.open({ name: c.name, storage: 'opfs', codec: c.codec })
       }
     } else if (c.kind === 'idbkv') {
       for (const id of ids) await set(id, source, c.store)

@@ -15,6 +15,27 @@ const CONTENDERS = {
   'idb-keyval': 'idb-keyval set/get of the Image',
   seed: 'seed design: sql.js BLOB + export() to IDB',
   'raw-noflush': 'raw OPFS sync handle, write without flush()',
+  'vox-prev-none': "previous build (BENCH_PREV), codec 'none'",
+  'vox-prev-zstd': "previous build (BENCH_PREV), codec 'zstd'",
+}
+
+/** This build against the previous one (BENCH_PREV), same run: every paired ratio, and whether within 10%. */
+function previousTable(r) {
+  const rows = []
+  for (const s of Object.values(r.sizes)) {
+    for (const [k, what] of [['storeNoneVsPrevious', "store 'none'"], ['retrieveNoneVsPrevious', "retrieve 'none'"], ['storeZstdVsPrevious', "store 'zstd'"], ['retrieveZstdVsPrevious', "retrieve 'zstd'"]]) {
+      const x = s.ratios[k]?.median
+      if (x !== undefined) rows.push([`${what} — ${s.label}`, x])
+    }
+  }
+  for (const key of ['small-64k', 'ch2bet']) {
+    const s = r.index[key]
+    if (!s?.ratios.storeLargestVsPrevious) continue
+    const n = s.sizes[s.sizes.length - 1].toLocaleString('en')
+    rows.push([`store with ${n} entries — ${s.label}`, s.ratios.storeLargestVsPrevious.median])
+    rows.push([`retrieve with ${n} entries — ${s.label}`, s.ratios.retrieveLargestVsPrevious.median])
+  }
+  return ['| Operation | this build / previous (median of paired ratios) | Within 10% |', '|---|---|---|', ...rows.map(([a, x]) => `| ${a} | ×${f(x, 2)} | ${Math.abs(x - 1) <= 0.1 ? 'yes' : x < 1 ? 'faster' : '**slower**'} |`)].join('\n')
 }
 
 function targets(r) {
@@ -160,7 +181,14 @@ Times are end to end from the page's main thread (\`performance.now()\` around o
 
 ${targets(r)}
 
-## Store and retrieve, end to end
+${m.previous ? `## Against the previous build (${m.previous})
+
+${previousTable(r)}
+
+The library as commit ${m.previous} had it, built into the same page and run as a contender beside this
+build (\`BENCH_PREV=${m.previous} npm run bench\`).
+
+` : ''}## Store and retrieve, end to end
 
 ${sizeTable(r)}
 

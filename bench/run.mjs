@@ -3,7 +3,7 @@
 // repetition (order rotated), every figure is a median, every comparison a ratio from the same run.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { chromium } from '@playwright/test'
@@ -59,7 +59,21 @@ const VOLUMES = {
 
 // ---------------------------------------------------------------------------------------------------
 
-log(`voxcache bench (${quick ? 'quick' : 'full'}): building the bench page…`)
+// BENCH_PREV=<git rev>: the library as that commit had it runs beside this one (vox-prev-*), so that a
+// change's cost is a ratio from the same run. Its src/ and worker/ are extracted into bench/.tmp/prev.
+const prevRev = process.env.BENCH_PREV
+const prevDir = here('./.tmp/prev')
+rmSync(prevDir, { recursive: true, force: true })
+if (prevRev) {
+  mkdirSync(prevDir, { recursive: true })
+  const archive = spawnSync('git', ['archive', prevRev, 'src', 'worker'], { cwd: repo, maxBuffer: 1 << 30 })
+  if (archive.status !== 0) throw new Error(`git archive ${prevRev}: ${archive.stderr}`)
+  const untar = spawnSync('tar', ['-x', '-C', prevDir], { input: archive.stdout })
+  if (untar.status !== 0) throw new Error(`extracting ${prevRev}: ${untar.stderr}`)
+}
+const prevCommit = prevRev ? spawnSync('git', ['rev-parse', '--short', prevRev], { cwd: repo, encoding: 'utf8' }).stdout.trim() : null
+
+log(`voxcache bench (${quick ? 'quick' : 'full'}): building the bench page${prevRev ? ` with ${prevCommit} as vox-prev` : ''}…`)
 const built = spawnSync('npx', ['vite', 'build', '--config', 'bench/vite.config.ts'], { cwd: repo, stdio: 'inherit' })
 if (built.status !== 0) throw new Error('vite build of the bench page failed')
 const testdata = findTestdata(repo)
@@ -124,6 +138,8 @@ const results = {
     browser: `Chromium ${browser.version()} (headless=new, /usr/bin/chromium)`,
     node: process.version,
     commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout.trim(),
+    /** BENCH_PREV: the commit whose build ran as vox-prev-none / vox-prev-zstd. */
+    previous: prevCommit,
     loadavgStart: os.loadavg(),
     plan,
     memoryProbe,
@@ -232,6 +248,7 @@ for (const key of plan.sizes) {
       ['raw-blob', 'rawblob'],
       ['copy', 'copy'],
       ['idb-keyval', 'idbkv'],
+      ...(prevRev ? [['vox-prev-none', 'voxprev', 'none'], ['vox-prev-zstd', 'voxprev', 'zstd']] : []),
     ])
     try {
       const samples = await interleaved(key, key, handles, plan.reps, bytes)
@@ -252,6 +269,14 @@ for (const key of plan.sizes) {
           blobReadVsRawRead: ratio(samples['raw-blob'].retrieve, raw.retrieve),
           idbStoreVsNone: ratio(samples['idb-keyval'].store, samples['vox-none'].store),
           idbRetrieveVsNone: ratio(samples['idb-keyval'].retrieve, samples['vox-none'].retrieve),
+          ...(prevRev
+            ? {
+                storeNoneVsPrevious: ratio(samples['vox-none'].store, samples['vox-prev-none'].store),
+                retrieveNoneVsPrevious: ratio(samples['vox-none'].retrieve, samples['vox-prev-none'].retrieve),
+                storeZstdVsPrevious: ratio(samples['vox-zstd'].store, samples['vox-prev-zstd'].store),
+                retrieveZstdVsPrevious: ratio(samples['vox-zstd'].retrieve, samples['vox-prev-zstd'].retrieve),
+              }
+            : {}),
         },
         memory: {},
       }
@@ -344,21 +369,24 @@ await section('index', async () => {
   await load('filler-8k')
   const handles = []
   try {
-    for (const n of plan.indexSizes) {
-      const h = `vox-${n}`
-      await call('open', h, 'vox', `${runTag}-index-${n}`, 'none')
+    // With BENCH_PREV, the previous build is filled to the largest size too and runs beside it.
+    const largest = plan.indexSizes[plan.indexSizes.length - 1]
+    const fills = [...plan.indexSizes.map((n) => [`vox-${n}`, 'vox', n]), ...(prevRev ? [[`vox-prev-${largest}`, 'voxprev', largest]] : [])]
+    for (const [h, kind, n] of fills) {
+      await call('open', h, kind, `${runTag}-index-${h}`, 'none')
       handles.push(h)
       log(`index: filling a cache with ${n} entries of 8 KiB`)
       const ids = Array.from({ length: n }, (_, i) => idOf(runTag, 'fill', n, i))
       let ms = 0
       for (let i = 0; i < n; i += 500) ms += await call('fill', h, 'filler-8k', ids.slice(i, i + 500))
-      results.index[`fill-${n}`] = { ms, perEntryMs: ms / n, entries: await call('entries', h) }
+      results.index[`fill-${h.replace(/^vox-/, '')}`] = { ms, perEntryMs: ms / n, entries: await call('entries', h) }
     }
     for (const key of ['small-64k', 'ch2bet']) {
       const bytes = await load(key)
       const samples = await interleaved(`index-${key}`, key, handles, plan.indexReps, bytes)
-      const first = handles[0]
-      const last = handles[handles.length - 1]
+      const first = `vox-${plan.indexSizes[0]}`
+      const last = `vox-${largest}`
+      const prevLast = `vox-prev-${largest}`
       results.index[key] = {
         label: VOLUMES[key].label,
         bytes,
@@ -367,6 +395,12 @@ await section('index', async () => {
         ratios: {
           storeLargestVsSmallest: ratio(samples[last].store, samples[first].store),
           retrieveLargestVsSmallest: ratio(samples[last].retrieve, samples[first].retrieve),
+          ...(prevRev
+            ? {
+                storeLargestVsPrevious: ratio(samples[last].store, samples[prevLast].store),
+                retrieveLargestVsPrevious: ratio(samples[last].retrieve, samples[prevLast].retrieve),
+              }
+            : {}),
         },
       }
       log(`index ${key}: store ×${results.index[key].ratios.storeLargestVsSmallest.median.toFixed(2)}, retrieve ×${results.index[key].ratios.retrieveLargestVsSmallest.median.toFixed(2)} (${last} vs ${first})`)

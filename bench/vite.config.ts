@@ -1,11 +1,23 @@
 // The benchmark page's build: the app's own Vite config (aliases, worker format, any plugins the app
 // adds) with bench/bench.html as the only input, into bench/.tmp/dist so `vite build` of index.html and
 // its dist/ are left alone.
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { mergeConfig } from 'vite'
 import app from '../vite.config.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
+
+/**
+ * `voxcache-prev`: the library as a previous commit had it, extracted by run.mjs (BENCH_PREV=<rev>)
+ * into bench/.tmp/prev, so that the old and the new build run as contenders in one run. Without it,
+ * a module that offers no openCache, and the contender is left out.
+ */
+const prevEntry = fileURLToPath(new URL('./.tmp/prev/src/index.ts', import.meta.url))
+const prevAlias = {
+  find: /^voxcache-prev$/,
+  replacement: existsSync(prevEntry) ? prevEntry : fileURLToPath(new URL('./no-prev.ts', import.meta.url)),
+}
 
 /**
  * BENCH_TRACE=1 logs every payload-backend call of the cache worker (start and end) to the console,
@@ -39,6 +51,7 @@ const trace = {
 
 export default mergeConfig(app, {
   root,
+  resolve: { alias: [prevAlias] },
   worker: { plugins: () => [trace] },
   logLevel: 'warn',
   build: {

@@ -245,3 +245,58 @@ test('two caches with different names do not see each other', async ({ page }) =
   })
   expect(result).toEqual({ a: 'in a', b: undefined, bCount: 0 })
 })
+
+// DESIGN: pixel buffers leave the worker by transfer, never by structured clone. The cache worker's
+// script is served through a bootstrap (same URL, so everything it resolves stays the same) that counts
+// the bytes of the ArrayBuffers each of its postMessage calls transfers, then imports the real script.
+test('retrieve, memoize hits and memoizeEntry hand their buffers over by transfer, not by copy', async ({ page }) => {
+  await page.route(/\/cache\.worker[^/]*\.js$/, async (route) => {
+    const real = `${route.request().url()}?real`
+    await route.fulfill({
+      contentType: 'text/javascript',
+      body: `const post = self.postMessage.bind(self)
+        self.vxTransferred = 0
+        self.postMessage = (message, transfer) => {
+          for (const t of Array.isArray(transfer) ? transfer : []) if (t instanceof ArrayBuffer) self.vxTransferred += t.byteLength
+          return post(message, transfer)
+        }
+        // Messages that arrive while the real script loads would find no listener: hold, then replay.
+        const held = []
+        const hold = (event) => held.push(event.data)
+        self.addEventListener('message', hold)
+        await import(${JSON.stringify(real)})
+        self.removeEventListener('message', hold)
+        for (const data of held) self.dispatchEvent(new MessageEvent('message', { data }))`,
+    })
+  })
+  await openPage(page, 'cache=core-transfer')
+  const workers = () => page.workers().filter((w) => /\/cache\.worker[^/]*\.js$/.test(w.url()))
+  expect(workers()).toHaveLength(1)
+  const transferred = () => workers()[0]!.evaluate(() => (self as unknown as { vxTransferred: number }).vxTransferred)
+  const id = await page.evaluate(async () => {
+    const cache = window.voxcache!
+    await cache.clear()
+    await cache.memoize('transfer', { n: 1 }, () => new Float32Array(2_000_000).fill(0.5), { codec: 'none' })
+    return cache.operationId('transfer', { n: 1 })
+  })
+  const sizes: Record<string, number> = {}
+  for (const step of ['retrieve', 'memoize hit', 'memoizeEntry hit'] as const) {
+    const before = await transferred()
+    const got = await page.evaluate(
+      async ({ step, id }) => {
+        const cache = window.voxcache!
+        const value =
+          step === 'retrieve'
+            ? await cache.retrieve(id)
+            : step === 'memoize hit'
+              ? await cache.memoize('transfer', { n: 1 }, () => new Float32Array(0))
+              : (await cache.memoizeEntry('transfer', { n: 1 }, () => new Float32Array(0))).value
+        return (value as Float32Array).length
+      },
+      { step, id },
+    )
+    expect(got, step).toBe(2_000_000)
+    sizes[step] = (await transferred()) - before
+  }
+  expect(sizes).toEqual({ retrieve: 8_000_000, 'memoize hit': 8_000_000, 'memoizeEntry hit': 8_000_000 })
+})

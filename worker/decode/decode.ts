@@ -4,7 +4,7 @@ import { isImage } from '../../src/codec/values.js'
 import { contentRef, operationId } from '../../src/operation-id.js'
 import type { Image, Value } from '../../src/types.js'
 import { read, write, EXPORT_FORMATS, type ExportFormat } from './itk.js'
-import type { DecodeFile } from './limits.js'
+import type { DecodeFile } from './input.js'
 import { assignRoles, prepare, type Roles } from './plan.js'
 import { DECODER } from './version.js'
 

@@ -1,6 +1,7 @@
 // DICOM Part 10 files walked element by element, so that a truncated file (which GDCM decodes into
 // zero-padded pixels) is refused, and a series can be checked before it reaches itk-wasm.
-import { ascii, fail, voxelBytes } from './limits.js'
+import { ascii, fail } from './input.js'
+import { voxelBytes } from './limits.js'
 
 export interface DicomInfo {
   transferSyntax: string

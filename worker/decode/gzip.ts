@@ -1,6 +1,7 @@
 // Complete inflation. itk-wasm's readers accept a truncated gzip stream and pad the image with zeros;
 // DecompressionStream checks the whole stream (deflate blocks, CRC-32, ISIZE) and fails instead.
-import { fail, fmtBytes } from './limits.js'
+import { fail } from './input.js'
+import { fmtBytes } from './limits.js'
 
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b

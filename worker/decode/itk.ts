@@ -10,7 +10,7 @@ import {
 import { InterfaceTypes, runPipeline, type Image, type JsonCompatible } from 'itk-wasm'
 import { DecodeError, UnsupportedFormatError } from '../../src/errors.js'
 import { describeThrown } from '../../src/thrown.js'
-import { fail } from './limits.js'
+import { fail } from './input.js'
 import type { Prepared, Reader } from './plan.js'
 
 

@@ -1,21 +1,11 @@
 // Sizes decode refuses before it allocates. itk-wasm runs in 32-bit WebAssembly (4 GiB of memory at
 // most, shared by the file, the image and the reader), so an image is refused well before that.
-import { DecodeError } from '../../src/errors.js'
+import { fail } from './input.js'
 
 /** Largest voxel buffer decode accepts, and largest file it inflates: 2 GiB − 1. */
 export const MAX_VOXEL_BYTES = 2 ** 31 - 1
 /** Largest extent along one axis any header may claim. */
 export const MAX_DIM = 1 << 20
-
-/** One input file, as the client hands it to the worker. */
-export interface DecodeFile {
-  name: string
-  data: Uint8Array
-}
-
-export function fail(file: string, reason: string, cause?: unknown): DecodeError {
-  return new DecodeError(`${file}: ${reason}`, cause === undefined ? undefined : { cause })
-}
 
 /** Voxel bytes of `sizes` × `bytesPer`, refusing absurd or negative sizes before anything is allocated. */
 export function voxelBytes(file: string, sizes: readonly number[], bytesPer: number): number {
@@ -35,11 +25,3 @@ export function fmtBytes(n: number): string {
   if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`
   return `${n} bytes`
 }
-
-const latin1 = new TextDecoder('latin1')
-/** Bytes as text, one char per byte (headers are ASCII; this never throws). */
-export function ascii(bytes: Uint8Array): string {
-  return latin1.decode(bytes)
-}
-
-export { concatParts as concat } from '../../src/codec/record.js'

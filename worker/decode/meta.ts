@@ -2,7 +2,9 @@
 // with `ElementDataFile = LOCAL` (itk-wasm throws a bare number when a data file is missing).
 import { UnsupportedFormatError } from '../../src/errors.js'
 import { inflate } from './gzip.js'
-import { ascii, concat, fail, voxelBytes, type DecodeFile } from './limits.js'
+import { concatParts as concat } from '../../src/codec/record.js'
+import { ascii, fail, type DecodeFile } from './input.js'
+import { voxelBytes } from './limits.js'
 import { checkVoxelsPresent } from './nifti.js'
 
 const ELEMENT_BYTES: Record<string, number> = {

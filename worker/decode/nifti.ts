@@ -1,6 +1,7 @@
 // NIfTI-1 / NIfTI-2 / Analyze 7.5 headers, checked before itk-wasm sees the file: it trusts them.
 import { UnsupportedFormatError } from '../../src/errors.js'
-import { ascii, fail, fmtBytes, voxelBytes } from './limits.js'
+import { ascii, fail } from './input.js'
+import { fmtBytes, voxelBytes } from './limits.js'
 
 /** NIfTI datatype code → bytes per voxel (all components). Codes itk-wasm cannot represent are absent. */
 const DATATYPES: Record<number, { bytes: number; name: string }> = {

@@ -1,7 +1,9 @@
 // NRRD (.nrrd, and .nhdr with a detached data file): header checked, data made whole and attached.
 import { UnsupportedFormatError } from '../../src/errors.js'
 import { inflate } from './gzip.js'
-import { ascii, concat, fail, voxelBytes, type DecodeFile } from './limits.js'
+import { concatParts as concat } from '../../src/codec/record.js'
+import { ascii, fail, type DecodeFile } from './input.js'
+import { voxelBytes } from './limits.js'
 import { checkVoxelsPresent } from './nifti.js'
 
 const TYPES: [number, string[]][] = [

@@ -1,5 +1,6 @@
 import canonicalize from 'canonicalize'
 import { InvalidKeyError } from './errors.js'
+import { jsonProblem, type JsonCheck } from './json-check.js'
 
 /** An operation id: lowercase hex SHA-256. */
 export type OperationId = string
@@ -48,52 +49,10 @@ export function ref(id: OperationId): { ref: OperationId } {
   return { ref: id }
 }
 
-/**
- * Checks that `value` is plain JSON and returns nothing; throws on the first thing that is not.
- * JSON.stringify would silently drop or coerce these (undefined → missing, NaN → null, Date → string),
- * which would make two different calls share an id.
- */
-function assertJson(value: unknown, path: string, seen: Set<object>): void {
-  switch (typeof value) {
-    case 'string':
-      if (!value.isWellFormed()) throw new InvalidKeyError(`${path} is a string with a lone surrogate`)
-      return
-    case 'boolean':
-      return
-    case 'number':
-      if (!Number.isFinite(value)) throw new InvalidKeyError(`${path} is ${value}, which JSON cannot hold`)
-      return
-    case 'object': {
-      if (value === null) return
-      if (seen.has(value)) throw new InvalidKeyError(`${path} is a circular reference`)
-      seen.add(value)
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          if (!(i in value)) throw new InvalidKeyError(`${path}[${i}] is a hole in a sparse array`)
-          assertJson(value[i], `${path}[${i}]`, seen)
-        }
-      } else {
-        const proto = Object.getPrototypeOf(value)
-        if (proto !== Object.prototype && proto !== null) {
-          const kind = ArrayBuffer.isView(value)
-            ? `${value.constructor.name} (hash its bytes with contentRef() instead)`
-            : (value.constructor?.name ?? 'an object with a prototype')
-          throw new InvalidKeyError(`${path} is ${kind}, not a plain JSON value`)
-        }
-        if (Object.getOwnPropertySymbols(value).length > 0) {
-          throw new InvalidKeyError(`${path} has symbol keys`)
-        }
-        for (const key of Object.keys(value)) {
-          if (!key.isWellFormed()) throw new InvalidKeyError(`${path} has a key with a lone surrogate`)
-          assertJson((value as Record<string, unknown>)[key], `${path}.${key}`, seen)
-        }
-      }
-      seen.delete(value)
-      return
-    }
-    default:
-      throw new InvalidKeyError(`${path} is ${typeof value}, not a JSON value`)
-  }
+/** What an operation's arguments must be: plain, canonicalizable JSON; bytes go in by contentRef(). */
+const KEY_CHECK: JsonCheck = {
+  wellFormed: true,
+  hint: (v) => (ArrayBuffer.isView(v) || v instanceof ArrayBuffer ? 'hash its bytes with contentRef() instead' : undefined),
 }
 
 const HASH_KEYS = ['ref', 'sha256'] as const
@@ -123,8 +82,10 @@ function assertReferences(value: unknown, path: string): void {
  */
 export function canonicalOperation(op: string, args: unknown): string {
   if (typeof op !== 'string' || op.length === 0) throw new InvalidKeyError('op must be a non-empty string')
-  assertJson(op, 'op', new Set())
-  assertJson(args, 'args', new Set())
+  for (const [value, path] of [[op, 'op'], [args, 'args']] as const) {
+    const problem = jsonProblem(value, path, KEY_CHECK)
+    if (problem) throw new InvalidKeyError(problem)
+  }
   assertReferences(args, 'args')
   const text = canonicalize({ v: 1, op, args })
   if (text === undefined) throw new InvalidKeyError('args cannot be canonicalized')

@@ -2,6 +2,7 @@
 // geometry. Used on the main thread (to find the buffer to transfer) and in the worker (to encode).
 import type { Image, JsonValue, StorableTypedArray, Value } from '../types.js'
 import { UnsupportedValueError } from '../errors.js'
+import { jsonProblem } from '../json-check.js'
 
 export const TYPED_ARRAYS = {
   Int8Array,
@@ -65,11 +66,6 @@ function typedArrayName(value: ArrayBufferView): TypedArrayName | undefined {
   return undefined
 }
 
-function isPlainObject(value: object): boolean {
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}
-
 /** Looks like an itk-wasm Image (class instance or the plain object that crosses a worker boundary). */
 export function isImage(value: unknown): value is Image {
   if (typeof value !== 'object' || value === null) return false
@@ -77,49 +73,21 @@ export function isImage(value: unknown): value is Image {
   return typeof v.imageType === 'object' && v.imageType !== null && Array.isArray(v.size) && 'data' in v
 }
 
-/** Deeper JSON than this is refused: nothing real nests so far, and recursion must not overflow. */
-export const MAX_JSON_DEPTH = 256
 /**
  * Keys a record header may not hold, refused at store time as the decoder refuses them: they are how
  * a naive deep merge of the metadata would reach Object.prototype.
  */
 export const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
 
+const VALUE_HINT = () => 'store images, typed arrays, ArrayBuffers or plain JSON'
+
 /**
  * @param inHeader the value goes into a record header (metadata): RESERVED_KEYS are refused too.
  * @throws {UnsupportedValueError} naming the first part of `value` that is not plain JSON.
  */
 export function assertJsonValue(value: unknown, path = 'value', inHeader = false): asserts value is JsonValue {
-  const seen = new Set<object>()
-  let depth = 0
-  const walk = (v: unknown, p: string): void => {
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') return
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) throw new UnsupportedValueError(`${p} is ${v}, which JSON cannot hold`)
-      return
-    }
-    if (typeof v !== 'object') throw new UnsupportedValueError(`${p} is ${typeof v}, which voxcache does not store`)
-    if (seen.has(v)) throw new UnsupportedValueError(`${p} is a circular reference`)
-    if (++depth > MAX_JSON_DEPTH) throw new UnsupportedValueError(`${path} nests deeper than ${MAX_JSON_DEPTH} levels`)
-    seen.add(v)
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        if (!(i in v)) throw new UnsupportedValueError(`${p}[${i}] is a hole in a sparse array`)
-        walk(v[i], `${p}[${i}]`)
-      }
-    } else if (isPlainObject(v)) {
-      for (const [k, item] of Object.entries(v)) {
-        if (inHeader && RESERVED_KEYS.has(k)) throw new UnsupportedValueError(`${p} has the reserved key "${k}"`)
-        walk(item, `${p}.${k}`)
-      }
-    } else {
-      const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object'
-      throw new UnsupportedValueError(`${p} is a ${name}; store images, typed arrays, ArrayBuffers or plain JSON`)
-    }
-    seen.delete(v)
-    depth--
-  }
-  walk(value, path)
+  const problem = jsonProblem(value, path, { hint: VALUE_HINT, reservedKeys: inHeader ? RESERVED_KEYS : undefined })
+  if (problem) throw new UnsupportedValueError(problem)
 }
 
 function numbers(value: unknown, length: number, what: string): number[] {

@@ -14,9 +14,9 @@ import { checksumParts, createBodyHasher, headerHash } from './checksum.js'
 import {
   assertJsonValue,
   classify,
-  COMPONENT_ARRAYS,
   DATA_TYPES,
-  PIXEL_TYPES,
+  imageHeaderProblem,
+  isCount,
   reconstruct,
   RESERVED_KEYS,
   TYPED_ARRAYS,
@@ -174,38 +174,10 @@ function jsonAsStored(id: string, value: unknown, what: string): void {
   }
 }
 
-const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
-const isFiniteList = (v: unknown, length: number) =>
-  Array.isArray(v) && v.length === length && v.every((n) => typeof n === 'number' && Number.isFinite(n))
-
 function validateImage(id: string, image: unknown, rawLength: number): ImageHeader {
-  if (typeof image !== 'object' || image === null || Array.isArray(image)) fail(id, 'image header is not an object')
-  const im = image as Record<string, unknown>
-  const t = im.imageType as Record<string, unknown> | null
-  if (typeof t !== 'object' || t === null) fail(id, 'imageType missing')
-  const dim = t.dimension
-  if (!Number.isInteger(dim) || (dim as number) < 1 || (dim as number) > 16) fail(id, 'bad image dimension')
-  const d = dim as number
-  const componentArray = COMPONENT_ARRAYS[t.componentType as keyof typeof COMPONENT_ARRAYS]
-  if (typeof t.componentType !== 'string' || !Object.hasOwn(COMPONENT_ARRAYS, t.componentType) || !componentArray) {
-    fail(id, `componentType ${String(t.componentType)} not allowed`)
-  }
-  if (!(PIXEL_TYPES as readonly unknown[]).includes(t.pixelType)) fail(id, `pixelType ${String(t.pixelType)} not allowed`)
-  if (!Number.isInteger(t.components) || (t.components as number) < 1) fail(id, 'bad components')
-  if (typeof im.name !== 'string') fail(id, 'image name is not a string')
-  if (!isFiniteList(im.size, d) || !(im.size as number[]).every(isCount)) fail(id, 'bad image size')
-  if (!isFiniteList(im.origin, d)) fail(id, 'bad image origin')
-  if (!isFiniteList(im.spacing, d)) fail(id, 'bad image spacing')
-  if (!isFiniteList(im.direction, d * d)) fail(id, 'bad image direction')
-  const md = im.metadata
-  if (!Array.isArray(md) || !md.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string')) {
-    fail(id, 'bad image metadata')
-  }
-  for (const [key, value] of md as [string, unknown][]) jsonAsStored(id, value, `image metadata ${key}`)
-  const voxels = (im.size as number[]).reduce((a, b) => a * b, 1)
-  const expected = voxels * (t.components as number) * TYPED_ARRAYS[componentArray].BYTES_PER_ELEMENT
-  if (expected !== rawLength) fail(id, `image size says ${expected} bytes, record holds ${rawLength}`)
-  return im as unknown as ImageHeader
+  const problem = imageHeaderProblem(image, rawLength)
+  if (problem) fail(id, problem)
+  return image as ImageHeader
 }
 
 /** True when a record's prefix and header hold together as format 1 (hash and `"format":1`). */

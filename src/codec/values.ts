@@ -90,12 +90,46 @@ export function assertJsonValue(value: unknown, path = 'value', inHeader = false
   if (problem) throw new UnsupportedValueError(problem)
 }
 
-function numbers(value: unknown, length: number, what: string): number[] {
-  const list = Array.from(value as ArrayLike<number>)
-  if (list.length !== length || !list.every((n) => typeof n === 'number' && Number.isFinite(n))) {
-    throw new UnsupportedValueError(`image ${what} must be ${length} finite numbers`)
+/** A whole, safe, non-negative number: a size or a count. */
+export const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
+const isFiniteList = (v: unknown, length: number) =>
+  Array.isArray(v) && v.length === length && v.every((n) => typeof n === 'number' && Number.isFinite(n))
+
+/**
+ * Why `image` is not an image header a record may hold, or undefined when it is: the one check of an
+ * image's description, made by the encoder on what it is given and by the decoder on what it reads,
+ * so that what is stored is always what is read back. With `rawLength`, the size must account for it.
+ */
+export function imageHeaderProblem(image: unknown, rawLength?: number): string | undefined {
+  if (typeof image !== 'object' || image === null || Array.isArray(image)) return 'image header is not an object'
+  const im = image as Record<string, unknown>
+  const t = im.imageType as Record<string, unknown> | null
+  if (typeof t !== 'object' || t === null) return 'imageType missing'
+  const d = t.dimension
+  if (!Number.isInteger(d) || (d as number) < 1 || (d as number) > 16) return `image dimension ${String(d)} is not an integer from 1 to 16`
+  if (typeof t.componentType !== 'string' || !Object.hasOwn(COMPONENT_ARRAYS, t.componentType)) {
+    return `image componentType ${String(t.componentType)} is not supported`
   }
-  return list
+  if (!(PIXEL_TYPES as readonly unknown[]).includes(t.pixelType)) return `image pixelType ${String(t.pixelType)} is not supported`
+  if (!Number.isInteger(t.components) || (t.components as number) < 1) return `image components ${String(t.components)} is not a positive integer`
+  if (typeof im.name !== 'string') return 'image name is not a string'
+  const n = d as number
+  if (!isFiniteList(im.size, n) || !(im.size as number[]).every(isCount)) return `image size must be ${n} whole numbers`
+  for (const [what, length] of [['origin', n], ['spacing', n], ['direction', n * n]] as const) {
+    if (!isFiniteList(im[what], length)) return `image ${what} must be ${length} finite numbers`
+  }
+  const md = im.metadata
+  if (!Array.isArray(md) || !md.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string')) {
+    return 'image metadata must be [key, value] pairs with string keys'
+  }
+  for (const [key, value] of md as [string, unknown][]) {
+    const problem = jsonProblem(value, `image metadata ${key}`, { reservedKeys: RESERVED_KEYS })
+    if (problem) return problem
+  }
+  if (rawLength === undefined) return undefined
+  const perVoxel = (t.components as number) * TYPED_ARRAYS[COMPONENT_ARRAYS[t.componentType as ComponentType]].BYTES_PER_ELEMENT
+  const expected = (im.size as number[]).reduce((a, b) => a * b, 1) * perVoxel
+  return expected === rawLength ? undefined : `image size says ${expected} bytes, record holds ${rawLength}`
 }
 
 /** The bytes a typed array views, without copying. */
@@ -103,44 +137,32 @@ export function bytesOf(view: ArrayBufferView): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
 }
 
+/** Plain lists out of whatever array-likes an itk-wasm Image holds (Float64Array directions, …). */
+const list = (v: unknown): unknown => (v !== null && typeof v === 'object' && 'length' in v ? Array.from(v as ArrayLike<unknown>) : v)
+
 function describeImage(image: Image): { header: ImageHeader; array: StorableTypedArray } {
-  const t = image.imageType
-  const dimension = t.dimension
-  if (!Number.isInteger(dimension) || dimension < 1 || dimension > 16) {
-    throw new UnsupportedValueError(`image dimension ${dimension} is not an integer from 1 to 16`)
+  const t = (image.imageType ?? {}) as Partial<Image['imageType']>
+  const metadata: [unknown, unknown][] = image.metadata instanceof Map ? [...image.metadata] : []
+  const candidate = {
+    imageType: { dimension: t.dimension, componentType: t.componentType, pixelType: t.pixelType, components: t.components },
+    name: typeof image.name === 'string' ? image.name : '',
+    origin: list(image.origin),
+    spacing: list(image.spacing),
+    direction: list(image.direction),
+    size: list(image.size),
+    metadata,
   }
-  const arrayName = COMPONENT_ARRAYS[t.componentType as ComponentType]
-  if (!arrayName) throw new UnsupportedValueError(`image componentType ${String(t.componentType)} is not supported`)
-  if (!(PIXEL_TYPES as readonly string[]).includes(t.pixelType)) {
-    throw new UnsupportedValueError(`image pixelType ${String(t.pixelType)} is not supported`)
-  }
-  if (!Number.isInteger(t.components) || t.components < 1) {
-    throw new UnsupportedValueError(`image components ${t.components} is not a positive integer`)
-  }
-  const size = numbers(image.size, dimension, 'size')
-  if (!size.every((n) => Number.isInteger(n) && n >= 0)) throw new UnsupportedValueError('image size must be whole numbers')
+  const problem = imageHeaderProblem(candidate)
+  if (problem) throw new UnsupportedValueError(problem)
+  const header = candidate as unknown as ImageHeader
+  const arrayName = COMPONENT_ARRAYS[header.imageType.componentType]
   const data = image.data
   if (!data || !ArrayBuffer.isView(data) || typedArrayName(data) !== arrayName) {
-    throw new UnsupportedValueError(`image data must be a ${arrayName} for componentType ${t.componentType}`)
+    throw new UnsupportedValueError(`image data must be a ${arrayName} for componentType ${header.imageType.componentType}`)
   }
-  const expected = size.reduce((a, b) => a * b, 1) * t.components
+  const expected = header.size.reduce((a, b) => a * b, 1) * header.imageType.components
   if (data.length !== expected) {
     throw new UnsupportedValueError(`image data has ${data.length} components; size × components is ${expected}`)
-  }
-  const metadata: [string, JsonValue][] = []
-  for (const [key, value] of image.metadata ?? new Map()) {
-    if (typeof key !== 'string') throw new UnsupportedValueError('image metadata keys must be strings')
-    assertJsonValue(value, `image metadata ${key}`, true)
-    metadata.push([key, value])
-  }
-  const header: ImageHeader = {
-    imageType: { dimension, componentType: t.componentType as ComponentType, pixelType: t.pixelType, components: t.components },
-    name: typeof image.name === 'string' ? image.name : '',
-    origin: numbers(image.origin, dimension, 'origin'),
-    spacing: numbers(image.spacing, dimension, 'spacing'),
-    direction: numbers(image.direction, dimension * dimension, 'direction'),
-    size,
-    metadata,
   }
   return { header, array: data as StorableTypedArray }
 }

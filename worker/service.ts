@@ -1,6 +1,6 @@
 // CacheService: the API the client sees through Comlink. A facade: it checks arguments, makes one call
 // into the Cache (worker/cache.ts) and marks what crosses the boundary for transfer. The record format
-// is in src/codec, the index in index-*.ts, files in payloads/ and records.ts, space in space.ts.
+// is in src/codec, the index in index/, files in payloads/ and records.ts, space in space.ts.
 import { encodeRecord } from '../src/codec/index.js'
 import { toWire, type WireThrown } from '../src/error-channel.js'
 import { CacheFullError, ClosedError, StorageUnavailableError } from '../src/errors.js'

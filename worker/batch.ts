@@ -2,7 +2,7 @@
 // the journal in one append when it ends (Cache.mutate). Changes carry bytes; only the journal writer
 // turns them into text.
 import type { EntryInfo } from '../src/types.js'
-import { rowRecord, type JournalEntry } from './index/db.js'
+import { rowRecord, type JournalEntry } from './index/changes.js'
 
 export class Batch {
   readonly changes: JournalEntry[] = []

@@ -9,7 +9,7 @@ import { CacheFullError, CorruptEntryError, UnsupportedValueError } from '../src
 import type { CacheStats, Codec, EntryInfo, EvictionInfo, ListOptions, OpenCacheOptions, Value } from '../src/types.js'
 import { Batch } from './batch.js'
 import { decodeCounters } from './decode/decode.js'
-import { headerInfo } from './index/db.js'
+import { headerInfo } from './index/changes.js'
 import { IndexStore } from './index/store.js'
 import { isQuotaError, type Backend } from './payloads/backend.js'
 import { chooseBackend } from './payloads/choose.js'

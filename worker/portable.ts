@@ -6,7 +6,8 @@ import { describeThrown } from '../src/thrown.js'
 import { assertOperationId } from '../src/operation-id.js'
 import type { ImportReport } from '../src/types.js'
 import type { Cache } from './cache.js'
-import { IndexDb, rowRecord, type ImportRow } from './index/db.js'
+import { rowRecord } from './index/changes.js'
+import { IndexDb, type ImportRow } from './index/db.js'
 import { payloadPath } from './paths.js'
 
 /** One SQLite file with the results schema and every record inline in `data`. */

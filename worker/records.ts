@@ -10,7 +10,7 @@ import {
 import { CorruptEntryError, SchemaVersionError } from '../src/errors.js'
 import type { EntryInfo, Value } from '../src/types.js'
 import type { Batch } from './batch.js'
-import { headerInfo } from './index/db.js'
+import { headerInfo } from './index/changes.js'
 import type { IndexStore } from './index/store.js'
 import { isQuotaError, TMP_SUFFIX, type Backend } from './payloads/backend.js'
 import { PAYLOADS, payloadPath, QUARANTINE, quarantinePath, QUOTA_PROBE } from './paths.js'

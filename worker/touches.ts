@@ -1,7 +1,7 @@
 // Access times and hit counts, batched: a retrieve notes its hit in memory, and the notes are written
 // with the next mutation or within a second (a journal append per read would cost more than the read).
 import type { EntryInfo } from '../src/types.js'
-import type { JournalEntry } from './index/db.js'
+import type { JournalEntry } from './index/changes.js'
 
 const FLUSH_MS = 1000
 

@@ -1,97 +1,9 @@
-// The `results` index on sql.js: VoxLogicA-2's table, extended. Metadata only; payloads live beside it.
+// The `results` index on sql.js: the queries and the one way to change it, apply(). Metadata only;
+// payloads live beside it (the schema is in schema.ts, the change type in changes.ts).
 import type { Database, SqlJsStatic, SqlValue } from 'sql.js'
-import { SchemaVersionError, StorageUnavailableError } from '../../src/errors.js'
-import { describeThrown } from '../../src/thrown.js'
-import type { RecordHeader } from '../../src/codec/index.js'
-import type { Codec, EntryInfo, JsonValue, ListOptions } from '../../src/types.js'
-
-/** v1 is VoxLogicA-2's results table; v2 adds the columns below `metadata`. */
-export const SCHEMA_VERSION = 2
-
-const CREATE_V2 = `
-CREATE TABLE IF NOT EXISTS results (
-  operation_id TEXT PRIMARY KEY,
-  data BLOB,
-  data_type TEXT NOT NULL,
-  created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-  size_bytes INTEGER,
-  metadata TEXT,
-  raw_bytes INTEGER, codec TEXT, checksum TEXT,
-  last_accessed_at TIMESTAMP, hits INTEGER DEFAULT 0, pinned INTEGER DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS results_lru ON results (pinned, last_accessed_at);
-CREATE TABLE IF NOT EXISTS voxcache_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`
-
-const V1_TO_V2 = `
-ALTER TABLE results ADD COLUMN raw_bytes INTEGER;
-ALTER TABLE results ADD COLUMN codec TEXT;
-ALTER TABLE results ADD COLUMN checksum TEXT;
-ALTER TABLE results ADD COLUMN last_accessed_at TIMESTAMP;
-ALTER TABLE results ADD COLUMN hits INTEGER DEFAULT 0;
-ALTER TABLE results ADD COLUMN pinned INTEGER DEFAULT 0;`
-
-/** A row of the index as a change carries it: inline data as bytes (the journal writes them as base64). */
-export interface RowRecord {
-  id: string
-  data: Uint8Array | null
-  dataType: string
-  createdAt: string
-  sizeBytes: number
-  rawBytes: number
-  codec: Codec
-  checksum: string
-  metadata: JsonValue
-  lastAccessedAt: string | null
-  hits: number
-  pinned: boolean
-}
-
-/** One change to the index. Applying an entry twice gives the same index (replay is idempotent). */
-export type JournalEntry =
-  | { t: 'put'; row: RowRecord }
-  | { t: 'del'; id: string }
-  | { t: 'touch'; id: string; at: string; hits: number }
-  | { t: 'pin'; id: string; pinned: boolean }
-  | { t: 'clear' }
-
-const COLUMNS =
-  'operation_id, data IS NOT NULL, data_type, created_at, size_bytes, metadata, raw_bytes, codec, checksum, last_accessed_at, hits, pinned'
-
-function toInfo(r: SqlValue[]): EntryInfo {
-  return {
-    id: r[0] as string,
-    inline: r[1] === 1,
-    dataType: r[2] as string,
-    createdAt: r[3] as string,
-    sizeBytes: Number(r[4] ?? 0),
-    metadata: r[5] == null ? null : (JSON.parse(r[5] as string) as JsonValue),
-    rawBytes: Number(r[6] ?? 0),
-    codec: (r[7] ?? 'none') as Codec,
-    checksum: (r[8] ?? '') as string,
-    lastAccessedAt: (r[9] ?? null) as string | null,
-    hits: Number(r[10] ?? 0),
-    pinned: r[11] === 1,
-  }
-}
-
-export function toBase64(bytes: Uint8Array): string {
-  let s = ''
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
-  return btoa(s)
-}
-export function fromBase64(text: string): Uint8Array {
-  const s = atob(text)
-  const out = new Uint8Array(s.length)
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i)
-  return out
-}
-
-const ORDER: Record<NonNullable<ListOptions['orderBy']>, string> = {
-  lastAccessed: 'COALESCE(last_accessed_at, created_at) DESC, operation_id',
-  created: 'created_at DESC, operation_id',
-  size: 'size_bytes DESC, operation_id',
-  id: 'operation_id',
-}
+import type { EntryInfo, ListOptions } from '../../src/types.js'
+import type { JournalEntry } from './changes.js'
+import { COLUMNS, openDatabase, ORDER, toInfo } from './schema.js'
 
 interface Totals {
   entries: number
@@ -113,30 +25,7 @@ export class IndexDb {
    *   hold no results table).
    */
   static open(SQL: SqlJsStatic, bytes?: Uint8Array, { mustHoldResults = false } = {}): IndexDb {
-    let db: Database
-    try {
-      db = bytes ? new SQL.Database(bytes) : new SQL.Database()
-      const version = Number(db.exec('PRAGMA user_version')[0]?.values[0]?.[0] ?? 0)
-      if (version > SCHEMA_VERSION) {
-        db.close()
-        throw new SchemaVersionError(`index schema ${version} is newer than this voxcache (${SCHEMA_VERSION}); upgrade voxcache`)
-      }
-      const hasResults = db.exec("SELECT 1 FROM sqlite_master WHERE type='table' AND name='results'").length > 0
-      if (mustHoldResults && !hasResults) {
-        db.close()
-        throw new StorageUnavailableError('the database has no results table')
-      }
-      if (hasResults && version < 2) {
-        const columns = db.exec('PRAGMA table_info(results)')[0]?.values.map((c) => c[1]) ?? []
-        if (!columns.includes('pinned')) db.exec(V1_TO_V2)
-      }
-      db.exec(CREATE_V2)
-      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
-    } catch (error) {
-      if (error instanceof SchemaVersionError || error instanceof StorageUnavailableError) throw error
-      throw new StorageUnavailableError(`index is not a readable SQLite database: ${describeThrown(error)}`, { cause: error })
-    }
-    return new IndexDb(db)
+    return new IndexDb(openDatabase(SQL, bytes, mustHoldResults))
   }
 
   get generation(): number {
@@ -329,38 +218,3 @@ export interface ImportRow {
   data: SqlValue
 }
 
-/** The journal row of an entry. */
-export function rowRecord(info: EntryInfo, data: Uint8Array | null): RowRecord {
-  return {
-    id: info.id,
-    data,
-    dataType: info.dataType,
-    createdAt: info.createdAt,
-    sizeBytes: info.sizeBytes,
-    rawBytes: info.rawBytes,
-    codec: info.codec,
-    checksum: info.checksum,
-    metadata: info.metadata,
-    lastAccessedAt: info.lastAccessedAt,
-    hits: info.hits,
-    pinned: info.pinned,
-  }
-}
-
-/** What a record's own header says of its entry: how an index is rebuilt from records alone. */
-export function headerInfo(header: RecordHeader, sizeBytes: number, inline: boolean): EntryInfo {
-  return {
-    id: header.operationId,
-    dataType: header.dataType,
-    sizeBytes,
-    rawBytes: header.rawLength,
-    codec: header.codec,
-    checksum: header.checksum,
-    createdAt: header.createdAt,
-    lastAccessedAt: null,
-    hits: 0,
-    pinned: false,
-    metadata: header.metadata,
-    inline,
-  }
-}

@@ -14,6 +14,7 @@
 // the line up to the `,"c":` that carries it. Version 1 lines (the previous release) have no "c".
 import { checksumParts, headerHash } from '../../src/codec/checksum.js'
 import { SchemaVersionError } from '../../src/errors.js'
+import type { JournalEntry } from './changes.js'
 
 export const SNAPSHOT_VERSION = 1
 export const JOURNAL_VERSION = 2
@@ -132,4 +133,42 @@ export function readJournalHeader(line: string): JournalHeader | undefined {
 /** The header line of a new journal, with its newline. */
 export function journalHeaderLine(base: number): string {
   return sealLine(JSON.stringify({ voxcacheJournal: JOURNAL_VERSION, base })) + '\n'
+}
+
+/** Inline record data on a journal line. */
+export function toBase64(bytes: Uint8Array): string {
+  let s = ''
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  return btoa(s)
+}
+export function fromBase64(text: string): Uint8Array {
+  const s = atob(text)
+  const out = new Uint8Array(s.length)
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i)
+  return out
+}
+
+/** The journal lines of `entries` as generation `g`: sealed JSON, one per entry, inline data as base64. */
+export function journalLines(entries: JournalEntry[], g: number): Uint8Array {
+  const wire = (e: JournalEntry) => (e.t === 'put' && e.row.data ? { ...e, row: { ...e.row, data: toBase64(e.row.data) } } : e)
+  return new TextEncoder().encode(entries.map((e) => sealLine(JSON.stringify({ g, ...wire(e) }))).join('\n') + '\n')
+}
+
+/**
+ * A journal line's entry (checksum not checked here: see lineIntact), inline data back as bytes; or
+ * undefined when the line is not JSON of an entry with a generation.
+ */
+export function parseJournalLine(line: string): (JournalEntry & { g: number }) | undefined {
+  try {
+    const entry = JSON.parse(line) as (JournalEntry & { g: number }) | null
+    if (typeof entry !== 'object' || entry === null || !Number.isSafeInteger(entry.g)) return undefined
+    if (entry.t === 'put') {
+      const data = (entry.row as { data?: unknown } | undefined)?.data
+      if (typeof data === 'string') entry.row.data = fromBase64(data)
+      else if (data !== null) return undefined
+    }
+    return entry
+  } catch {
+    return undefined
+  }
 }

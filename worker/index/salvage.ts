@@ -10,8 +10,8 @@ import type { SqlJsStatic } from 'sql.js'
 import { decodeRecord, PREFIX_BYTES, type RecordHeader } from '../../src/codec/record.js'
 import { isOperationId } from '../../src/operation-id.js'
 import type { EntryInfo } from '../../src/types.js'
-import { fromBase64, headerInfo } from './db.js'
-import { ENVELOPE_BYTES } from './format.js'
+import { headerInfo } from './changes.js'
+import { ENVELOPE_BYTES, fromBase64 } from './format.js'
 
 export interface SalvagedRecord {
   info: EntryInfo

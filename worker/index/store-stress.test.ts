@@ -3,7 +3,7 @@
 import initSqlJs, { type SqlJsStatic } from 'sql.js'
 import { beforeAll, expect, it } from 'vitest'
 import type { EntryInfo } from '../../src/types.js'
-import { rowRecord } from './db.js'
+import { rowRecord } from './changes.js'
 import { IndexStore, JOURNAL, SNAPSHOT } from './store.js'
 import type { Backend } from '../payloads/backend.js'
 import { createMemoryBackend } from '../payloads/memory.js'

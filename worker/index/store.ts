@@ -8,10 +8,13 @@
 import type { SqlJsStatic } from 'sql.js'
 import { initChecksum } from '../../src/codec/checksum.js'
 import { StorageUnavailableError } from '../../src/errors.js'
-import { fromBase64, IndexDb, rowRecord, toBase64, type JournalEntry } from './db.js'
+import { rowRecord, type JournalEntry } from './changes.js'
+import { IndexDb } from './db.js'
 import {
   journalHeaderLine,
+  journalLines,
   lineIntact,
+  parseJournalLine,
   readJournalHeader,
   readSnapshot,
   sealLine,
@@ -244,20 +247,8 @@ export class IndexStore {
       if (this.damage) salvageJournalLine(line, this.damage.salvaged)
       return undefined
     }
-    try {
-      const entry = JSON.parse(line) as (JournalEntry & { g: number }) | null
-      if (typeof entry !== 'object' || entry === null || !Number.isSafeInteger(entry.g)) return undefined
-      if (entry.t === 'put') {
-        // Inline data travels as base64 in the journal and as bytes everywhere else.
-        const data = (entry.row as { data?: unknown } | undefined)?.data
-        if (typeof data === 'string') entry.row.data = fromBase64(data)
-        else if (data !== null) return undefined
-      }
-      return entry
-    } catch {
-      // Version 1 only (no checksums): a line that does not parse is skipped, as that release did.
-      return undefined
-    }
+    // Version 1 only (no checksums): a line that does not parse is skipped, as that release did.
+    return parseJournalLine(line)
   }
 
   /**
@@ -274,7 +265,7 @@ export class IndexStore {
       await this.backend.truncate(JOURNAL, this.applied)
     }
     const g = this.db.generation + 1
-    const bytes = this.lines(entries, g)
+    const bytes = journalLines(entries, g)
     try {
       await this.backend.append(JOURNAL, bytes)
     } catch (error) {
@@ -297,18 +288,12 @@ export class IndexStore {
     return g
   }
 
-  /** The journal lines that commit() appends for `entries` as generation `g`: JSON, inline data as base64. */
-  private lines(entries: JournalEntry[], g: number): Uint8Array {
-    const wire = (e: JournalEntry) => (e.t === 'put' && e.row.data ? { ...e, row: { ...e.row, data: toBase64(e.row.data) } } : e)
-    return new TextEncoder().encode(entries.map((e) => sealLine(JSON.stringify({ g, ...wire(e) }))).join('\n') + '\n')
-  }
-
   /**
    * About how many bytes of storage commit(entries) needs: its lines, and on IndexedDB the whole
    * journal, which an append rewrites as a new Blob.
    */
   commitBytes(entries: JournalEntry[]): number {
-    return this.lines(entries, this.db.generation + 1).byteLength + (this.backend.kind === 'idb' ? this.applied : 0)
+    return journalLines(entries, this.db.generation + 1).byteLength + (this.backend.kind === 'idb' ? this.applied : 0)
   }
 
   /** Writes the whole index as the snapshot and starts an empty journal. Call under the exclusive lock. */

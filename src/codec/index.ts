@@ -1,6 +1,7 @@
 import { initChecksum } from './checksum.js'
 import { initZstd } from './zstd.js'
 
+export * from './body.js'
 export * from './record.js'
 export { classify, isImage, reconstruct, type ImageHeader } from './values.js'
 

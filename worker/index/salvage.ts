@@ -7,7 +7,8 @@
 // else is kept; an entry whose record was hit by the damage is simply missing (a miss, never a wrong
 // value).
 import type { SqlJsStatic } from 'sql.js'
-import { decodeRecord, PREFIX_BYTES, type RecordHeader } from '../../src/codec/record.js'
+import { decodeRecord } from '../../src/codec/body.js'
+import { PREFIX_BYTES, type RecordHeader } from '../../src/codec/record.js'
 import { isOperationId } from '../../src/operation-id.js'
 import type { EntryInfo } from '../../src/types.js'
 import { headerInfo } from './changes.js'

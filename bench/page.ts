@@ -10,6 +10,7 @@ import { createStore, del, get, set, clear, type UseStore } from 'idb-keyval'
 import { SeedPort } from './seed-port.js'
 import { copyImage, imageOf, phantom } from './volumes.js'
 import { decodeBench, hasDecode } from './decode.js'
+import type { BulkRequest } from './bulk.worker.js'
 
 type Spec = { kind: 'ch2bet' } | { kind: 'phantom'; n: number; type: 'u8' | 'f32' } | { kind: 'small'; bytes: number }
 
@@ -257,6 +258,57 @@ const bench = {
     decodeBody(header, bytes.slice(bodyOffset))
     const t3 = performance.now()
     return { encodeMs: t1 - t0, decodeMs: t3 - t2, stored: record.byteLength, raw: header.rawLength, codec: header.codec }
+  },
+
+  /** Runs the bulk fixture (bench/bulk.worker.ts) in a worker of its own, then ends that worker. */
+  async bulk(request: BulkRequest): Promise<{ ms: number; recordBytes?: number; files?: number }> {
+    const worker = new Worker(new URL('./bulk.worker.ts', import.meta.url), { type: 'module' })
+    try {
+      const reply = await new Promise<{ ms: number; error?: string }>((resolve) => {
+        worker.onmessage = (e) => resolve(e.data)
+        worker.postMessage(request)
+      })
+      if (reply.error) throw new Error(reply.error)
+      return reply
+    } finally {
+      worker.terminate()
+    }
+  },
+
+  /** Times openCache (a new worker, the index loaded, files reconciled) and a stats() after it. */
+  async timedOpen(name: string): Promise<{ openMs: number; statsMs: number; entries: number; storage: string }> {
+    const t0 = performance.now()
+    const cache = await openCache({ name, storage: 'opfs' })
+    const t1 = performance.now()
+    const { entries } = await cache.stats()
+    const t2 = performance.now()
+    await cache.close()
+    return { openMs: t1 - t0, statsMs: t2 - t1, entries, storage: cache.storage }
+  },
+
+  async destroyCache(name: string): Promise<void> {
+    await (await openCache({ name, storage: 'opfs' })).destroy()
+  },
+
+  /**
+   * Stores `n` small JSON values one after another in a cache whose records up to `inlineBytes` live
+   * in the index; returns each store's time, taken from this page.
+   */
+  async smallStores(name: string, inlineBytes: number, n: number, chars: number, from: number): Promise<number[]> {
+    const cache = await openCache({ name, storage: 'opfs', inlineBytes, codec: 'none' })
+    const times: number[] = []
+    try {
+      for (let i = from; i < from + n; i++) {
+        const id = i.toString(16).padStart(64, '0')
+        const value = { i, label: `entry ${i} `.padEnd(chars, 'x') }
+        const t0 = performance.now()
+        await cache.store(id, value)
+        times.push(performance.now() - t0)
+      }
+    } finally {
+      await cache.close()
+    }
+    return times
   },
 
   hangs: () => hangs,

@@ -114,12 +114,13 @@ async function dumpLocks() {
   }
 }
 
-const call = async (fn, ...args) => {
+const call = (fn, ...args) => callWithin(CALL_TIMEOUT_MS, fn, ...args)
+async function callWithin(timeoutMs, fn, ...args) {
   if (debug) log('→', fn, ...args.map((a) => (typeof a === 'string' ? a.slice(0, 24) : JSON.stringify(a).slice(0, 80))))
   // A call that never settles (a lost worker message, a stuck lock) fails its section instead of the run.
   let timer
   const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`bench.${fn} did not settle within ${CALL_TIMEOUT_MS / 1000} s`)), CALL_TIMEOUT_MS)
+    timer = setTimeout(() => reject(new Error(`bench.${fn} did not settle within ${timeoutMs / 1000} s`)), timeoutMs)
   })
   try {
     return await Promise.race([page.evaluate(({ fn, args }) => window.bench[fn](...args), { fn, args }), timeout])
@@ -140,6 +141,8 @@ const results = {
     commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout.trim(),
     /** BENCH_PREV: the commit whose build ran as vox-prev-none / vox-prev-zstd. */
     previous: prevCommit,
+    /** BENCH_ONLY: the sections this run was limited to. */
+    only: process.env.BENCH_ONLY ?? null,
     loadavgStart: os.loadavg(),
     plan,
     memoryProbe,
@@ -149,6 +152,7 @@ const results = {
   index: {},
   compression: {},
   decode: null,
+  layout: null,
   errors: [],
 }
 
@@ -451,12 +455,63 @@ await section('decode', async () => {
   log(r.available ? `decode: warm itk-wasm ${median(r.itkWarmMs).toFixed(0)} ms, cached ${median(r.cachedMs).toFixed(0)} ms` : 'decode: not measured: cache.decode not available')
 })
 
+// --- 6. record layout: small records inside the index, or one file each -------------------------------
+// Issue 11's decision, measured on the speed issue's two targets: a small store's fixed cost, and
+// opening a cache of 100,000 entries. The large caches are written by the bulk fixture
+// (bench/bulk.worker.ts) in either layout; the stores go through the library (inlineBytes 4096 keeps a
+// record in the index, 0 makes every record a file).
+await section('layout', async () => {
+  const valueChars = 200
+  const sizes = quick ? [20_000] : [20_000, 100_000]
+  const layouts = ['inline', 'files']
+  const out = { valueChars, sizes, opens: {}, stores: {} }
+  results.layout = out
+  const inlineBytes = { inline: 4096, files: 0 }
+  for (const n of sizes) {
+    for (const layout of layouts) {
+      const name = `${runTag}-layout-${layout}-${n}`
+      log(`layout: writing ${n.toLocaleString('en')} entries, ${layout}`)
+      const built = await callWithin(1_800_000, 'bulk', { cmd: 'build', name, n, layout, valueChars })
+      const opens = []
+      for (let i = 0; i < (quick ? 3 : 5); i++) opens.push(await callWithin(600_000, 'timedOpen', name))
+      const listing = await callWithin(600_000, 'bulk', { cmd: 'list', name, n, layout, valueChars })
+      // Stores into the large cache, in batches that alternate with the other layout's below.
+      const stores = await callWithin(600_000, 'smallStores', name, inlineBytes[layout], quick ? 40 : 100, valueChars, n)
+      out.opens[`${layout}-${n}`] = {
+        buildMs: built.ms,
+        recordBytes: built.recordBytes,
+        entries: opens[0].entries,
+        openMs: { median: median(opens.map((o) => o.openMs)), samples: opens.map((o) => o.openMs) },
+        statsMs: median(opens.map((o) => o.statsMs)),
+        listMs: listing.ms,
+        listedFiles: listing.files,
+        storeMs: { median: median(stores), samples: stores },
+      }
+      log(`layout ${layout}-${n}: open ${median(opens.map((o) => o.openMs)).toFixed(0)} ms (payloads/ lists in ${listing.ms.toFixed(0)} ms), store ${median(stores).toFixed(2)} ms`)
+      await callWithin(600_000, 'destroyCache', name)
+    }
+  }
+  // A small store's fixed cost in a small cache: the two layouts in alternating batches.
+  const samples = { inline: [], files: [] }
+  for (let rep = 0; rep < (quick ? 4 : 10); rep++) {
+    for (const layout of rotate(layouts, rep)) {
+      samples[layout].push(...(await call('smallStores', `${runTag}-layout-small-${layout}`, inlineBytes[layout], 20, valueChars, rep * 20)))
+    }
+  }
+  for (const layout of layouts) {
+    out.stores[layout] = { median: median(samples[layout]), samples: samples[layout] }
+    await call('destroyCache', `${runTag}-layout-small-${layout}`)
+  }
+  log(`layout: small store ${out.stores.inline.median.toFixed(2)} ms inline, ${out.stores.files.median.toFixed(2)} ms as a file`)
+})
+
 results.hangs = await call('hangs').catch(() => [])
 results.meta.loadavgEnd = os.loadavg()
 results.meta.durationS = (Date.now() - started) / 1000
 await browser.close()
 server.close()
-writeFileSync(here('./results.json'), JSON.stringify(results, null, 1) + '\n')
-writeFileSync(here('./results.md'), renderMarkdown(results))
-log(`wrote bench/results.md and bench/results.json in ${results.meta.durationS.toFixed(0)} s`)
+const outBase = process.env.BENCH_OUT ?? here('./results')
+writeFileSync(`${outBase}.json`, JSON.stringify(results, null, 1) + '\n')
+writeFileSync(`${outBase}.md`, renderMarkdown(results))
+log(`wrote ${outBase}.md and .json in ${results.meta.durationS.toFixed(0)} s`)
 if (results.errors.length) process.exitCode = 1

@@ -33,10 +33,14 @@ export async function readCacheFiles(page: Page, cache: string): Promise<Map<str
  * Every file of the cache by path → size, without reading contents (cheap beside large payloads); {}
  * when the cache has no folder. For storage 'idb', the keys of its IndexedDB store and their Blobs'
  * sizes. A file another context holds a sync access handle on reads as -1.
+ *
+ * Listed under the cache's own Web Lock, so that it sees the files at rest: an open cache writes
+ * whenever it likes (batched access times, and the checkpoint they may trigger, whose temporary
+ * snapshot a listing caught once in 54 crash rounds).
  */
 export async function listCacheFiles(page: Page, cache: string, storage: 'opfs' | 'idb' = 'opfs'): Promise<Record<string, number>> {
   return page.evaluate(
-    async ({ cache, storage }) => {
+    ({ cache, storage }) => navigator.locks.request(`voxcache:${cache}`, { mode: 'exclusive' }, async () => {
       const out: Record<string, number> = {}
       if (storage === 'idb') {
         const db = await new Promise<IDBDatabase>((resolve, reject) => {
@@ -76,7 +80,7 @@ export async function listCacheFiles(page: Page, cache: string, storage: 'opfs' 
       }
       await walk(home, '')
       return out
-    },
+    }),
     { cache, storage },
   )
 }

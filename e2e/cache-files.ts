@@ -36,52 +36,61 @@ export async function readCacheFiles(page: Page, cache: string): Promise<Map<str
  *
  * Listed under the cache's own Web Lock, so that it sees the files at rest: an open cache writes
  * whenever it likes (batched access times, and the checkpoint they may trigger, whose temporary
- * snapshot a listing caught once in 54 crash rounds).
+ * snapshot a listing caught once in 54 crash rounds). `underLock: false` lists at once instead, to
+ * watch a write in progress.
  */
-export async function listCacheFiles(page: Page, cache: string, storage: 'opfs' | 'idb' = 'opfs'): Promise<Record<string, number>> {
+export async function listCacheFiles(
+  page: Page,
+  cache: string,
+  storage: 'opfs' | 'idb' = 'opfs',
+  { underLock = true } = {},
+): Promise<Record<string, number>> {
   return page.evaluate(
-    ({ cache, storage }) => navigator.locks.request(`voxcache:${cache}`, { mode: 'exclusive' }, async () => {
-      const out: Record<string, number> = {}
-      if (storage === 'idb') {
-        const db = await new Promise<IDBDatabase>((resolve, reject) => {
-          const request = indexedDB.open(`voxcache:${cache}`)
-          request.onupgradeneeded = () => request.result.createObjectStore('files')
-          request.onsuccess = () => resolve(request.result)
-          request.onerror = () => reject(request.error)
-        })
+    async ({ cache, storage, underLock }) => {
+      const list = async (): Promise<Record<string, number>> => {
+        const out: Record<string, number> = {}
+        if (storage === 'idb') {
+          const db = await new Promise<IDBDatabase>((resolve, reject) => {
+            const request = indexedDB.open(`voxcache:${cache}`)
+            request.onupgradeneeded = () => request.result.createObjectStore('files')
+            request.onsuccess = () => resolve(request.result)
+            request.onerror = () => reject(request.error)
+          })
+          try {
+            const store = db.transaction('files', 'readonly').objectStore('files')
+            const [keys, values] = await Promise.all(
+              [store.getAllKeys(), store.getAll()].map(
+                (request) =>
+                  new Promise<unknown[]>((resolve, reject) => {
+                    request.onsuccess = () => resolve(request.result as unknown[])
+                    request.onerror = () => reject(request.error)
+                  }),
+              ),
+            )
+            keys!.forEach((k, i) => (out[String(k)] = (values![i] as Blob).size))
+          } finally {
+            db.close()
+          }
+          return out
+        }
+        let home: FileSystemDirectoryHandle
         try {
-          const store = db.transaction('files', 'readonly').objectStore('files')
-          const [keys, values] = await Promise.all(
-            [store.getAllKeys(), store.getAll()].map(
-              (request) =>
-                new Promise<unknown[]>((resolve, reject) => {
-                  request.onsuccess = () => resolve(request.result as unknown[])
-                  request.onerror = () => reject(request.error)
-                }),
-            ),
-          )
-          keys!.forEach((k, i) => (out[String(k)] = (values![i] as Blob).size))
-        } finally {
-          db.close()
+          home = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache')).getDirectoryHandle(cache)
+        } catch {
+          return out
         }
+        const walk = async (dir: FileSystemDirectoryHandle, prefix: string): Promise<void> => {
+          for await (const [name, handle] of dir as unknown as AsyncIterable<[string, FileSystemHandle]>) {
+            if (handle.kind === 'directory') await walk(handle as FileSystemDirectoryHandle, `${prefix}${name}/`)
+            else out[`${prefix}${name}`] = await (handle as FileSystemFileHandle).getFile().then((f) => f.size, () => -1)
+          }
+        }
+        await walk(home, '')
         return out
       }
-      let home: FileSystemDirectoryHandle
-      try {
-        home = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache')).getDirectoryHandle(cache)
-      } catch {
-        return out
-      }
-      const walk = async (dir: FileSystemDirectoryHandle, prefix: string): Promise<void> => {
-        for await (const [name, handle] of dir as unknown as AsyncIterable<[string, FileSystemHandle]>) {
-          if (handle.kind === 'directory') await walk(handle as FileSystemDirectoryHandle, `${prefix}${name}/`)
-          else out[`${prefix}${name}`] = await (handle as FileSystemFileHandle).getFile().then((f) => f.size, () => -1)
-        }
-      }
-      await walk(home, '')
-      return out
-    }),
-    { cache, storage },
+      return underLock ? navigator.locks.request(`voxcache:${cache}`, { mode: 'exclusive' }, list) : list()
+    },
+    { cache, storage, underLock },
   )
 }
 

@@ -21,8 +21,8 @@ async function storeRandom(page: Page, op: string, bytes: number, extra: Record<
 }
 
 /** The names of the files in one folder of this cache in OPFS. */
-async function opfsList(page: Page, cache: string, dir: string): Promise<string[]> {
-  return Object.keys(await listCacheFiles(page, cache))
+async function opfsList(page: Page, cache: string, dir: string, { underLock = true } = {}): Promise<string[]> {
+  return Object.keys(await listCacheFiles(page, cache, 'opfs', { underLock }))
     .filter((path) => path.startsWith(`${dir}/`))
     .map((path) => path.slice(dir.length + 1))
     .sort()
@@ -283,7 +283,10 @@ test('a tab killed in the middle of a large write loses only that write', async 
   }, bigId).catch(() => undefined)
   // Wait until the big write is on disk, half done, then kill the tab.
   await expect
-    .poll(async () => (await opfsList(watcher, 'st-kill', 'payloads')).some((n) => n.endsWith('.tmp')), { timeout: 60_000, intervals: [5] })
+    .poll(async () => (await opfsList(watcher, 'st-kill', 'payloads', { underLock: false })).some((n) => n.endsWith('.tmp')), {
+      timeout: 60_000,
+      intervals: [5],
+    })
     .toBe(true)
   await writer.close()
   const reader = await context.newPage()

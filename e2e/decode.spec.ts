@@ -464,6 +464,29 @@ test.describe('decode', () => {
     expect(got).toEqual({ decodeError: true, cause: 'TypeError' })
   })
 
+  // openCache's pipelinesUrl says where decode loads itk-wasm from: a folder without them fails the
+  // decode and names where it looked; a relative URL resolves against the page.
+  test('pipelinesUrl: decode loads its pipelines from there, relative to the page', async ({ page }) => {
+    await serve(page, { 's.nii.gz': fixture('standard.nii.gz') })
+    const got = await page.evaluate(async () => {
+      const lib = window.voxcacheLib!
+      const data = new Uint8Array(await (await fetch('/__fixtures/s.nii.gz')).arrayBuffer())
+      const elsewhere = await lib.openCache({ name: 'pipelines-elsewhere', storage: 'memory', pipelinesUrl: '/elsewhere/' })
+      const wrong = await elsewhere.decode({ name: 's.nii.gz', data: data.slice() }).then(
+        () => null,
+        (e: Error) => ({ decodeError: e instanceof lib.DecodeError, message: e.message }),
+      )
+      await elsewhere.close()
+      const relative = await lib.openCache({ name: 'pipelines-relative', storage: 'memory', pipelinesUrl: 'itk/' })
+      const image = await relative.decode({ name: 's.nii.gz', data })
+      await relative.close()
+      return { wrong, size: image.size }
+    })
+    expect(got.wrong?.decodeError).toBe(true)
+    expect(got.wrong?.message).toContain('/elsewhere/image-io/nifti-read-image')
+    expect(got.size).toEqual([4, 5, 7])
+  })
+
   test('exportImage round trips through .nii.gz, .nrrd, .mha and .iwi.cbor keep pixels and geometry', async ({ page }) => {
     const bytes = fixture('KmeansTest_T1UCharRaw.nii.gz')
     const ref = niftiReference(bytes)

@@ -1,5 +1,6 @@
-// `npm test`: every suite — unit tests in Node (Vitest), then the browser tests in Debian's Chromium
-// (Playwright) — and one closing line `N passed, N failed` that sums them.
+// `npm test`: every suite — unit tests in Node (Vitest), the browser tests in Debian's Chromium
+// (Playwright), then the example apps built from the packed tarball — and one closing line
+// `N passed, N failed` that sums them.
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs'
 
@@ -36,6 +37,18 @@ if (existsSync(`${out}/playwright.json`)) {
   if (r.errors?.length) broken = true
 } else broken = true
 if (browserStatus !== 0 && failed === 0) broken = true
+
+// The package as an app meets it: packed, installed into the example apps outside this repository,
+// type-checked, built, served and driven (examples/examples.spec.ts).
+const examplesStatus =
+  chromium === 0 ? run('npx', ['playwright', 'test', '-c', 'playwright.examples.config.ts'], { PW_JSON: `${out}/examples.json` }) : 1
+if (existsSync(`${out}/examples.json`)) {
+  const r = JSON.parse(readFileSync(`${out}/examples.json`, 'utf8'))
+  passed += r.stats.expected + r.stats.flaky
+  failed += r.stats.unexpected
+  if (r.errors?.length || r.stats.skipped) broken = true
+} else broken = true
+if (examplesStatus !== 0 && failed === 0) broken = true
 
 if (existsSync(figures)) console.log(`Observed counts: ${figures} (${readFileSync(figures, 'utf8').trim().split('\n').length} spec runs)`)
 if (broken) console.log('A suite did not run to completion (see above).')

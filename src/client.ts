@@ -299,7 +299,9 @@ export async function openCache(options: OpenCacheOptions = {}): Promise<VoxCach
     })
   })
   try {
-    const { storage } = await Promise.race([remote.open(options), failed])
+    // Resolved here, against the page: the worker's own URL says where the bundler put the worker.
+    const pipelinesUrl = new URL(options.pipelinesUrl ?? '/itk/', globalThis.document?.baseURI ?? location.href).href
+    const { storage } = await Promise.race([remote.open({ ...options, pipelinesUrl }), failed])
     return new VoxCache(worker, remote, name, storage)
   } catch (error) {
     worker.terminate()

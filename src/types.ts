@@ -42,6 +42,13 @@ export interface OpenCacheOptions {
   codec?: Codec
   /** Records up to this many bytes live inline in the index. Default 4096. */
   inlineBytes?: number
+  /**
+   * Where the itk-wasm pipelines that decode() and exportImage() run are served from: the folder
+   * holding `image-io/` and `dicom/` (the Vite plugin `voxcache/vite` copies them to `itk/` in the
+   * app's build). A relative URL resolves against the page's base URL. Default `"/itk/"`, the root of
+   * the page's origin. Nothing is ever fetched from a CDN.
+   */
+  pipelinesUrl?: string
 }
 
 export interface StoreOptions {

@@ -21,6 +21,7 @@ import type {
 import { Cache } from './cache.js'
 import { decodeMetadata, decodeRoles, exportValue, planDecode, type DecodeFile, type ExportFormat } from './decode/decode.js'
 import { decodeCounters } from './decode/decode.js'
+import { usePipelines } from './decode/itk.js'
 import type { Backend } from './payloads/backend.js'
 import { exportDatabase, importDatabase } from './portable.js'
 
@@ -40,6 +41,7 @@ export function createService() {
      */
     async open(options: OpenCacheOptions = {}): Promise<{ storage: Backend['kind'] }> {
       if (cache) throw new StorageUnavailableError('this worker already serves a cache')
+      usePipelines(options.pipelinesUrl ?? new URL('/itk/', self.location.href).href)
       cache = await Cache.open(options)
       return { storage: cache.backend.kind }
     },

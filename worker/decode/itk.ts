@@ -1,5 +1,6 @@
 // The only module that runs itk-wasm: its pipelines in this worker's thread (`webWorker: false`),
-// loaded from the app's own origin (vite.config.ts copies them into the build), one format at a time.
+// loaded from the app's own origin (openCache's `pipelinesUrl`; the Vite plugin copies them into the
+// build), one format at a time.
 import {
   metaWriteImage,
   niftiWriteImage,
@@ -14,18 +15,21 @@ import { fail } from './input.js'
 import type { Prepared, Reader } from './plan.js'
 
 
-const root = new URL(`${import.meta.env.BASE_URL}itk/`, self.location.href)
-const IMAGE_IO = new URL('image-io', root).href
-const DICOM = new URL('dicom', root).href
-setPipelinesBaseUrl(IMAGE_IO)
+let bases = { imageIo: '', dicom: '' }
 
-const PIPELINES: Record<Reader, { base: string; path: string }> = {
-  nifti: { base: IMAGE_IO, path: 'nifti-read-image' },
-  nrrd: { base: IMAGE_IO, path: 'nrrd-read-image' },
-  meta: { base: IMAGE_IO, path: 'meta-read-image' },
-  gdcm: { base: IMAGE_IO, path: 'gdcm-read-image' },
-  wasm: { base: IMAGE_IO, path: 'wasm-read-image' },
-  'dicom-series': { base: DICOM, path: 'read-image-dicom-file-series' },
+/** Where the pipelines are served (openCache's `pipelinesUrl`, absolute): `image-io/` and `dicom/` under it. */
+export function usePipelines(root: string): void {
+  bases = { imageIo: new URL('image-io', root).href, dicom: new URL('dicom', root).href }
+  setPipelinesBaseUrl(bases.imageIo)
+}
+
+const PIPELINES: Record<Reader, { base: keyof typeof bases; path: string }> = {
+  nifti: { base: 'imageIo', path: 'nifti-read-image' },
+  nrrd: { base: 'imageIo', path: 'nrrd-read-image' },
+  meta: { base: 'imageIo', path: 'meta-read-image' },
+  gdcm: { base: 'imageIo', path: 'gdcm-read-image' },
+  wasm: { base: 'imageIo', path: 'wasm-read-image' },
+  'dicom-series': { base: 'dicom', path: 'read-image-dicom-file-series' },
 }
 
 /**
@@ -45,7 +49,7 @@ export async function read(p: Prepared): Promise<Image> {
     : [{ type: InterfaceTypes.JsonCompatible }, { type: InterfaceTypes.Image }]
   let result: Awaited<ReturnType<typeof runPipeline>>
   try {
-    result = await runPipeline(path, args, outputs, files, { pipelineBaseUrl: base, webWorker: false })
+    result = await runPipeline(path, args, outputs, files, { pipelineBaseUrl: bases[base], webWorker: false })
   } catch (error) {
     throw failure(p, describeThrown(error), error)
   }

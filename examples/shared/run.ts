@@ -1,0 +1,39 @@
+// What every example app does with voxcache: decode a NIfTI (cached by its content), memoize a step on
+// it (an intensity histogram), and say where each came from. Reload the page: both come from the cache.
+import { openCache, ref, type Image } from 'voxcache'
+
+const log = document.querySelector<HTMLPreElement>('#log')!
+const say = (line: string): void => {
+  log.textContent += `${line}\n`
+}
+
+function histogram(image: Image, bins: number): number[] {
+  const counts = new Array<number>(bins).fill(0)
+  const data = image.data as Uint8Array
+  for (const v of data) counts[Math.min(bins - 1, Math.floor((v / 256) * bins))]! += 1
+  return counts
+}
+
+/** Runs the example in the page, reporting in #log and in data- attributes of the body. */
+export async function run(name: string): Promise<void> {
+  try {
+    await decodeAndMemoize(name)
+  } catch (error: unknown) {
+    say(`error: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`)
+    document.body.dataset.error = 'true'
+  }
+}
+
+async function decodeAndMemoize(name: string): Promise<void> {
+  const cache = await openCache({ name })
+  const bytes = await (await fetch('/brain.nii.gz')).arrayBuffer()
+  const before = await cache.stats()
+  const { id, image } = await cache.decodeEntry(new File([bytes], 'brain.nii.gz'))
+  const decoded = (await cache.stats()).decodeHits > before.decodeHits ? 'cache' : 'itk-wasm'
+  say(`decode ${image.size.join('x')} from ${decoded}`)
+  const step = await cache.memoizeEntry('histogram', { image: ref(id), bins: 16 }, async () => histogram(image, 16))
+  say(`histogram ${step.hit ? 'from cache' : 'computed'}: ${step.value.join(',')}`)
+  document.body.dataset.decode = decoded
+  document.body.dataset.histogram = step.hit ? 'cache' : 'computed'
+  await cache.close()
+}

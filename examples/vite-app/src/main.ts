@@ -1,0 +1,3 @@
+import { run } from '../../shared/run.ts'
+
+void run('vite-app')

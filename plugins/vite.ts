@@ -1,0 +1,50 @@
+// `voxcache/vite`: what an app that uses voxcache adds to its Vite config, `plugins: [voxcache()]`.
+//
+// - itk-wasm fetches its pipelines at run time (from a CDN unless told otherwise): the ones decode()
+//   and exportImage() use are copied into the app's build under `itk/`, and served by the app itself
+//   (openCache's `pipelinesUrl` says where, `/itk/` by default).
+// - voxcache's worker is a prebuilt ES module (it finds its wasm files with `new URL(…, import.meta.url)`
+//   and loads pipelines with import()): workers are built as ES modules. Vite 8 does so for it by
+//   itself (tested); `worker.format` is set because Vite's documented default is 'iife'.
+import { readFileSync } from 'node:fs'
+import { basename, extname } from 'node:path'
+import type { Plugin } from 'vite'
+import { pipelineFiles } from './pipelines.js'
+
+export interface VoxcacheViteOptions {
+  /** The folder of the build (and of the dev server) the pipelines go to. Default `itk`. */
+  pipelinesDir?: string
+}
+
+const CONTENT_TYPES: Record<string, string> = { '.js': 'text/javascript', '.zst': 'application/zstd' }
+
+/**
+ * The Vite plugin voxcache needs: the itk-wasm pipelines served by the dev server and emitted into the
+ * build under `pipelinesDir`, and ES-module workers. It copies by itself (a few lines of Vite hooks)
+ * rather than through a copy plugin whose peer dependency would install Vite into webpack apps too.
+ */
+export function voxcache(options: VoxcacheViteOptions = {}): Plugin {
+  const dir = options.pipelinesDir ?? 'itk'
+  const files = new Map<string, string>() // URL path under dir/ → file on disk
+  for (const { dest, files: paths } of pipelineFiles()) for (const path of paths) files.set(`${dest}/${basename(path)}`, path)
+  let prefix = `/${dir}/`
+  return {
+    name: 'voxcache',
+    config: () => ({ worker: { format: 'es' } }),
+    configResolved(config) {
+      prefix = `${config.base.startsWith('/') ? config.base : '/'}${dir}/`
+    },
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const path = req.url?.split('?')[0]
+        const file = path?.startsWith(prefix) ? files.get(path.slice(prefix.length)) : undefined
+        if (!file) return next()
+        res.setHeader('Content-Type', CONTENT_TYPES[extname(file)] ?? 'application/octet-stream')
+        res.end(readFileSync(file))
+      })
+    },
+    generateBundle() {
+      for (const [name, file] of files) this.emitFile({ type: 'asset', fileName: `${dir}/${name}`, source: readFileSync(file) })
+    },
+  }
+}

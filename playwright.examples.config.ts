@@ -1,20 +1,12 @@
 import { defineConfig } from '@playwright/test'
-import { chromiumArgs, chromiumPath } from './scripts/chromium.mjs'
+import suite from './playwright.config.js'
 
-// The example apps, built from the packed tarball (examples/examples.spec.ts starts their servers).
+// The example apps, built from the packed tarball: the browser suite's settings, without its server
+// (examples/examples.spec.ts builds and serves each app itself).
 export default defineConfig({
+  ...suite,
   testDir: 'examples',
   outputDir: 'test-results-examples',
-  timeout: 120_000,
-  expect: { timeout: 20_000 },
-  fullyParallel: false,
-  workers: 1,
-  retries: 0,
-  reporter: process.env.PW_JSON ? [['list'], ['json', { outputFile: process.env.PW_JSON }]] : [['list']],
-  use: {
-    browserName: 'chromium',
-    headless: true,
-    launchOptions: { executablePath: chromiumPath, args: chromiumArgs },
-    screenshot: 'only-on-failure',
-  },
+  use: { ...suite.use, baseURL: undefined },
+  webServer: undefined,
 })

@@ -229,6 +229,46 @@ test('memoizeEntry says the id, whether it was a hit, and the entry it stored or
   expect(run.hit).toEqual({ id: run.id, value: { answer: 42 }, hit: true, hits: 1, metadata: { note: 'first' }, checksum: true })
 })
 
+test('retrieveImage: an Image derived with deriveImage comes back as one; a miss is undefined; another value is an error and stays', async ({ page }) => {
+  await openPage(page, 'cache=core-image')
+  const run = await page.evaluate(async () => {
+    const lib = window.voxcacheLib!
+    const cache = window.voxcache!
+    await cache.clear()
+    const source = {
+      imageType: { dimension: 2, componentType: 'int16', pixelType: 'Scalar', components: 1 },
+      name: 'slice',
+      origin: [1, 2],
+      spacing: [0.5, 0.5],
+      direction: new Float64Array([1, 0, 0, 1]),
+      size: [3, 2],
+      metadata: new Map(),
+      data: Int16Array.from([-3, -2, -1, 1, 2, 3]),
+    } as unknown as Parameters<typeof lib.deriveImage>[0]
+    const mask = lib.deriveImage(source, Uint8Array.from([0, 0, 0, 1, 1, 1]))
+    const imageId = await lib.operationId('mask', { of: 'slice' })
+    const jsonId = await lib.operationId('note', {})
+    await cache.store(imageId, mask)
+    await cache.store(jsonId, { note: 'not an image' })
+    const image = await cache.retrieveImage(imageId)
+    const missing = await cache.retrieveImage(await lib.operationId('absent', {}))
+    const wrong = await cache.retrieveImage(jsonId).then(
+      () => null,
+      (e: Error) => ({ name: e.name, typed: e instanceof lib.UnsupportedValueError }),
+    )
+    return {
+      image: image && { componentType: image.imageType.componentType, size: image.size, origin: image.origin, data: [...(image.data as Uint8Array)] },
+      missing: missing === undefined,
+      wrong,
+      jsonKept: await cache.retrieve(jsonId),
+    }
+  })
+  expect(run.image).toEqual({ componentType: 'uint8', size: [3, 2], origin: [1, 2], data: [0, 0, 0, 1, 1, 1] })
+  expect(run.missing).toBe(true)
+  expect(run.wrong).toEqual({ name: 'UnsupportedValueError', typed: true })
+  expect(run.jsonKept).toEqual({ note: 'not an image' })
+})
+
 test('two caches with different names do not see each other', async ({ page }) => {
   await openPage(page, 'cache=core-names-a')
   const result = await page.evaluate(async () => {

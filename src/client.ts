@@ -3,8 +3,8 @@ import * as Comlink from 'comlink'
 import type { CacheApi } from '../worker/service.js'
 import { installErrorChannel, fromWire } from './error-channel.js'
 import { onceLock } from './locks.js'
-import { CacheFullError, ClosedError, CorruptEntryError, StorageUnavailableError } from './errors.js'
-import { assertJsonValue, classify } from './codec/values.js'
+import { CacheFullError, ClosedError, CorruptEntryError, StorageUnavailableError, UnsupportedValueError } from './errors.js'
+import { assertJsonValue, classify, isImage } from './codec/values.js'
 import { assertOperationId, operationId } from './operation-id.js'
 import { forTransfer, transferring } from './transfer.js'
 import type {
@@ -83,6 +83,18 @@ export class VoxCache {
    */
   retrieve(id: string): Promise<Value | undefined> {
     return this.#call((r) => r.retrieve(id) as Promise<Value | undefined>)
+  }
+
+  /**
+   * The Image stored under `id`, or `undefined` on a miss: {@link retrieve} for a viewer, typed as an
+   * Image. Its buffer is transferred to you.
+   * @throws {UnsupportedValueError} when what is stored under `id` is not an Image (it stays stored).
+   * @throws {CorruptEntryError} as retrieve does.
+   */
+  async retrieveImage(id: string): Promise<Image | undefined> {
+    const value = await this.retrieve(id)
+    if (value === undefined || isImage(value)) return value
+    throw new UnsupportedValueError(`the value stored under ${id} is not an Image`)
   }
 
   /** Whether `id` is stored. */

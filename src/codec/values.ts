@@ -59,7 +59,7 @@ export type Classified =
   | { dataType: TypedArrayName; bytes: Uint8Array; array: StorableTypedArray }
   | { dataType: 'Image'; bytes: Uint8Array; array: StorableTypedArray; image: ImageHeader }
 
-function typedArrayName(value: ArrayBufferView): TypedArrayName | undefined {
+export function typedArrayName(value: ArrayBufferView): TypedArrayName | undefined {
   for (const [name, ctor] of Object.entries(TYPED_ARRAYS)) {
     if (Object.getPrototypeOf(value) === ctor.prototype) return name as TypedArrayName
   }

@@ -1,0 +1,42 @@
+// Images derived from images: a pipeline step's output keeps its input's geometry and gets new pixels,
+// without the step assembling an itk-wasm Image by hand.
+import { UnsupportedValueError } from './errors.js'
+import { COMPONENT_ARRAYS, typedArrayName, type ComponentType } from './codec/values.js'
+import type { Image, StorableTypedArray } from './types.js'
+
+/** The typed arrays an Image's pixels can be: every storable one but Uint8ClampedArray. */
+export type PixelArray = Exclude<StorableTypedArray, Uint8ClampedArray>
+
+const COMPONENT_OF = Object.fromEntries(Object.entries(COMPONENT_ARRAYS).map(([component, array]) => [array, component])) as Record<
+  string,
+  ComponentType | undefined
+>
+
+/**
+ * An Image with `source`'s geometry — size, origin, spacing, direction, name and metadata, copied — and
+ * `data` as its pixels (not copied). The component type follows `data`'s array type; `components`
+ * (default: the source's) is the number of values per voxel.
+ * @throws {UnsupportedValueError} when `data` is not an array an Image holds, or its length is not the
+ *   number of voxels times `components`.
+ */
+export function deriveImage(source: Image, data: PixelArray, { components = source.imageType.components } = {}): Image {
+  const name = typedArrayName(data)
+  const componentType = name ? COMPONENT_OF[name] : undefined
+  if (!componentType) throw new UnsupportedValueError(`an Image's pixels cannot be a ${name ?? typeof data}`)
+  if (!Number.isSafeInteger(components) || components < 1) throw new UnsupportedValueError(`components must be a positive integer, not ${components}`)
+  const voxels = source.size.reduce((n, s) => n * s, 1)
+  if (data.length !== voxels * components) {
+    throw new UnsupportedValueError(`${data.length} values for ${source.size.join('×')} voxels × ${components} components`)
+  }
+  const pixelType = components === source.imageType.components ? source.imageType.pixelType : components === 1 ? 'Scalar' : 'VariableLengthVector'
+  return {
+    imageType: { dimension: source.imageType.dimension, componentType, pixelType, components },
+    name: source.name,
+    origin: [...source.origin],
+    spacing: [...source.spacing],
+    direction: source.direction.slice(),
+    size: [...source.size],
+    metadata: new Map(source.metadata),
+    data,
+  }
+}

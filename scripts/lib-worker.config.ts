@@ -25,12 +25,27 @@ const sqlJsAsEsm = {
   },
 }
 
+/**
+ * itk-wasm can run a pipeline in a web worker of its own, which its bundle names with
+ * `new Worker(new URL(…))`; voxcache runs pipelines in its own worker (`webWorker: false`), so that
+ * second worker (117 kB) would only be built into every app and never started.
+ */
+const noItkPipelineWorker = {
+  name: 'voxcache-no-itk-pipeline-worker',
+  transform(code: string, id: string) {
+    if (!/[\\/]itk-wasm[\\/]dist[\\/]pipeline[\\/]create-web-worker\.js$/.test(id)) return null
+    const create = "new Worker(new URL('./web-workers/itk-wasm-pipeline.worker.js', import.meta.url), { type: 'module' })"
+    if (!code.includes(create)) throw new Error(`itk-wasm: its pipeline worker is not created as expected in ${id}`)
+    return { code: code.replace(create, "(() => { throw new Error('voxcache runs itk-wasm pipelines in its own worker') })()"), map: null }
+  },
+}
+
 export default defineConfig({
   root,
   base: './',
   logLevel: 'warn',
   resolve: { alias: [zstdAlias] },
-  plugins: [sqlJsAsEsm],
+  plugins: [sqlJsAsEsm, noItkPipelineWorker],
   publicDir: false,
   build: {
     outDir: fileURLToPath(new URL('../lib/worker', import.meta.url)),

@@ -68,7 +68,7 @@ function copyReachable(from, to, entries) {
 // worker's API type only, which tsc erases).
 const js = copyReachable('src', '', ['index.js'])
 const dts = copyReachable('src', '', ['index.d.ts'])
-copyReachable('plugins', '', ['vite.js', 'vite.d.ts'])
+copyReachable('plugins', '', ['vite.js', 'vite.d.ts', 'pipelines.js', 'pipelines.d.ts'])
 
 // The worker's URL: the source names the TypeScript module, the package the bundle beside it.
 const clientPath = join(lib, 'client.js')
@@ -92,6 +92,14 @@ for (const file of files.filter((f) => f.endsWith('.js') || f.endsWith('.d.ts'))
   const text = readFileSync(file, 'utf8')
   for (const banned of ['import.meta.env', "?url'", '?url"', 'zstd-wasm:']) {
     if (text.includes(banned)) throw new Error(`build-lib: ${relative(repo, file)} contains ${banned}`)
+  }
+}
+// Every file package.json's exports name is there (a module reached only from another's code, not
+// its declarations, once shipped without its .d.ts).
+const exportsMap = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).exports
+for (const [entry, target] of Object.entries(exportsMap)) {
+  for (const path of typeof target === 'string' ? [target] : Object.values(target)) {
+    if (!existsSync(join(repo, path))) throw new Error(`build-lib: exports["${entry}"] names ${path}, which the build did not write`)
   }
 }
 const bytes = files.reduce((n, f) => n + statSync(f).size, 0)

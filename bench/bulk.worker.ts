@@ -11,6 +11,7 @@ import { headerInfo, rowRecord } from '../worker/index/changes.js'
 import { IndexStore } from '../worker/index/store.js'
 import { createOpfsBackend } from '../worker/payloads/opfs.js'
 import { PAYLOADS } from '../worker/paths.js'
+import { smallValue } from './volumes.js'
 
 export interface BulkRequest {
   cmd: 'build' | 'list'
@@ -22,16 +23,17 @@ export interface BulkRequest {
   valueChars: number
 }
 
-/** A value of about `chars` characters, different for each entry. */
-function valueOf(i: number, chars: number): { i: number; label: string } {
-  return { i, label: `entry ${i} `.padEnd(chars, 'x') }
+/** The cache's payloads/ folder, as the OPFS backend lays it out. */
+async function payloadsDir(name: string): Promise<FileSystemDirectoryHandle> {
+  const top = await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache')
+  return (await top.getDirectoryHandle(encodeURIComponent(name))).getDirectoryHandle(PAYLOADS, { create: true })
 }
 
 async function build({ name, n, layout, valueChars }: BulkRequest): Promise<{ ms: number; recordBytes: number }> {
   const t0 = performance.now()
   const [SQL, backend] = await Promise.all([initSqlJs({ locateFile: () => sqlWasmUrl }), createOpfsBackend(name), initCodec(zstdWasmUrl)])
   const index = await IndexStore.load(backend, SQL)
-  const payloads = await (await (await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache')).getDirectoryHandle(encodeURIComponent(name))).getDirectoryHandle(PAYLOADS, { create: true })
+  const payloads = await payloadsDir(name)
   const createdAt = new Date().toISOString()
   let recordBytes = 0
   // Files are created 64 at a time: each creation is a round trip to the browser process (about 8 ms
@@ -39,7 +41,7 @@ async function build({ name, n, layout, valueChars }: BulkRequest): Promise<{ ms
   const pending: Promise<void>[] = []
   for (let i = 0; i < n; i++) {
     const id = i.toString(16).padStart(64, '0')
-    const record = encodeRecord(valueOf(i, valueChars), { operationId: id, codec: 'none', createdAt })
+    const record = encodeRecord(smallValue(i, valueChars), { operationId: id, codec: 'none', createdAt })
     const bytes = concatParts(record.parts, record.byteLength)
     recordBytes += bytes.byteLength
     const info = { ...headerInfo(record.header, bytes.byteLength, layout === 'inline'), lastAccessedAt: createdAt }
@@ -66,7 +68,7 @@ async function build({ name, n, layout, valueChars }: BulkRequest): Promise<{ ms
 /** Lists the cache's payloads/ folder, as reconcile does on open: what a files layout adds to every open. */
 async function list({ name }: BulkRequest): Promise<{ ms: number; files: number }> {
   const t0 = performance.now()
-  const payloads = await (await (await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache')).getDirectoryHandle(encodeURIComponent(name))).getDirectoryHandle(PAYLOADS, { create: true })
+  const payloads = await payloadsDir(name)
   let files = 0
   for await (const _ of (payloads as unknown as { keys(): AsyncIterable<string> }).keys()) files++
   return { ms: performance.now() - t0, files }

@@ -8,7 +8,7 @@ import { decodeBody, encodeRecord, initCodec, parseHeader, concatParts } from '.
 import zstdWasmUrl from 'zstd-wasm:zstd.wasm?url'
 import { createStore, del, get, set, clear, type UseStore } from 'idb-keyval'
 import { SeedPort } from './seed-port.js'
-import { copyImage, imageOf, phantom } from './volumes.js'
+import { copyImage, imageOf, phantom, smallValue } from './volumes.js'
 import { decodeBench, hasDecode } from './decode.js'
 import type { BulkRequest } from './bulk.worker.js'
 
@@ -300,7 +300,7 @@ const bench = {
     try {
       for (let i = from; i < from + n; i++) {
         const id = i.toString(16).padStart(64, '0')
-        const value = { i, label: `entry ${i} `.padEnd(chars, 'x') }
+        const value = smallValue(i, chars)
         const t0 = performance.now()
         await cache.store(id, value)
         times.push(performance.now() - t0)

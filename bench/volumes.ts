@@ -74,3 +74,8 @@ export function imageOf(data: Uint8Array | Float32Array, size: number[], spacing
 export function copyImage(image: Image): Image {
   return { ...image, data: (image.data as Uint8Array).slice() } as Image
 }
+
+/** A small JSON value of about `chars` characters, different for each `i` (the layout section's entries). */
+export function smallValue(i: number, chars: number): { i: number; label: string } {
+  return { i, label: `entry ${i} `.padEnd(chars, 'x') }
+}

@@ -6,8 +6,11 @@ import { dirname, join } from 'node:path'
 
 const require = createRequire(import.meta.url)
 
-/** A file inside an installed package, found the way Node finds the package (hoisted or nested). */
-function packageFile(name: string, entryToRoot: string, path: string): string {
+/**
+ * A file inside an installed package, found the way Node finds the package (hoisted or nested).
+ * @internal also the repository's zstd alias (scripts/vite-plugin.ts)
+ */
+export function packageFile(name: string, entryToRoot: string, path: string): string {
   return join(dirname(require.resolve(name)), entryToRoot, path).replaceAll('\\', '/')
 }
 

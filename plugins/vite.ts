@@ -4,8 +4,9 @@
 //   and exportImage() use are copied into the app's build under `itk/`, and served by the app itself
 //   (openCache's `pipelinesUrl` says where, `/itk/` by default).
 // - voxcache's worker is a prebuilt ES module (it finds its wasm files with `new URL(…, import.meta.url)`
-//   and loads pipelines with import()): workers are built as ES modules. Vite 8 does so for it by
-//   itself (tested); `worker.format` is set because Vite's documented default is 'iife'.
+//   and loads pipelines with import()): workers are built as ES modules. Vite 8 did so without being
+//   told (an example build without this setting worked); it is set because Vite's documented default
+//   is 'iife'.
 import { readFileSync } from 'node:fs'
 import { basename, extname } from 'node:path'
 import type { Plugin } from 'vite'

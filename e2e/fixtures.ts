@@ -46,6 +46,14 @@ export async function openPage(page: Page, query = ''): Promise<void> {
   if (state !== 'true') throw new Error(`page failed to open its cache: ${await page.locator('#status').textContent()}`)
 }
 
+/** Opens the library's own test page (test/harness), with a cache ready at window.voxcache. */
+export async function openHarness(page: Page, query = ''): Promise<void> {
+  await page.goto(`/test/harness/index.html${query ? `?${query}` : ''}`)
+  await expect(page.locator('body')).toHaveAttribute('data-ready', /true|error/)
+  const state = await page.locator('body').getAttribute('data-ready')
+  if (state !== 'true') throw new Error(`page failed to open its cache: ${await page.locator('#status').textContent()}`)
+}
+
 export const test = base.extend<{ guard: Guard }>({
   // The test's context is guarded before any page opens, whether the test asks for `page`, `context`
   // or neither (auto).

@@ -1,6 +1,7 @@
 // `npm run build:lib` (and `prepack`): the published package in lib/.
 //
 //   lib/index.js, lib/*.js + .d.ts   the main-thread library (tsc), only the files index.js reaches
+//   lib/niivue.js + niivue.d.ts      the NiiVue adapter (`voxcache/niivue`), reached from no other entry
 //   lib/vite.js + vite.d.ts          the Vite plugin (`voxcache/vite`)
 //   lib/pipelines.js + .d.ts         the itk-wasm pipeline files to copy (`voxcache/pipelines`, webpack)
 //   lib/worker/cache.worker.js       the worker with everything it imports (Vite), its wasm beside it
@@ -66,8 +67,8 @@ function copyReachable(from, to, entries) {
 
 // The main-thread library: src/ as emitted, without the worker's modules (client.ts imports the
 // worker's API type only, which tsc erases).
-const js = copyReachable('src', '', ['index.js'])
-const dts = copyReachable('src', '', ['index.d.ts'])
+const js = copyReachable('src', '', ['index.js', 'niivue.js'])
+const dts = copyReachable('src', '', ['index.d.ts', 'niivue.d.ts'])
 copyReachable('plugins', '', ['vite.js', 'vite.d.ts', 'pipelines.js', 'pipelines.d.ts'])
 
 // The worker's URL: the source names the TypeScript module, the package the bundle beside it.

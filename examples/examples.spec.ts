@@ -2,17 +2,25 @@
 // --no-save into a copy of examples/ outside this repository (so nothing resolves from the repo's own
 // node_modules), then the app type-checked under create-vite's flags, built, dev-served and driven.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Niivue } from '@niivue/niivue'
 import type { Page } from '@playwright/test'
 import { expect, test } from '../e2e/fixtures.js'
 
+declare global {
+  interface Window {
+    /** niivue-app's viewer. */
+    niivue?: Niivue
+  }
+}
+
 const repo = fileURLToPath(new URL('..', import.meta.url))
 const work = join(tmpdir(), `voxcache-examples-${process.pid}`)
-const APPS = ['vite-app', 'webpack-app'] as const
+const APPS = ['vite-app', 'webpack-app', 'niivue-app'] as const
 const appDir = (name: (typeof APPS)[number]) => join(work, name)
 
 function sh(cmd: string, args: string[], cwd: string): { status: number | null; output: string } {
@@ -62,7 +70,7 @@ async function serve(app: string, args: string[], port: number): Promise<{ stop(
 
 /** What the app's page reports once it has decoded and memoized (or failed). */
 async function outcome(page: Page): Promise<Record<string, string | undefined>> {
-  await page.waitForFunction(() => document.body.dataset.histogram || document.body.dataset.error, undefined, { timeout: 120_000 })
+  await page.waitForFunction(() => document.body.dataset.done || document.body.dataset.error, undefined, { timeout: 120_000 })
   return page.evaluate(() => ({ ...document.body.dataset, log: document.querySelector('#log')?.textContent ?? '' }))
 }
 
@@ -135,3 +143,38 @@ for (const { name, what, build, serve: serveArgs } of RUNS) {
     }
   })
 }
+
+test('niivue-app: the cached brain and mask in NiiVue, drawn as NiiVue draws the file it reads itself', async ({ page }) => {
+  test.setTimeout(300_000)
+  const app = appDir('niivue-app')
+  mustRun('npx', ['vite', 'build', '--logLevel', 'warn'], app)
+  const port = await freePort()
+  const server = await serve(app, ['preview'], port)
+  const canvas = page.locator('#gl')
+  /** The canvas once NiiVue has drawn what it holds now. */
+  const drawn = async (): Promise<Buffer> => {
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve(window.niivue!.drawScene()))))
+    return canvas.screenshot()
+  }
+  try {
+    await page.goto(`http://127.0.0.1:${port}/`)
+    expect(await outcome(page)).toMatchObject({ decode: 'itk-wasm', threshold: 'computed' })
+    const first = await drawn()
+    await page.reload()
+    expect(await outcome(page)).toMatchObject({ decode: 'cache', threshold: 'cache' })
+    const cached = await drawn()
+    writeFileSync(test.info().outputPath('niivue-app.png'), cached) // to look at
+    expect(cached.equals(first), 'the view after a reload, from the cache, is the first one').toBe(true)
+
+    // The brain alone, from voxcache; then the same file read by NiiVue's own loader, in its place.
+    await page.evaluate(() => window.niivue!.removeVolume(window.niivue!.volumes[1]!))
+    const ours = await drawn()
+    await page.evaluate(() => window.niivue!.loadVolumes([{ url: '/brain.nii.gz' }]))
+    const theirs = await drawn()
+    writeFileSync(test.info().outputPath('niivue-own-reader.png'), theirs)
+    expect(ours.equals(first), 'the mask shows over the brain').toBe(false)
+    expect(ours.equals(theirs), 'the cached brain is drawn as NiiVue draws brain.nii.gz').toBe(true)
+  } finally {
+    server.stop()
+  }
+})

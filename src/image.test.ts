@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { concatParts, decodeRecord, encodeRecord, initCodec } from './codec/index.js'
 import { UnsupportedValueError } from './errors.js'
-import { deriveImage } from './image.js'
+import { deriveImage, pixels } from './image.js'
 import type { Image } from './types.js'
 
 const ID = 'd'.repeat(64)
@@ -53,6 +53,11 @@ describe('deriveImage', () => {
     expect(out.imageType).toEqual({ dimension: 3, componentType: 'float32', pixelType: 'VariableLengthVector', components: 3 })
   })
 
+  it('takes the pixel type it is given, RGB for example', () => {
+    const out = deriveImage(source(), new Uint8Array(24 * 3), { components: 3, pixelType: 'RGB' })
+    expect(out.imageType).toEqual({ dimension: 3, componentType: 'uint8', pixelType: 'RGB', components: 3 })
+  })
+
   it('refuses pixels that do not fit the geometry, and arrays an Image cannot hold', () => {
     expect(() => deriveImage(source(), new Float32Array(23))).toThrow(UnsupportedValueError)
     expect(() => deriveImage(source(), new Float32Array(24), { components: 2 })).toThrow(/24 values for 4×3×2 voxels × 2 components/)
@@ -67,5 +72,18 @@ describe('deriveImage', () => {
     expect(back.imageType).toEqual(out.imageType)
     expect([...(back.data as Float64Array)]).toEqual([...(out.data as Float64Array)])
     expect({ origin: back.origin, spacing: back.spacing, size: back.size }).toEqual({ origin: out.origin, spacing: out.spacing, size: out.size })
+  })
+})
+
+describe('pixels', () => {
+  it('gives the pixels typed as asked, the same array', () => {
+    const image = source()
+    const data: Int16Array = pixels(image, Int16Array)
+    expect(data).toBe(image.data)
+  })
+
+  it('refuses another array type, and an Image without pixels', () => {
+    expect(() => pixels(source(), Uint8Array)).toThrow(/pixels are Int16Array, not Uint8Array/)
+    expect(() => pixels({ ...source(), data: null }, Float32Array)).toThrow(UnsupportedValueError)
   })
 })

@@ -15,11 +15,16 @@ const COMPONENT_OF = Object.fromEntries(Object.entries(COMPONENT_ARRAYS).map(([c
 /**
  * An Image with `source`'s geometry — size, origin, spacing, direction, name and metadata, copied — and
  * `data` as its pixels (not copied). The component type follows `data`'s array type; `components`
- * (default: the source's) is the number of values per voxel.
+ * (default: the source's) is the number of values per voxel; `pixelType` (default: the source's when the
+ * components are as many, else Scalar or VariableLengthVector) says what they mean, 'RGB' for example.
  * @throws {UnsupportedValueError} when `data` is not an array an Image holds, or its length is not the
  *   number of voxels times `components`.
  */
-export function deriveImage(source: Image, data: PixelArray, { components = source.imageType.components } = {}): Image {
+export function deriveImage(
+  source: Image,
+  data: PixelArray,
+  { components = source.imageType.components, pixelType }: { components?: number; pixelType?: Image['imageType']['pixelType'] } = {},
+): Image {
   const name = typedArrayName(data)
   const componentType = name ? COMPONENT_OF[name] : undefined
   if (!componentType) throw new UnsupportedValueError(`an Image's pixels cannot be a ${name ?? typeof data}`)
@@ -28,7 +33,7 @@ export function deriveImage(source: Image, data: PixelArray, { components = sour
   if (data.length !== voxels * components) {
     throw new UnsupportedValueError(`${data.length} values for ${source.size.join('×')} voxels × ${components} components`)
   }
-  const pixelType = components === source.imageType.components ? source.imageType.pixelType : components === 1 ? 'Scalar' : 'VariableLengthVector'
+  pixelType ??= components === source.imageType.components ? source.imageType.pixelType : components === 1 ? 'Scalar' : 'VariableLengthVector'
   return {
     imageType: { dimension: source.imageType.dimension, componentType, pixelType, components },
     name: source.name,
@@ -39,4 +44,15 @@ export function deriveImage(source: Image, data: PixelArray, { components = sour
     metadata: new Map(source.metadata),
     data,
   }
+}
+
+/**
+ * `image`'s pixels as the array type the caller expects, checked instead of cast:
+ * `for (const v of pixels(image, Uint8Array))`.
+ * @throws {UnsupportedValueError} when the Image has no pixels or they are of another type.
+ */
+export function pixels<T extends PixelArray>(image: Image, type: abstract new (length: number) => T): T {
+  const { data } = image
+  if (data instanceof type) return data
+  throw new UnsupportedValueError(`the Image's pixels are ${data ? (typedArrayName(data) ?? typeof data) : 'missing'}, not ${type.name}`)
 }

@@ -1,6 +1,6 @@
 export { openCache, VoxCache } from './client.js'
 export { operationId, contentRef, ref, isOperationId, type OperationId } from './operation-id.js'
 export * from './errors.js'
-export { deriveImage, type PixelArray } from './image.js'
+export { deriveImage, pixels, type PixelArray } from './image.js'
 export type * from './types.js'
 export { Codecs } from './types.js'

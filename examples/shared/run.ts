@@ -1,6 +1,6 @@
 // What every example app does with voxcache: decode a NIfTI (cached by its content), memoize a step on
 // it (an intensity histogram), and say where each came from. Reload the page: both come from the cache.
-import { openCache, ref, type Image } from 'voxcache'
+import { openCache, pixels, ref, type Image } from 'voxcache'
 
 const log = document.querySelector<HTMLPreElement>('#log')!
 const say = (line: string): void => {
@@ -9,8 +9,7 @@ const say = (line: string): void => {
 
 function histogram(image: Image, bins: number): number[] {
   const counts = new Array<number>(bins).fill(0)
-  const data = image.data as Uint8Array
-  for (const v of data) counts[Math.min(bins - 1, Math.floor((v / 256) * bins))]! += 1
+  for (const v of pixels(image, Uint8Array)) counts[Math.min(bins - 1, Math.floor((v / 256) * bins))]! += 1
   return counts
 }
 
@@ -35,5 +34,6 @@ async function decodeAndMemoize(name: string): Promise<void> {
   say(`histogram ${step.hit ? 'from cache' : 'computed'}: ${step.value.join(',')}`)
   document.body.dataset.decode = decoded
   document.body.dataset.histogram = step.hit ? 'cache' : 'computed'
+  document.body.dataset.done = 'true'
   await cache.close()
 }

@@ -6,10 +6,10 @@ import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } f
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { Niivue } from '@niivue/niivue'
 import type { Page } from '@playwright/test'
-import { expect, test } from '../e2e/fixtures.js'
+import { checkGuard, expect, guardContext, test } from '../e2e/fixtures.js'
 
 declare global {
   interface Window {
@@ -143,6 +143,40 @@ for (const { name, what, build, serve: serveArgs } of RUNS) {
     }
   })
 }
+
+test('vite-app seeded with voxcache/playwright from an export: the first load of a fresh profile is all hits', async ({ page, browser }) => {
+  test.setTimeout(300_000)
+  const app = appDir('vite-app')
+  mustRun('npx', ['vite', 'build', '--logLevel', 'warn'], app)
+  const port = await freePort()
+  const server = await serve(app, ['preview'], port)
+  const url = `http://127.0.0.1:${port}/`
+  const context = await browser.newContext()
+  const guard = await guardContext(context)
+  try {
+    await page.goto(url)
+    expect(await outcome(page)).toMatchObject({ decode: 'itk-wasm', histogram: 'computed' })
+    const exported = await page.evaluate(async () => {
+      const data = new Uint8Array(await (await window.voxcache!.exportDatabase()).arrayBuffer())
+      let binary = ''
+      for (let i = 0; i < data.length; i += 0x8000) binary += String.fromCharCode(...data.subarray(i, i + 0x8000))
+      return btoa(binary)
+    })
+    const seedFile = join(work, 'vite-app.sqlite')
+    writeFileSync(seedFile, Buffer.from(exported, 'base64'))
+
+    // The package's own seedCache, as a test suite that installed voxcache imports it.
+    const { seedCache } = (await import(pathToFileURL(join(work, 'node_modules', 'voxcache', 'lib', 'playwright.js')).href)) as typeof import('../src/playwright.js')
+    const fresh = await context.newPage()
+    await seedCache(fresh, seedFile, { name: 'vite-app', url })
+    await fresh.goto(url)
+    expect(await outcome(fresh)).toMatchObject({ decode: 'cache', histogram: 'cache' })
+  } finally {
+    await context.close()
+    server.stop()
+  }
+  checkGuard(guard)
+})
 
 test('niivue-app: the cached brain and mask in NiiVue, drawn as NiiVue draws the file it reads itself', async ({ page }) => {
   test.setTimeout(300_000)

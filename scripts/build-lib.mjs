@@ -2,6 +2,7 @@
 //
 //   lib/index.js, lib/*.js + .d.ts   the main-thread library (tsc), only the files index.js reaches
 //   lib/niivue.js + niivue.d.ts      the NiiVue adapter (`voxcache/niivue`), reached from no other entry
+//   lib/playwright.js + .d.ts        seedCache for Playwright (`voxcache/playwright`), Node-side
 //   lib/vite.js + vite.d.ts          the Vite plugin (`voxcache/vite`)
 //   lib/pipelines.js + .d.ts         the itk-wasm pipeline files to copy (`voxcache/pipelines`, webpack)
 //   lib/worker/cache.worker.js       the worker with everything it imports (Vite), its wasm beside it
@@ -67,8 +68,8 @@ function copyReachable(from, to, entries) {
 
 // The main-thread library: src/ as emitted, without the worker's modules (client.ts imports the
 // worker's API type only, which tsc erases).
-const js = copyReachable('src', '', ['index.js', 'niivue.js'])
-const dts = copyReachable('src', '', ['index.d.ts', 'niivue.d.ts'])
+const js = copyReachable('src', '', ['index.js', 'niivue.js', 'playwright.js'])
+const dts = copyReachable('src', '', ['index.d.ts', 'niivue.d.ts', 'playwright.d.ts'])
 copyReachable('plugins', '', ['vite.js', 'vite.d.ts', 'pipelines.js', 'pipelines.d.ts'])
 
 // The worker's URL: the source names the TypeScript module, the package the bundle beside it.

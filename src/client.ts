@@ -36,13 +36,16 @@ export class VoxCache {
   /** The storage in use: `opfs`, `idb` or `memory`. */
   readonly storage: Exclude<StorageKind, 'auto'>
   readonly name: string
+  /** What opening imported from a seed left by voxcache/playwright's seedCache; undefined without one. */
+  readonly seeded: ImportReport | undefined
 
   /** @internal use openCache() */
-  constructor(worker: Worker, remote: Remote, name: string, storage: Exclude<StorageKind, 'auto'>) {
+  constructor(worker: Worker, remote: Remote, name: string, storage: Exclude<StorageKind, 'auto'>, seeded?: ImportReport) {
     this.#worker = worker
     this.#remote = remote
     this.name = name
     this.storage = storage
+    this.seeded = seeded
   }
 
   async #call<T>(fn: (remote: Remote) => Promise<T>): Promise<T> {
@@ -296,6 +299,8 @@ export class VoxCache {
  * @throws {StorageUnavailableError} when workers or the requested storage are not available.
  * @throws {SchemaVersionError} when the stored index (schema, snapshot or journal) comes from a newer
  *   voxcache; no file is changed. A damaged index is rebuilt instead (see the README's Reliability).
+ * @throws {InvalidImportError} when a seed left by voxcache/playwright's seedCache is not a voxcache
+ *   export (the seed is removed, so the next open goes ahead without it).
  */
 export async function openCache(options: OpenCacheOptions = {}): Promise<VoxCache> {
   if (typeof Worker === 'undefined') throw new StorageUnavailableError('voxcache needs Web Workers')
@@ -313,8 +318,8 @@ export async function openCache(options: OpenCacheOptions = {}): Promise<VoxCach
   try {
     // Resolved here, against the page: the worker's own URL says where the bundler put the worker.
     const pipelinesUrl = new URL(options.pipelinesUrl ?? '/itk/', globalThis.document?.baseURI ?? location.href).href
-    const { storage } = await Promise.race([remote.open({ ...options, pipelinesUrl }), failed])
-    return new VoxCache(worker, remote, name, storage)
+    const { storage, seeded } = await Promise.race([remote.open({ ...options, pipelinesUrl }), failed])
+    return new VoxCache(worker, remote, name, storage, seeded)
   } catch (error) {
     worker.terminate()
     throw error

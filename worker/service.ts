@@ -24,6 +24,7 @@ import { decodeCounters } from './decode/decode.js'
 import { usePipelines } from './decode/itk.js'
 import type { Backend } from './payloads/backend.js'
 import { exportDatabase, importDatabase } from './portable.js'
+import { importSeed } from './seed.js'
 
 export function createService() {
   let cache: Cache | undefined
@@ -39,11 +40,18 @@ export function createService() {
      * @throws {StorageUnavailableError} when the chosen storage cannot be used.
      * @throws {SchemaVersionError} when the index was written by a newer voxcache.
      */
-    async open(options: OpenCacheOptions = {}): Promise<{ storage: Backend['kind'] }> {
+    async open(options: OpenCacheOptions = {}): Promise<{ storage: Backend['kind']; seeded: ImportReport | undefined }> {
       if (cache) throw new StorageUnavailableError('this worker already serves a cache')
       usePipelines(options.pipelinesUrl ?? new URL('/itk/', self.location.href).href)
-      cache = await Cache.open(options)
-      return { storage: cache.backend.kind }
+      const opened = await Cache.open(options)
+      try {
+        const seeded = await importSeed(opened, options.name ?? 'default')
+        cache = opened
+        return { storage: opened.backend.kind, seeded }
+      } catch (error) {
+        await opened.close()
+        throw error
+      }
     },
 
     /**

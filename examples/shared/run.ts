@@ -1,6 +1,13 @@
 // What every example app does with voxcache: decode a NIfTI (cached by its content), memoize a step on
 // it (an intensity histogram), and say where each came from. Reload the page: both come from the cache.
-import { openCache, pixels, ref, type Image } from 'voxcache'
+import { openCache, pixels, ref, type Image, type VoxCache } from 'voxcache'
+
+declare global {
+  interface Window {
+    /** The open cache, for Playwright: the examples' spec exports it to seed a fresh browser profile. */
+    voxcache?: VoxCache
+  }
+}
 
 const log = document.querySelector<HTMLPreElement>('#log')!
 const say = (line: string): void => {
@@ -25,6 +32,7 @@ export async function run(name: string): Promise<void> {
 
 async function decodeAndMemoize(name: string): Promise<void> {
   const cache = await openCache({ name })
+  window.voxcache = cache
   const bytes = await (await fetch('/brain.nii.gz')).arrayBuffer()
   const before = await cache.stats()
   const { id, image } = await cache.decodeEntry(new File([bytes], 'brain.nii.gz'))
@@ -35,5 +43,4 @@ async function decodeAndMemoize(name: string): Promise<void> {
   document.body.dataset.decode = decoded
   document.body.dataset.histogram = step.hit ? 'cache' : 'computed'
   document.body.dataset.done = 'true'
-  await cache.close()
 }

@@ -27,6 +27,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  status.textContent = `The cache could not open: ${error instanceof Error ? error.message : String(error)}`
+  status.textContent = `The cache could not open: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`
   document.body.dataset.ready = 'error'
 })

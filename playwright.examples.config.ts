@@ -9,4 +9,5 @@ export default defineConfig({
   outputDir: 'test-results-examples',
   use: { ...suite.use, baseURL: undefined },
   webServer: undefined,
+  projects: undefined,
 })

@@ -6,7 +6,7 @@ import { zstdAlias } from './scripts/vite-plugin.js'
 export default defineConfig({
   resolve: { alias: [zstdAlias] },
   test: {
-    include: ['src/**/*.test.ts', 'worker/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'worker/**/*.test.ts', 'demo/src/**/*.test.ts'],
     environment: 'node',
     testTimeout: 30_000,
   },

@@ -5,7 +5,7 @@
 import type { BrowserContext, Page } from '@playwright/test'
 import { listCacheFiles } from './cache-files.js'
 import { installHarness, prng } from './harness.js'
-import { expect, openPage, test } from './fixtures.js'
+import { expect, HARNESS, openPage, test } from './fixtures.js'
 import { recordFigures } from '../test/figures.js'
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 54)
@@ -66,7 +66,7 @@ async function crashLoop(
   for (let round = 0; round <= KILLS; round++) {
     // A page that opens another cache for the demo, so ours is opened only by the code below.
     const page = await context.newPage()
-    await page.goto('/?cache=crash-probe')
+    await page.goto(`${HARNESS}?cache=crash-probe`)
     await expect(page.locator('body')).toHaveAttribute('data-ready', 'true')
     const before = await listCacheFiles(page, CACHE, storage)
     const tmpBefore = Object.keys(before).filter((f) => f.endsWith('.tmp'))

@@ -1,7 +1,7 @@
 import type { Page } from '@playwright/test'
 import { gzipSync } from 'node:zlib'
 import { dicomTag, fixture, metaFields, mrSeries, niftiPair, niftiReference, setDicomValue, voxels, type Reference } from './decode-reference.js'
-import { expect, openPage, test } from './fixtures.js'
+import { expect, HARNESS, openPage, test } from './fixtures.js'
 
 // Fixtures reach the page through page.route from disk (or from memory), never through Vite's server:
 // it would send *.gz with Content-Encoding: gzip and the browser would inflate them on the way.
@@ -269,7 +269,7 @@ test.describe('decode', () => {
   test('a second decode of the same bytes after a reload comes from the cache without itk-wasm', async ({ page }) => {
     const bytes = fixture('ch2bet.nii.gz')
     const ref = niftiReference(bytes)
-    await page.goto('/?cache=decode-reload')
+    await page.goto(`${HARNESS}?cache=decode-reload`)
     await openPage(page, 'cache=decode-reload')
     await page.evaluate(() => window.voxcache!.clear())
     await serve(page, { 'ch2bet.nii.gz': bytes, 'renamed.dat': bytes })
@@ -477,7 +477,8 @@ test.describe('decode', () => {
         (e: Error) => ({ decodeError: e instanceof lib.DecodeError, message: e.message }),
       )
       await elsewhere.close()
-      const relative = await lib.openCache({ name: 'pipelines-relative', storage: 'memory', pipelinesUrl: 'itk/' })
+      // The page is /test/harness/index.html; the pipelines are at /itk/.
+      const relative = await lib.openCache({ name: 'pipelines-relative', storage: 'memory', pipelinesUrl: '../../itk/' })
       const image = await relative.decode({ name: 's.nii.gz', data })
       await relative.close()
       return { wrong, size: image.size }

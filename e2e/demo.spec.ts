@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { gunzipSync } from 'node:zlib'
 import type { Page } from '@playwright/test'
 import { mrSeries } from './decode-reference.js'
-import { expect, openPage, test } from './fixtures.js'
+import { expect, openDemo, test } from './fixtures.js'
 
 test.use({ viewport: { width: 1440, height: 900 } })
 
@@ -48,8 +48,13 @@ function viewPixels(page: Page, view: string): Promise<string> {
   })
 }
 
+/** Forgets the demo's last session (it restores it on a reload, as it does for anyone). */
+async function forgetSession(page: Page): Promise<void> {
+  await page.evaluate(() => localStorage.removeItem('voxcache-demo:last'))
+}
+
 test('opens the bundled sample and steps through slices with the keyboard', async ({ page }) => {
-  await openPage(page)
+  await openDemo(page)
   await openSample(page)
   const slider = page.getByRole('slider', { name: 'Axial' })
   await expect(slider).toHaveValue('90')
@@ -85,7 +90,7 @@ test('opens the bundled sample and steps through slices with the keyboard', asyn
 })
 
 test('opens a MetaImage header with its separate .raw, folders holding a DICOM file and a DICOM series, and a dropped file', async ({ page }) => {
-  await openPage(page)
+  await openDemo(page)
   await page.locator('#open-files').setInputFiles([testdata('BrainProtonDensity3Slices.mha'), testdata('BrainProtonDensity3Slices.raw')])
   await expect(page.locator('#image-info')).toContainText('BrainProtonDensity3Slices.mha + BrainProtonDensity3Slices.raw — 181 × 217 × 3 uint8')
   await expect(page.getByRole('slider', { name: 'Axial' })).toHaveAttribute('max', '2')
@@ -112,7 +117,7 @@ test('opens a MetaImage header with its separate .raw, folders holding a DICOM f
 })
 
 test('runs the pipeline, reads every step back from the cache after a reload, and recomputes only what a change affects', async ({ page }, info) => {
-  await openPage(page)
+  await openDemo(page)
   await openSample(page)
   await runPipeline(page)
   expect(await stepStates(page)).toEqual({ smooth: 'computed', mask: 'computed', components: 'computed', downsample: 'computed' })
@@ -121,8 +126,9 @@ test('runs the pipeline, reads every step back from the cache after a reload, an
   await expect(page.locator('#entries tr')).toHaveCount(4 + 1) // four steps and the decoded sample
   await page.screenshot({ path: info.outputPath('pipeline-computed.png') })
 
+  await forgetSession(page) // this test opens and runs by hand after the reload
   await page.reload()
-  await openPage(page)
+  await openDemo(page)
   await openSample(page)
   await runPipeline(page)
   expect(await stepStates(page)).toEqual({ smooth: 'cache', mask: 'cache', components: 'cache', downsample: 'cache' })
@@ -156,7 +162,7 @@ test('runs the pipeline, reads every step back from the cache after a reload, an
 })
 
 test('a reload comes straight back to the sample and its parameters, every step from the cache', async ({ page }) => {
-  await openPage(page, 'restore') // automated browsers restore the last session only when they ask
+  await openDemo(page)
   await openSample(page)
   const threshold = page.getByLabel('Lower bound')
   const changed = String(Number(await threshold.inputValue()) - 7)
@@ -166,7 +172,7 @@ test('a reload comes straight back to the sample and its parameters, every step 
   expect(await stepStates(page)).toEqual({ smooth: 'computed', mask: 'computed', components: 'computed', downsample: 'computed' })
 
   await page.reload()
-  await openPage(page, 'restore')
+  await openDemo(page)
   await expect(page.locator('body')).toHaveAttribute('data-image', /ch2bet/)
   await expect(page.locator('body')).toHaveAttribute('data-pipeline', 'done')
   await expect(threshold).toHaveValue(changed)
@@ -174,7 +180,7 @@ test('a reload comes straight back to the sample and its parameters, every step 
 })
 
 test('a bad file gets a clear message and the viewer keeps working', async ({ page }) => {
-  await openPage(page)
+  await openDemo(page)
   await openSample(page)
   const shown = await viewPixels(page, 'axial')
   await page.locator('#open-files').setInputFiles({ name: 'broken.nii.gz', mimeType: 'application/gzip', buffer: Buffer.from('this is not an image') })
@@ -189,31 +195,37 @@ test('a bad file gets a clear message and the viewer keeps working', async ({ pa
   expect(await stepStates(page)).toEqual({ smooth: 'computed', mask: 'computed', components: 'computed', downsample: 'computed' })
 })
 
-test('works offline after the first visit, through the service worker', async ({ page, context }) => {
-  await openPage(page, 'sw') // automated browsers get the service worker only when they ask
-  await expect(page.locator('body')).toHaveAttribute('data-offline', 'ready')
-  await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true)
-  await openSample(page)
-  await runPipeline(page)
+test.describe('offline', () => {
+  // The project blocks service workers, so that routed requests reach the specs; this one wants it.
+  test.use({ serviceWorkers: 'allow' })
 
-  await context.setOffline(true)
-  await page.reload()
-  await openPage(page)
-  // Really offline: something the service worker never saw cannot load.
-  expect(await page.evaluate(() => fetch(`/not-precached-${Date.now()}`).then(() => 'loaded', () => 'failed'))).toBe('failed')
-  await openSample(page)
-  await runPipeline(page)
-  expect(await stepStates(page)).toEqual({ smooth: 'cache', mask: 'cache', components: 'cache', downsample: 'cache' })
-  // A parameter change computes offline too (the pipeline worker is precached).
-  await page.getByLabel('Sigma').fill('2')
-  await page.getByLabel('Sigma').press('Enter')
-  await expect(page.locator('.step[data-step="smooth"]')).toHaveAttribute('data-state', 'computed')
-  await expect(page.locator('body')).toHaveAttribute('data-pipeline', 'done')
-  await context.setOffline(false)
+  test('works offline after the first visit, through the service worker', async ({ page, context }) => {
+    await openDemo(page)
+    await expect(page.locator('body')).toHaveAttribute('data-offline', 'ready')
+    await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true)
+    await openSample(page)
+    await runPipeline(page)
+
+    await context.setOffline(true)
+    await forgetSession(page) // this test opens and runs by hand after the reload
+    await page.reload()
+    await openDemo(page)
+    // Really offline: something the service worker never saw cannot load.
+    expect(await page.evaluate(() => fetch(`/not-precached-${Date.now()}`).then(() => 'loaded', () => 'failed'))).toBe('failed')
+    await openSample(page)
+    await runPipeline(page)
+    expect(await stepStates(page)).toEqual({ smooth: 'cache', mask: 'cache', components: 'cache', downsample: 'cache' })
+    // A parameter change computes offline too (the pipeline worker is precached).
+    await page.getByLabel('Sigma').fill('2')
+    await page.getByLabel('Sigma').press('Enter')
+    await expect(page.locator('.step[data-step="smooth"]')).toHaveAttribute('data-state', 'computed')
+    await expect(page.locator('body')).toHaveAttribute('data-pipeline', 'done')
+    await context.setOffline(false)
+  })
 })
 
 test('exports the cache as a .sqlite file and imports it back into an empty cache', async ({ page }, info) => {
-  await openPage(page)
+  await openDemo(page)
   await openSample(page)
   await runPipeline(page)
   await expect(page.locator('body')).toHaveAttribute('data-entries', '5')
@@ -236,7 +248,7 @@ test('exports the cache as a .sqlite file and imports it back into an empty cach
 })
 
 test('pins, deletes and downloads entries from the cache panel', async ({ page }) => {
-  await openPage(page)
+  await openDemo(page)
   await openSample(page)
   await runPipeline(page)
   const row = page.locator('#entries tr', { hasText: 'Components' })
@@ -257,7 +269,7 @@ test('pins, deletes and downloads entries from the cache panel', async ({ page }
 })
 
 test('the cache panel says when the index was found damaged and rebuilt, with every entry back', async ({ page }) => {
-  await openPage(page, 'cache=demo-health')
+  await openDemo(page, 'cache=demo-health')
   await page.evaluate(async () => {
     const cache = window.voxcache!
     await cache.clear()

@@ -38,20 +38,26 @@ export function checkGuard(guard: Guard): void {
   expect(guard.errors, 'uncaught errors in the pages').toEqual([])
 }
 
-/** Opens the page with a cache ready at window.voxcache. */
-export async function openPage(page: Page, query = ''): Promise<void> {
-  await page.goto(`/${query ? `?${query}` : ''}`)
+/** The library's test page (test/harness): the public API on window, no demo. */
+export const HARNESS = '/test/harness/index.html'
+
+/** Waits for a page keeping the window.voxcache contract (harness or demo) to have its cache open. */
+async function ready(page: Page): Promise<void> {
   await expect(page.locator('body')).toHaveAttribute('data-ready', /true|error/)
   const state = await page.locator('body').getAttribute('data-ready')
   if (state !== 'true') throw new Error(`page failed to open its cache: ${await page.locator('#status').textContent()}`)
 }
 
-/** Opens the library's own test page (test/harness), with a cache ready at window.voxcache. */
-export async function openHarness(page: Page, query = ''): Promise<void> {
-  await page.goto(`/test/harness/index.html${query ? `?${query}` : ''}`)
-  await expect(page.locator('body')).toHaveAttribute('data-ready', /true|error/)
-  const state = await page.locator('body').getAttribute('data-ready')
-  if (state !== 'true') throw new Error(`page failed to open its cache: ${await page.locator('#status').textContent()}`)
+/** Opens the library's test page with a cache ready at window.voxcache (query: cache, storage, maxBytes). */
+export async function openPage(page: Page, query = ''): Promise<void> {
+  await page.goto(`${HARNESS}${query ? `?${query}` : ''}`)
+  await ready(page)
+}
+
+/** Opens the demo viewer (the `demo` project's server) with its cache ready at window.voxcache. */
+export async function openDemo(page: Page, query = ''): Promise<void> {
+  await page.goto(`/${query ? `?${query}` : ''}`)
+  await ready(page)
 }
 
 export const test = base.extend<{ guard: Guard }>({

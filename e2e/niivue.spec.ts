@@ -3,7 +3,7 @@
 // position with the same value; fromNVImage must give back the Image voxcache decoded.
 import type { Page } from '@playwright/test'
 import { fixture } from './decode-reference.js'
-import { expect, openHarness, test } from './fixtures.js'
+import { expect, openPage, test } from './fixtures.js'
 import { niftiFile, qformRows, type NiftiSpec, type QForm } from './nifti-file.js'
 
 interface Report {
@@ -143,7 +143,7 @@ function agreeing(dims: number[], pixdim: number[], datatype: NiftiSpec['datatyp
 }
 
 test.describe('voxcache/niivue', () => {
-  test.beforeEach(async ({ page }) => openHarness(page, 'cache=niivue&storage=memory'))
+  test.beforeEach(async ({ page }) => openPage(page, 'cache=niivue&storage=memory'))
 
   test('an oblique 4-D file: every voxel at the same place with the same value, in every frame', async ({ page }) => {
     // 25° about (0.3, 0.5, 0.8), anisotropic voxels, a time axis of 3 frames.
@@ -173,7 +173,7 @@ test.describe('voxcache/niivue', () => {
 })
 
 test.describe('voxcache/niivue pixel types', () => {
-  test.beforeEach(async ({ page }) => openHarness(page, 'cache=niivue&storage=memory'))
+  test.beforeEach(async ({ page }) => openPage(page, 'cache=niivue&storage=memory'))
 
   test('every component type NiiVue can show, RGB in colour, vectors as frames, and back', async ({ page }) => {
     const result = await page.evaluate(async (bytes) => {
@@ -242,7 +242,7 @@ test.describe('voxcache/niivue pixel types', () => {
 // takes ('q' or 's'). toNVImage shows voxcache's (itk-wasm's) geometry, so these are the cases where a
 // cached image and NiiVue's own reading of the same file differ.
 test.describe('qform and sform that disagree', () => {
-  test.beforeEach(async ({ page }) => openHarness(page, 'cache=niivue&storage=memory'))
+  test.beforeEach(async ({ page }) => openPage(page, 'cache=niivue&storage=memory'))
 
   test('itk-wasm takes a scanner (code 1) rigid sform, else the qform; NiiVue the sform unless qform_code is higher', async ({ page }) => {
     const rigid = [[0, -2, 0, 50], [2, 0, 0, 50], [0, 0, 2, 50]]

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from '@playwright/test'
 import { seedCache } from '../src/playwright.js'
-import { checkGuard, expect, guardContext, openHarness, test } from './fixtures.js'
+import { checkGuard, expect, guardContext, HARNESS, openPage, test } from './fixtures.js'
 
 /** A cache's export, built in a throwaway profile: two memoized steps and a pinned raw entry. */
 async function makeExport(page: Page): Promise<Buffer> {
-  await openHarness(page, 'cache=seed-source&storage=memory')
+  await openPage(page, 'cache=seed-source&storage=memory')
   const bytes = await page.evaluate(async () => {
     const cache = window.voxcache!
     await cache.memoize('threshold', { level: 7 }, async () => ({ voxels: 1234 }))
@@ -41,9 +41,9 @@ test.describe('seedCache', () => {
     writeFileSync(file, await makeExport(page))
     const fresh = await freshPage(browser, baseURL!)
     try {
-      await fresh.page.goto('/test/harness/index.html?cache=none&storage=memory')
+      await fresh.page.goto(`${HARNESS}?cache=none&storage=memory`)
       await seedCache(fresh.page, file, { name: 'warm' })
-      await openHarness(fresh.page, 'cache=warm')
+      await openPage(fresh.page, 'cache=warm')
       const first = await fresh.page.evaluate(async () => {
         const cache = window.voxcache!
         let computed = 0
@@ -53,7 +53,7 @@ test.describe('seedCache', () => {
       })
       expect(first).toEqual({ seeded: { imported: 2, skipped: 0, rejected: [] }, hit: true, value: { voxels: 1234 }, floats: [1, 2, 3, 4], computed: 0 })
       // The next open finds no seed, and the entries stayed.
-      await openHarness(fresh.page, 'cache=warm')
+      await openPage(fresh.page, 'cache=warm')
       const again = await fresh.page.evaluate(async () => ({ seeded: window.voxcache!.seeded ?? null, entries: (await window.voxcache!.stats()).entries }))
       expect(again).toEqual({ seeded: null, entries: 2 })
     } finally {
@@ -66,7 +66,7 @@ test.describe('seedCache', () => {
     try {
       const damaged = Buffer.concat([Buffer.from('SQLite format 3\0', 'latin1'), Buffer.alloc(4096, 0x5a)])
       await seedCache(fresh.page, damaged, { name: 'bad', url: baseURL! }) // the page is still about:blank
-      await fresh.page.goto('/test/harness/index.html?cache=bad')
+      await fresh.page.goto(`${HARNESS}?cache=bad`)
       await expect(fresh.page.locator('body')).toHaveAttribute('data-ready', 'error')
       await expect(fresh.page.locator('#status')).toContainText('InvalidImportError: not a voxcache database')
       const name = await fresh.page.evaluate(() =>

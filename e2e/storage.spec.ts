@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Page } from '@playwright/test'
 import { listCacheFiles } from './cache-files.js'
-import { expect, openPage, test } from './fixtures.js'
+import { expect, HARNESS, openPage, test } from './fixtures.js'
 
 /** Random (incompressible) bytes of a given size, stored under op `name`; returns the id. */
 async function storeRandom(page: Page, op: string, bytes: number, extra: Record<string, unknown> = {}) {
@@ -274,7 +274,7 @@ test('a tab killed in the middle of a large write loses only that write', async 
   await writer.evaluate(() => window.voxcache!.clear())
   const before = [await storeRandom(writer, 'kill', 50_000, { i: 0 }), await storeRandom(writer, 'kill', 50_000, { i: 1 })]
   const watcher = await context.newPage()
-  await watcher.goto('/?cache=st-kill-watch')
+  await watcher.goto(`${HARNESS}?cache=st-kill-watch`)
   await expect(watcher.locator('body')).toHaveAttribute('data-ready', 'true')
   const bigId = await writer.evaluate(() => window.voxcacheLib!.operationId('kill-big', {}))
   void writer.evaluate(async (id) => {

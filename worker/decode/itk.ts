@@ -51,7 +51,10 @@ export async function read(p: Prepared): Promise<Image> {
   try {
     result = await runPipeline(path, args, outputs, files, { pipelineBaseUrl: bases[base], webWorker: false })
   } catch (error) {
-    throw failure(p, describeThrown(error), error)
+    const reason = describeThrown(error)
+    // The pipeline never ran: its files are not where pipelinesUrl says (a 404, or a page served instead).
+    if (LOAD_FAILURE.test(reason)) throw fail(p.name, `itk-wasm could not load its pipeline ${bases[base]}/${path} (is openCache's pipelinesUrl right?): ${reason}`, error)
+    throw failure(p, reason, error)
   }
   const image = result.outputs[series ? 0 : 1]?.data as Image | undefined
   const couldRead = series || (result.outputs[0]?.data as JsonCompatible | undefined) === true
@@ -60,6 +63,9 @@ export async function read(p: Prepared): Promise<Image> {
   }
   return check(p, image)
 }
+
+/** How a pipeline's .js or .wasm failing to load reads, in itk-wasm's and Chromium's words. */
+const LOAD_FAILURE = /status code \d+|Failed to fetch|dynamically imported module|MIME type|NetworkError|Failed to load/i
 
 function failure(p: Prepared, reason: string, cause?: unknown): DecodeError | UnsupportedFormatError {
   if (p.unsupportedIfFails) {

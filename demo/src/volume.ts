@@ -1,5 +1,5 @@
 // Images as the viewer sees them: always 3-D, scalar, with their geometry and intensity range at hand.
-import type { Image } from '../index.js'
+import type { Image } from 'voxcache'
 import { intensityStats, type Scalars, type Size3 } from './volume-math.js'
 
 export interface Volume {

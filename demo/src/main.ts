@@ -2,8 +2,8 @@
 // Contracts for tests and Playwright-driven demos: window.voxcache (the open cache), window.voxcacheLib
 // (the public API) and body[data-ready] = "true" once the cache is usable ("error" if it is not).
 import './style.css'
-import * as lib from '../index.js'
-import { openCache, type VoxCache } from '../index.js'
+import * as lib from 'voxcache'
+import { openCache, type VoxCache } from 'voxcache'
 import { CachePanel } from './cache-panel.js'
 import { formatBytes, formatMs, message } from './format.js'
 import { wireOpenPanel, type Opened } from './open.js'
@@ -14,7 +14,7 @@ import { toVolume } from './volume.js'
 declare global {
   interface Window {
     voxcache?: VoxCache
-    voxcacheLib?: typeof import('../index.js')
+    voxcacheLib?: typeof import('voxcache')
   }
 }
 
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
 
   await panel.refresh()
   document.body.dataset.ready = 'true'
-  const last = restoring ? recall() : undefined
+  const last = recall()
   const start = params.get('open') ?? last?.kind
   if (start === 'sample') await open.openSample()
   if (start === 'phantom') await open.openPhantom()
@@ -114,9 +114,8 @@ async function main(): Promise<void> {
 
 // The last bundled image (sample or phantom), its parameters and whether it ran, so that a reload
 // comes straight back to where it was, every step from the cache. Files cannot be reopened
-// unasked, so they are not remembered. Automated browsers restore only with `?restore`.
+// unasked, so they are not remembered.
 const LAST = 'voxcache-demo:last'
-const restoring = !navigator.webdriver || params.has('restore')
 type Last = { kind: 'sample' | 'phantom'; params: Record<StepKey, number>; ran: boolean }
 
 function remember(pipeline: Pipeline, ran: boolean): void {
@@ -134,14 +133,9 @@ function recall(): Last | undefined {
   }
 }
 
-/**
- * Precaches the built app (page, workers, wasm, pipelines, sample) so it runs offline after one visit.
- * Browsers under automation get it only with `?sw`: other suites' tests (storage quotas, routed
- * requests) must not find a service worker they did not ask for. `?no-sw` turns it off anywhere.
- */
+/** Precaches the built app (page, workers, wasm, pipelines, sample) so it runs offline after one visit. `?no-sw` turns it off. */
 function registerServiceWorker(): void {
   if (!import.meta.env.PROD || !('serviceWorker' in navigator) || params.has('no-sw')) return
-  if (navigator.webdriver && !params.has('sw')) return
   navigator.serviceWorker.register(`${import.meta.env.BASE_URL}sw.js`).then(
     async (registration) => {
       await navigator.serviceWorker.ready

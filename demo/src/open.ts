@@ -2,7 +2,7 @@
 // Files are decoded by the cache (`cache.decode`, memoized by content in its worker); the viewer
 // keys everything downstream by the files' content, never by their names. (decode does not hand out
 // its own id, so the viewer names the source by the same thing: the sorted SHA-256 of the files.)
-import { operationId, type Image, type VoxCache } from '../index.js'
+import { operationId, type Image, type VoxCache } from 'voxcache'
 import { message } from './format.js'
 import { makePhantom } from './volume.js'
 

@@ -4,7 +4,7 @@
 //   source ─▶ smooth(sigma) ─▶ mask(threshold) ─▶ components(minVoxels)
 //                        └───▶ downsample(factor)
 import * as Comlink from 'comlink'
-import { ref, type Image, type VoxCache } from '../index.js'
+import { ref, type Image, type VoxCache } from 'voxcache'
 import type { PipelineApi } from './pipeline.worker.js'
 import { formatMs } from './format.js'
 import { imageLike, toVolume, type Volume } from './volume.js'

@@ -1,6 +1,6 @@
 // The cache panel: what is stored (operation, type, size, age, hits), totals against the budget and the
 // origin's quota, hit rate; delete, pin, clear, export/import the database, download an image.
-import type { EntryInfo, JsonValue, VoxCache } from '../index.js'
+import type { EntryInfo, JsonValue, VoxCache } from 'voxcache'
 import { formatAge, formatBytes, message } from './format.js'
 
 const $ = <T extends HTMLElement>(selector: string): T => document.querySelector<T>(selector)!

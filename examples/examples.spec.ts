@@ -2,7 +2,7 @@
 // --no-save into a copy of examples/ outside this repository (so nothing resolves from the repo's own
 // node_modules), then the app type-checked under create-vite's flags, built, dev-served and driven.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -113,6 +113,13 @@ test('Node imports the package: operationId works, openCache says storage is una
   const out = JSON.parse(mustRun('node', ['--input-type=module', '-e', script], work).trim()) as { id: string; name: string; typed: boolean }
   expect(out.id).toMatch(/^[0-9a-f]{64}$/)
   expect(out).toMatchObject({ name: 'StorageUnavailableError', typed: true })
+})
+
+test('the app installs no itk-wasm package: the pipelines ship inside voxcache, with their licences', () => {
+  for (const name of ['itk-wasm', '@itk-wasm/image-io', '@itk-wasm/dicom']) expect(existsSync(join(work, 'node_modules', name)), name).toBe(false)
+  const itk = join(work, 'node_modules', 'voxcache', 'lib', 'itk')
+  expect(readdirSync(join(itk, 'image-io'))).toContain('nifti-read-image.wasm.zst')
+  for (const dest of ['image-io', 'dicom']) expect(readFileSync(join(itk, dest, 'LICENSE'), 'utf8')).toContain('Apache License')
 })
 
 const RUNS = [

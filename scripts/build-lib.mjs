@@ -5,15 +5,17 @@
 //   lib/playwright.js + .d.ts        seedCache for Playwright (`voxcache/playwright`), Node-side
 //   lib/vite.js + vite.d.ts          the Vite plugin (`voxcache/vite`)
 //   lib/pipelines.js + .d.ts         the itk-wasm pipeline files to copy (`voxcache/pipelines`, webpack)
+//   lib/itk/<image-io|dicom>/        those pipelines and their packages' licences, so that an app
+//                                    installs no itk-wasm package (their command-line dependencies)
 //   lib/worker/cache.worker.js       the worker with everything it imports (Vite), its wasm beside it
 //
 // The main thread creates the worker with `new Worker(new URL('./worker/cache.worker.js',
 // import.meta.url), { type: 'module' })`, the one form that Vite and webpack 5 both follow; the worker
 // finds its wasm with `new URL('<file>.wasm', import.meta.url)`, which both copy as assets.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { dirname, join, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join, relative } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const repo = fileURLToPath(new URL('..', import.meta.url))
 const lib = join(repo, 'lib')
@@ -72,6 +74,15 @@ const js = copyReachable('src', '', ['index.js', 'niivue.js', 'playwright.js'])
 const dts = copyReachable('src', '', ['index.d.ts', 'niivue.d.ts', 'playwright.d.ts'])
 copyReachable('plugins', '', ['vite.js', 'vite.d.ts', 'pipelines.js', 'pipelines.d.ts'])
 
+// The pipelines, from this repository's node_modules (lib/itk/ does not exist yet, so pipelineFiles
+// finds them there); the published pipelines.js finds them in lib/itk/ instead.
+const { pipelineFiles, pipelineLicences } = await import(pathToFileURL(join(lib, 'pipelines.js')).href)
+for (const { dest, files } of pipelineFiles()) {
+  mkdirSync(join(lib, 'itk', dest), { recursive: true })
+  for (const file of files) copyFileSync(file, join(lib, 'itk', dest, basename(file)))
+}
+for (const { dest, file } of pipelineLicences()) copyFileSync(file, join(lib, 'itk', dest, 'LICENSE'))
+
 // The worker's URL: the source names the TypeScript module, the package the bundle beside it.
 const clientPath = join(lib, 'client.js')
 const client = readFileSync(clientPath, 'utf8')
@@ -90,7 +101,7 @@ const walk = (dir) => {
   }
 }
 walk(lib)
-for (const file of files.filter((f) => f.endsWith('.js') || f.endsWith('.d.ts'))) {
+for (const file of files.filter((f) => (f.endsWith('.js') || f.endsWith('.d.ts')) && !f.startsWith(join(lib, 'itk')))) {
   const text = readFileSync(file, 'utf8')
   for (const banned of ['import.meta.env', "?url'", '?url"', 'zstd-wasm:']) {
     if (text.includes(banned)) throw new Error(`build-lib: ${relative(repo, file)} contains ${banned}`)

@@ -21,7 +21,8 @@ export interface SeedOptions {
  * Leaves `sqliteFile` (a path, or the bytes of an export) for the cache `name` of the app's origin: the
  * next openCache({ name }) there imports it before anything else, so the app's first memoize or decode
  * of a seeded entry is a hit. Call it before the app's page opens; it leaves the page on a blank page
- * of that origin. Chromium (OPFS) only.
+ * of that origin. Chromium (OPFS) only. Seed a fresh profile (or a context with `serviceWorkers:
+ * 'block'`): an app's service worker would answer the routed page itself.
  * @throws {TypeError} when the file is not a SQLite database or the origin is unknown.
  */
 export async function seedCache(page: Page, sqliteFile: string | Uint8Array, options: SeedOptions = {}): Promise<void> {

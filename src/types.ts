@@ -1,6 +1,45 @@
-import type { Image } from 'itk-wasm'
+/**
+ * An image as itk-wasm describes one: the same fields and types as itk-wasm's `ImageType`, so that
+ * each is assignable to the other. Declared here so that the package's types need no itk-wasm.
+ */
+export interface ImageType {
+  readonly dimension: number
+  readonly componentType: 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64'
+  readonly pixelType:
+    | 'Unknown'
+    | 'Scalar'
+    | 'RGB'
+    | 'RGBA'
+    | 'Offset'
+    | 'Vector'
+    | 'Point'
+    | 'CovariantVector'
+    | 'SymmetricSecondRankTensor'
+    | 'DiffusionTensor3D'
+    | 'Complex'
+    | 'FixedArray'
+    | 'Array'
+    | 'Matrix'
+    | 'VariableLengthVector'
+    | 'VariableSizeMatrix'
+  readonly components: number
+}
 
-export type { Image }
+/**
+ * An itk-wasm Image (the same fields and types as its `Image` class, assignable either way): world
+ * geometry in LPS millimetres, `direction` row-major dimension × dimension with column j the direction
+ * of index axis j, pixels x fastest (see the README's Directions and axes).
+ */
+export interface Image {
+  readonly imageType: ImageType
+  name: string
+  origin: number[]
+  spacing: number[]
+  direction: StorableTypedArray
+  size: number[]
+  metadata: Map<string, string | string[] | number | number[] | number[][]>
+  data: null | StorableTypedArray
+}
 
 /** A JSON value as voxcache stores it: no undefined, no NaN or Infinity, plain objects only. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }

@@ -90,6 +90,16 @@ test.beforeAll(async () => {
     copyFileSync(fileURLToPath(new URL('../../shared/testdata/ch2bet.nii.gz', import.meta.url)), join(appDir(name), 'public', 'brain.nii.gz'))
   }
   mustRun('npm', ['install', '--no-save', '--no-audit', '--no-fund', `./${tarball}`], work)
+
+  // The oldest Vite the plugin's peer range names, in an install of its own: its dependency
+  // pre-bundling and its worker parsing differ from Vite 8's.
+  const old = join(work, 'vite5')
+  mkdirSync(old, { recursive: true })
+  writeFileSync(join(old, 'package.json'), JSON.stringify({ name: 'voxcache-example-vite5', private: true, type: 'module', devDependencies: { vite: '^5.4.0' } }))
+  cpSync(join(repo, 'examples', 'shared'), join(old, 'shared'), { recursive: true })
+  cpSync(appDir('vite-app'), join(old, 'vite-app'), { recursive: true })
+  mustRun('npm', ['install', '--no-save', '--no-audit', '--no-fund', `../${tarball}`], old)
+  expect(mustRun('npx', ['vite', '--version'], vite5App())).toMatch(/^vite\/5\./)
 })
 
 test.afterAll(() => {
@@ -122,17 +132,20 @@ test('the app installs no itk-wasm package: the pipelines ship inside voxcache, 
   for (const dest of ['image-io', 'dicom']) expect(readFileSync(join(itk, dest, 'LICENSE'), 'utf8')).toContain('Apache License')
 })
 
+const vite5App = () => join(work, 'vite5', 'vite-app')
 const RUNS = [
-  { name: 'vite-app', what: 'vite build + preview', build: ['npx', 'vite', 'build', '--logLevel', 'warn'], serve: ['preview'] },
-  { name: 'vite-app', what: 'the Vite dev server', build: null, serve: [] },
+  { name: 'vite-app', what: 'vite build + preview', dir: () => appDir('vite-app'), build: ['npx', 'vite', 'build', '--logLevel', 'warn'], serve: ['preview'] },
+  { name: 'vite-app', what: 'the Vite dev server', dir: () => appDir('vite-app'), build: null, serve: [] },
+  { name: 'vite-app', what: 'Vite 5 build + preview', dir: vite5App, build: ['npx', 'vite', 'build', '--logLevel', 'warn'], serve: ['preview'] },
+  { name: 'vite-app', what: 'the Vite 5 dev server', dir: vite5App, build: null, serve: [] },
   // Any static server will do for webpack's output; vite preview is one.
-  { name: 'webpack-app', what: 'webpack build', build: ['npx', 'webpack', '--config', 'webpack.config.mjs'], serve: ['preview', '--outDir', 'dist'] },
+  { name: 'webpack-app', what: 'webpack build', dir: () => appDir('webpack-app'), build: ['npx', 'webpack', '--config', 'webpack.config.mjs'], serve: ['preview', '--outDir', 'dist'] },
 ] as const
 
-for (const { name, what, build, serve: serveArgs } of RUNS) {
+for (const { name, what, dir, build, serve: serveArgs } of RUNS) {
   test(`${name}, ${what}: decode and memoize, then both from the cache after a reload`, async ({ page }) => {
     test.setTimeout(300_000)
-    const app = appDir(name)
+    const app = dir()
     if (build) mustRun(build[0], build.slice(1), app)
     const port = await freePort()
     const server = await serve(app, [...serveArgs], port)

@@ -6,7 +6,7 @@
 // - voxcache's worker is a prebuilt ES module (it finds its wasm files with `new URL(…, import.meta.url)`
 //   and loads pipelines with import()): workers are built as ES modules. Vite 8 did so without being
 //   told (an example build without this setting worked); it is set because Vite's documented default
-//   is 'iife'.
+//   is 'iife'. The dev server serves voxcache as it is, not pre-bundled (below).
 import { readFileSync } from 'node:fs'
 import { basename, extname } from 'node:path'
 import type { Plugin } from 'vite'
@@ -31,7 +31,11 @@ export function voxcache(options: VoxcacheViteOptions = {}): Plugin {
   let prefix = `/${dir}/`
   return {
     name: 'voxcache',
-    config: () => ({ worker: { format: 'es' } }),
+    // Vite 5–7 pre-bundle dependencies into node_modules/.vite/deps, where the worker that voxcache
+    // creates with new URL('./worker/cache.worker.js', import.meta.url) is not: the dev server failed
+    // with "the voxcache worker failed to start" (Vite 6, tried). voxcache is ES modules throughout,
+    // and so are its dependencies, so it needs no pre-bundling.
+    config: () => ({ worker: { format: 'es' }, optimizeDeps: { exclude: ['voxcache'] } }),
     configResolved(config) {
       prefix = `${config.base.startsWith('/') ? config.base : '/'}${dir}/`
     },

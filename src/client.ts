@@ -305,10 +305,8 @@ export class VoxCache {
 export async function openCache(options: OpenCacheOptions = {}): Promise<VoxCache> {
   if (typeof Worker === 'undefined') throw new StorageUnavailableError('voxcache needs Web Workers')
   const name = options.name ?? 'default'
-  const worker = new Worker(new URL('../worker/cache.worker.ts', import.meta.url), {
-    type: 'module',
-    name: `voxcache:${name}`,
-  })
+  // Static options: Vite 5 refuses to build a worker whose options are not (a name of `voxcache:${name}`).
+  const worker = new Worker(new URL('../worker/cache.worker.ts', import.meta.url), { type: 'module', name: 'voxcache' })
   const remote = Comlink.wrap<CacheApi>(worker)
   const failed = new Promise<never>((_, reject) => {
     worker.addEventListener('error', (event) => {

@@ -451,3 +451,46 @@ test('a destroyed index is rebuilt from the self-describing payload records', as
   expect(sizes).toEqual([70_000, 90_000])
   expect((await opfsList(page, 'st-rebuild', 'quarantine')).length).toBe(2)
 })
+
+// openCache's wasmUrls: sql.js's and zstd's wasm from where the app says, not from beside the worker;
+// a URL that serves nothing (or not wasm) fails the open, naming it, instead of hanging in zstd's loader.
+test('wasmUrls: the worker loads both wasm files from there; a wrong one is a StorageUnavailableError naming it', async ({ page }) => {
+  await openPage(page, 'cache=wasm-default&storage=memory')
+  const files: Record<string, Buffer> = {
+    'sql.wasm': readFileSync(new URL('../node_modules/sql.js/dist/sql-wasm.wasm', import.meta.url)),
+    'zstd.wasm': readFileSync(new URL('../node_modules/@bokuweb/zstd-wasm/dist/web/zstd.wasm', import.meta.url)),
+    'text.wasm': Buffer.from('not wasm'),
+  }
+  const served: string[] = []
+  await page.route('**/elsewhere/*', async (route) => {
+    const name = new URL(route.request().url()).pathname.split('/').pop()!
+    served.push(name)
+    await (files[name] ? route.fulfill({ body: files[name], contentType: 'application/wasm' }) : route.fulfill({ status: 404 }))
+  })
+  const got = await page.evaluate(async () => {
+    const lib = window.voxcacheLib!
+    // A fresh worker per cache, so each open loads its wasm again.
+    const cache = await lib.openCache({ name: 'wasm-elsewhere', storage: 'memory', wasmUrls: { sqlite: '/elsewhere/sql.wasm', zstd: '../../elsewhere/zstd.wasm' } })
+    const id = await lib.operationId('wasm', {})
+    await cache.store(id, new Float32Array(100_000).fill(1.5), { codec: 'zstd' })
+    const back = (await cache.retrieve(id)) as Float32Array
+    const info = await cache.info(id)
+    await cache.close()
+    const failure = async (wasmUrls: { sqlite?: string; zstd?: string }) =>
+      lib.openCache({ name: 'wasm-wrong', storage: 'memory', wasmUrls }).then(
+        async (c) => (await c.close(), 'opened'),
+        (e: Error) => `${e instanceof lib.StorageUnavailableError}: ${e.message}`,
+      )
+    return {
+      roundTrip: back.length === 100_000 && back.every((v) => v === 1.5),
+      codec: info?.codec,
+      missing: await failure({ zstd: '/elsewhere/missing.wasm' }),
+      notWasm: await failure({ sqlite: '/elsewhere/text.wasm' }),
+    }
+  })
+  expect(served.slice(0, 2).sort()).toEqual(['sql.wasm', 'zstd.wasm'])
+  expect(got.roundTrip).toBe(true)
+  expect(got.codec).toBe('zstd')
+  expect(got.missing).toMatch(/^true: could not load zstd's wasm from http:\/\/localhost:\d+\/elsewhere\/missing\.wasm: HTTP 404$/)
+  expect(got.notWasm).toMatch(/^true: http:\/\/localhost:\d+\/elsewhere\/text\.wasm is not sql\.js's wasm/)
+})

@@ -315,8 +315,11 @@ export async function openCache(options: OpenCacheOptions = {}): Promise<VoxCach
   })
   try {
     // Resolved here, against the page: the worker's own URL says where the bundler put the worker.
-    const pipelinesUrl = new URL(options.pipelinesUrl ?? '/itk/', globalThis.document?.baseURI ?? location.href).href
-    const { storage, seeded } = await Promise.race([remote.open({ ...options, pipelinesUrl }), failed])
+    const page = globalThis.document?.baseURI ?? location.href
+    const pipelinesUrl = new URL(options.pipelinesUrl ?? '/itk/', page).href
+    const { sqlite, zstd } = options.wasmUrls ?? {}
+    const wasmUrls = { sqlite: sqlite ? new URL(sqlite, page).href : undefined, zstd: zstd ? new URL(zstd, page).href : undefined }
+    const { storage, seeded } = await Promise.race([remote.open({ ...options, pipelinesUrl, wasmUrls }), failed])
     return new VoxCache(worker, remote, name, storage, seeded)
   } catch (error) {
     worker.terminate()

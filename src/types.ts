@@ -88,6 +88,13 @@ export interface OpenCacheOptions {
    * the page's origin. Nothing is ever fetched from a CDN.
    */
   pipelinesUrl?: string
+  /**
+   * Where the cache's worker loads its two wasm files from, when not from beside the worker (where
+   * Vite and webpack put them): `sqlite` (sql.js's `sql-wasm.wasm`) and `zstd` (`zstd.wasm` of
+   * @bokuweb/zstd-wasm). Relative URLs resolve against the page's base URL. A file that does not load
+   * fails openCache with a StorageUnavailableError naming the URL.
+   */
+  wasmUrls?: { sqlite?: string; zstd?: string }
 }
 
 export interface StoreOptions {

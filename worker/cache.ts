@@ -5,7 +5,8 @@ import initSqlJs, { type SqlJsStatic } from 'sql.js'
 import sqlWasmUrl from 'sql.js/dist/sql-wasm.wasm?url'
 import zstdWasmUrl from 'zstd-wasm:zstd.wasm?url'
 import { concatParts, initCodec, type RecordHeader } from '../src/codec/index.js'
-import { CacheFullError, CorruptEntryError, UnsupportedValueError } from '../src/errors.js'
+import { CacheFullError, CorruptEntryError, StorageUnavailableError, UnsupportedValueError } from '../src/errors.js'
+import { describeThrown } from '../src/thrown.js'
 import type { CacheStats, Codec, EntryInfo, EvictionInfo, ListOptions, OpenCacheOptions, Value } from '../src/types.js'
 import { Batch } from './batch.js'
 import { decodeCounters } from './decode/decode.js'
@@ -21,9 +22,28 @@ import { Touches } from './touches.js'
 
 const DEFAULT_BUDGET = 1 << 30
 
+/**
+ * The bytes of a wasm file the worker runs, fetched here rather than by sql.js or zstd themselves: a
+ * file missing where openCache's `wasmUrls` (or the bundler) put it is then a clear error, where zstd's
+ * loader would wait forever.
+ * @throws {StorageUnavailableError} naming the URL.
+ */
+async function wasmBytes(what: string, url: string): Promise<ArrayBuffer> {
+  let response: Response
+  try {
+    response = await fetch(url)
+  } catch (error) {
+    throw new StorageUnavailableError(`could not load ${what} from ${url}: ${describeThrown(error)}`, { cause: error })
+  }
+  if (!response.ok) throw new StorageUnavailableError(`could not load ${what} from ${url}: HTTP ${response.status}`)
+  const bytes = await response.arrayBuffer()
+  if (!WebAssembly.validate(bytes)) throw new StorageUnavailableError(`${url} is not ${what}: not a WebAssembly module`)
+  return bytes
+}
+
 let sqlPromise: Promise<SqlJsStatic> | undefined
-function loadSql(): Promise<SqlJsStatic> {
-  sqlPromise ??= initSqlJs({ locateFile: () => sqlWasmUrl })
+function loadSql(url: string): Promise<SqlJsStatic> {
+  sqlPromise ??= wasmBytes("sql.js's wasm", url).then((wasmBinary) => initSqlJs({ wasmBinary }))
   return sqlPromise
 }
 
@@ -68,7 +88,12 @@ export class Cache {
    */
   static async open(options: OpenCacheOptions): Promise<Cache> {
     const name = options.name ?? 'default'
-    const [SQL, backend] = await Promise.all([loadSql(), chooseBackend(name, options.storage ?? 'auto'), initCodec(zstdWasmUrl)])
+    const wasm = { sqlite: options.wasmUrls?.sqlite ?? sqlWasmUrl, zstd: options.wasmUrls?.zstd ?? zstdWasmUrl }
+    const [SQL, backend] = await Promise.all([
+      loadSql(wasm.sqlite),
+      chooseBackend(name, options.storage ?? 'auto'),
+      wasmBytes("zstd's wasm", wasm.zstd).then((bytes) => initCodec(new Uint8Array(bytes))),
+    ])
     const maxBytes = options.maxBytes ?? (await defaultBudget())
     const lowWater = options.lowWater ?? 0.9
     if (!(maxBytes > 0) || !(lowWater > 0 && lowWater <= 1)) {

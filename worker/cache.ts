@@ -24,8 +24,9 @@ const DEFAULT_BUDGET = 1 << 30
 
 /**
  * The bytes of a wasm file the worker runs, fetched here rather than by sql.js or zstd themselves: a
- * file missing where openCache's `wasmUrls` (or the bundler) put it is then a clear error, where zstd's
- * loader would wait forever.
+ * file missing where openCache's `wasmUrls` (or the bundler) put it is then a clear error. zstd's own
+ * loader would wait forever: its promise settles only when the runtime starts, and an aborted load
+ * never rejects it (read in @bokuweb/zstd-wasm's dist/web/module.js, not tried).
  * @throws {StorageUnavailableError} naming the URL.
  */
 async function wasmBytes(what: string, url: string): Promise<ArrayBuffer> {

@@ -214,13 +214,23 @@ test.describe('voxcache/niivue pixel types', () => {
       const vecNv = toNVImage(deriveImage(source, vecData, { components: 3 }))
       let vecWrong = 0
       for (let v = 0; v < n; v++) for (let c = 0; c < 3; c++) if (vecNv.img![c * n + v] !== vecData[v * 3 + c]) vecWrong++
+      const refusals = [{ ...source, data: null }, { ...source, data: new Uint8Array(n - 1) }].map((bad) => {
+        try {
+          toNVImage(bad)
+          return 'shown'
+        } catch (error) {
+          return (error as Error).name
+        }
+      })
       return {
+        refusals,
         wrong: wrong.slice(0, 5),
         types,
         rgb: { datatype: rgbNv.hdr!.datatypeCode, same: rgbNv.img!.every((v, i) => v === rgbData[i]), back: rgbBack.imageType, backSame: (rgbBack.data as Uint8Array).every((v, i) => v === rgbData[i]) },
         vector: { frames: vecNv.nFrame4D, wrong: vecWrong },
       }
     }, [...fixture('standard.nii.gz')])
+    expect(result.refusals).toEqual(['UnsupportedValueError', 'UnsupportedValueError'])
     expect(result.wrong).toEqual([])
     expect(result.types).toEqual({
       int8: 'Int16Array',

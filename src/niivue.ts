@@ -32,12 +32,16 @@ export interface ToNVImageOptions {
  * values above 2^53 lose precision). RGB and RGBA uint8 show in colour. Other multi-component images
  * (vectors, tensors) show one component per frame. A 4-D image's fourth axis becomes NiiVue's frames.
  * @throws {UnsupportedValueError} for an image NiiVue cannot hold: not 2-, 3- or 4-D, or 4-D with several
- *   components per voxel.
+ *   components per voxel; or pixels missing or not as many as the size says.
  */
 export function toNVImage(image: Image, options: ToNVImageOptions = {}): NVImage {
   const { dimension, components, componentType, pixelType } = image.imageType
   if (dimension < 2 || dimension > 4) throw new UnsupportedValueError(`NiiVue shows 2-, 3- and 4-D images, not ${dimension}-D`)
   const size = [0, 1, 2, 3].map((i) => image.size[i] ?? 1) as [number, number, number, number]
+  const voxels = size.reduce((a, b) => a * b, 1)
+  if (!image.data || image.data.length !== voxels * components) {
+    throw new UnsupportedValueError(`the Image's pixels (${image.data?.length ?? 'none'}) are not ${size.join('×')} voxels × ${components} components`)
+  }
   const colour = componentType === 'uint8' && ((components === 3 && pixelType === 'RGB') || (components === 4 && pixelType === 'RGBA'))
   let data: PixelArray
   let datatype: number

@@ -51,7 +51,15 @@ export class VoxCache {
   async #call<T>(fn: (remote: Remote) => Promise<T>): Promise<T> {
     const remote = this.#remote
     if (!remote) throw new ClosedError(`cache "${this.name}" is closed`)
-    return fn(remote)
+    try {
+      return await fn(remote)
+    } catch (error) {
+      // postMessage refuses a buffer of about 2 GiB and more (bench/results-large.md); nothing was sent.
+      if (error instanceof RangeError && error.message.includes('postMessage')) {
+        throw new UnsupportedValueError('the value is too large to send to the cache\'s worker in one buffer (the browser\'s limit is about 2 GiB); it was not sent and is still yours', { cause: error })
+      }
+      throw error
+    }
   }
 
   /** The operation id of `op` applied to `args` (see {@link operationId}). @throws {InvalidKeyError} */

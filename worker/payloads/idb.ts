@@ -1,4 +1,5 @@
 import { clear, createStore, del, get, keys, set, setMany, delMany, type UseStore } from 'idb-keyval'
+import { UnsupportedValueError } from '../../src/errors.js'
 import { splitPath, type Backend } from './backend.js'
 
 /**
@@ -11,7 +12,16 @@ export function createIdbBackend(cacheName: string): Backend {
   return {
     kind: 'idb',
     async writeAtomic(name, parts) {
-      await set(name, new Blob(parts as Uint8Array<ArrayBuffer>[]), store)
+      const file = new Blob(parts as Uint8Array<ArrayBuffer>[])
+      try {
+        await set(name, file, store)
+      } catch (error) {
+        // Chromium's IndexedDB refuses a blob of 512 MiB and more with a DataError (bench/results-large.md).
+        if (error instanceof DOMException && error.name === 'DataError') {
+          throw new UnsupportedValueError(`IndexedDB refused a record of ${file.size} bytes (Chromium's limit is about 512 MiB; OPFS takes up to about 2 GiB)`, { cause: error })
+        }
+        throw error
+      }
     },
     async read(name, at = 0, length) {
       const file = await blob(name)

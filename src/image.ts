@@ -12,6 +12,12 @@ const COMPONENT_OF = Object.fromEntries(Object.entries(COMPONENT_ARRAYS).map(([c
   ComponentType | undefined
 >
 
+/** The component type of an Image whose pixels are `data`; undefined for an array an Image cannot hold. */
+export function componentTypeOf(data: ArrayBufferView): ComponentType | undefined {
+  const name = typedArrayName(data)
+  return name ? COMPONENT_OF[name] : undefined
+}
+
 /**
  * An Image with `source`'s geometry — size, origin, spacing, direction, name and metadata, copied — and
  * `data` as its pixels (not copied). The component type follows `data`'s array type; `components`
@@ -25,9 +31,8 @@ export function deriveImage(
   data: PixelArray,
   { components = source.imageType.components, pixelType }: { components?: number; pixelType?: Image['imageType']['pixelType'] } = {},
 ): Image {
-  const name = typedArrayName(data)
-  const componentType = name ? COMPONENT_OF[name] : undefined
-  if (!componentType) throw new UnsupportedValueError(`an Image's pixels cannot be a ${name ?? typeof data}`)
+  const componentType = componentTypeOf(data)
+  if (!componentType) throw new UnsupportedValueError(`an Image's pixels cannot be a ${typedArrayName(data) ?? typeof data}`)
   if (!Number.isSafeInteger(components) || components < 1) throw new UnsupportedValueError(`components must be a positive integer, not ${components}`)
   const voxels = source.size.reduce((n, s) => n * s, 1)
   if (data.length !== voxels * components) {

@@ -4,7 +4,7 @@
 import { NVImage } from '@niivue/niivue'
 import { UnsupportedValueError } from './errors.js'
 import type { Image } from './types.js'
-import type { PixelArray } from './image.js'
+import { componentTypeOf, type PixelArray } from './image.js'
 
 /** NIfTI-1 datatype codes NiiVue shows. */
 const DT = { uint8: 2, int16: 4, float32: 16, float64: 64, rgb24: 128, uint16: 512, rgba32: 2304 } as const
@@ -111,7 +111,7 @@ export function fromNVImage(nv: NVImage, { copy = true }: FromNVImageOptions = {
     data = img instanceof Float64Array ? new Float64Array(img.length) : new Float32Array(img.length)
     for (let i = 0; i < img.length; i++) data[i] = img[i]! * slope + inter
   } else data = copy ? (img.slice() as PixelArray) : (img as PixelArray)
-  const componentType = COMPONENT[data.constructor.name]
+  const componentType = componentTypeOf(data)
   if (!componentType) throw new UnsupportedValueError(`a NiiVue volume of ${data.constructor.name} cannot be an Image`)
 
   const spacing: number[] = []
@@ -140,16 +140,6 @@ export function fromNVImage(nv: NVImage, { copy = true }: FromNVImageOptions = {
   } as Image
 }
 
-const COMPONENT: Record<string, Image['imageType']['componentType'] | undefined> = {
-  Uint8Array: 'uint8',
-  Int8Array: 'int8',
-  Int16Array: 'int16',
-  Uint16Array: 'uint16',
-  Int32Array: 'int32',
-  Uint32Array: 'uint32',
-  Float32Array: 'float32',
-  Float64Array: 'float64',
-}
 
 /** Pixels in a type NiiVue keeps as they are, with their NIfTI datatype. */
 function scalar(data: PixelArray): [PixelArray, number] {

@@ -3,9 +3,8 @@
 // imports it as it opens, before its first call, and removes it. Nothing leaves the machine.
 import { readFile } from 'node:fs/promises'
 import type { Page } from '@playwright/test'
+import { SEEDS, seedFileName } from './seed-path.js'
 
-/** Where the worker looks (worker/seed.ts): `<SEEDS>/<encodeURIComponent(name)>.sqlite` in OPFS. */
-const SEEDS = 'voxcache-seeds'
 const SQLITE_MAGIC = 'SQLite format 3\0'
 /** A path of the app's origin that the page never serves: answered by seedCache's own route. */
 const SEED_PAGE = '/__voxcache_seed__'
@@ -47,7 +46,7 @@ export async function seedCache(page: Page, sqliteFile: string | Uint8Array, opt
         await writable.write(data)
         await writable.close()
       },
-      { folder: SEEDS, file: `${encodeURIComponent(options.name ?? 'default')}.sqlite`, dataUrl },
+      { folder: SEEDS, file: seedFileName(options.name ?? 'default'), dataUrl },
     )
   } finally {
     await page.unroute(pageUrl)

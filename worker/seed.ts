@@ -2,12 +2,11 @@
 // origin) for the cache of that name to import as it opens, so that an automated run starts warm and
 // offline. The file is removed once imported; a seed that is not a voxcache export fails the open.
 import { InvalidImportError } from '../src/errors.js'
+import { SEEDS, seedFileName } from '../src/seed-path.js'
 import type { ImportReport } from '../src/types.js'
 import type { Cache } from './cache.js'
 import { importDatabase } from './portable.js'
 
-/** The OPFS folder of seeds, at the origin's root; a seed is `<encodeURIComponent(name)>.sqlite`. */
-export const SEEDS = 'voxcache-seeds'
 
 /**
  * Imports the seed left for cache `name`, if there is one, and removes it.
@@ -17,7 +16,7 @@ export const SEEDS = 'voxcache-seeds'
 export async function importSeed(cache: Cache, name: string): Promise<ImportReport | undefined> {
   const dir = await seedsFolder()
   if (!dir) return undefined
-  const fileName = `${encodeURIComponent(name)}.sqlite`
+  const fileName = seedFileName(name)
   let file: File
   try {
     file = await (await dir.getFileHandle(fileName)).getFile()

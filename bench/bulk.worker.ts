@@ -41,7 +41,7 @@ async function build({ name, n, layout, valueChars }: BulkRequest): Promise<{ ms
   const pending: Promise<void>[] = []
   for (let i = 0; i < n; i++) {
     const id = i.toString(16).padStart(64, '0')
-    const record = encodeRecord(smallValue(i, valueChars), { operationId: id, codec: 'none', createdAt })
+    const record = await encodeRecord(smallValue(i, valueChars), { operationId: id, codec: 'none', createdAt })
     const bytes = concatParts(record.parts, record.byteLength)
     recordBytes += bytes.byteLength
     const info = { ...headerInfo(record.header, bytes.byteLength, layout === 'inline'), lastAccessedAt: createdAt }

@@ -79,15 +79,15 @@ const asText = (bytes: Buffer) => bytes.toString('latin1')
 
 /**
  * Byte ranges of every whole copy of `id`'s record inside raw bytes (a snapshot). SQLite leaves stale
- * copies of moved rows in free space, some partly overwritten: a copy counts when its header hash and
- * body checksum hold (xxhash32 and xxhash64, as the record format says).
+ * copies of moved rows in free space, some partly overwritten: a copy counts when its prefix hash and
+ * table checksum hold (xxhash32 and xxhash64, as record format 2 says; frames are checked by the codec).
  */
 async function recordRanges(bytes: Buffer, id: string): Promise<[number, number][]> {
   const ranges: [number, number][] = []
-  const needle = `{"format":1,"operationId":"${id}"`
+  const needle = `{"format":2,"operationId":"${id}"`
   for (let at = asText(bytes).indexOf(needle); at >= 0; at = asText(bytes).indexOf(needle, at + 1)) {
-    const start = at - 16
-    const length = bytes.readUInt32LE(start + 4)
+    const start = at - 64
+    const length = bytes.readUInt32LE(start + 8)
     const headerBytes = bytes.subarray(at, at + length)
     let header: { storedLength: number; checksum: string }
     try {
@@ -95,9 +95,13 @@ async function recordRanges(bytes: Buffer, id: string): Promise<[number, number]
     } catch {
       continue
     }
-    const end = start + align8(16 + length) + header.storedLength
-    if (Number.parseInt(await xxhash32(headerBytes), 16) !== bytes.readUInt32LE(start + 8)) continue
-    if (end > bytes.length || (await xxhash64(bytes.subarray(start + align8(16 + length), end))) !== header.checksum) continue
+    const tableStart = start + align8(64 + length)
+    const tableEnd = tableStart + 48 * bytes.readUInt32LE(start + 44)
+    const end = tableEnd + header.storedLength
+    const prefix = Buffer.from(bytes.subarray(start, start + 64))
+    prefix.fill(0, 12, 16)
+    if (Number.parseInt(await xxhash32(Buffer.concat([prefix, headerBytes])), 16) !== bytes.readUInt32LE(start + 12)) continue
+    if (end > bytes.length || (await xxhash64(bytes.subarray(tableStart, tableEnd))) !== header.checksum) continue
     ranges.push([start, end])
   }
   return ranges
@@ -143,21 +147,29 @@ interface Case {
   rebuilt?: boolean
 }
 
-const bodyOffset = (b: Buffer) => align8(16 + b.readUInt32LE(4))
+/** Where a format-2 record's body starts: after its prefix, header and frame table. */
+const bodyOffset = (b: Buffer) => align8(64 + b.readUInt32LE(8)) + 48 * b.readUInt32LE(44)
 const noNewline = (n: number) => Buffer.from(randomBytes(n).map((x) => (x === 0x0a ? 0x20 : x)))
 
 const payloadCases = (target: 'fileNone' | 'fileZstd'): Case[] => [
   { target, what: 'flip magic', damage: { flip: () => 0 } },
-  { target, what: 'flip magic version digit (VXC1 → VXC3)', damage: { flip: () => 3, bit: 0x02 } },
-  { target, what: 'flip header length', damage: { flip: () => 5 } },
-  { target, what: 'flip header hash', damage: { flip: () => 9 } },
-  { target, what: 'flip inside header JSON', damage: { flip: () => 16 + 30 } },
+  { target, what: 'flip magic version digit (VXC2 → VXC3)', damage: { flip: () => 3, bit: 0x01 } },
+  { target, what: 'flip record flags (sealed bit)', damage: { flip: () => 4, bit: 0x01 } },
+  { target, what: 'flip header length', damage: { flip: () => 9 } },
+  { target, what: 'flip header hash', damage: { flip: () => 13 } },
+  { target, what: 'flip key id', damage: { flip: () => 20 } },
+  { target, what: 'flip frame count', damage: { flip: () => 44 } },
+  { target, what: 'flip table offset', damage: { flip: () => 48 } },
+  { target, what: 'flip inside header JSON', damage: { flip: () => 64 + 30 } },
+  { target, what: 'flip inside the frame table (an offset)', damage: { flip: (b) => align8(64 + b.readUInt32LE(8)) + 25 } },
+  { target, what: 'flip inside the frame table (a frame hash)', damage: { flip: (b) => align8(64 + b.readUInt32LE(8)) + 44 } },
   { target, what: 'flip first body byte', damage: { flip: (b) => bodyOffset(b) } },
   { target, what: 'flip middle of body', damage: { flip: (b) => (bodyOffset(b) + b.length) >> 1 } },
   { target, what: 'flip last byte', damage: { flip: (b) => b.length - 1, bit: 0x80 } },
   { target, what: 'truncate to 0', damage: { truncate: () => 0 } },
   { target, what: 'truncate to 8 (inside prefix)', damage: { truncate: () => 8 } },
-  { target, what: 'truncate inside header', damage: { truncate: () => 16 + 40 } },
+  { target, what: 'truncate inside header', damage: { truncate: () => 64 + 40 } },
+  { target, what: 'truncate inside the frame table', damage: { truncate: (b) => bodyOffset(b) - 7 } },
   { target, what: 'truncate at body start', damage: { truncate: (b) => bodyOffset(b) } },
   { target, what: 'truncate last byte', damage: { truncate: (b) => b.length - 1 } },
   { target, what: 'extend by 1 zero byte', damage: { extend: (b) => Buffer.concat([b, Buffer.alloc(1)]) } },
@@ -173,7 +185,7 @@ const snapshotCases: Case[] = ([
   { target: S, what: 'flip SQLite header', damage: { flip: () => 32 + 18 } },
   // SQLite leaves stale copies of moved rows in free space: one copy damaged, another still salvages.
   { target: S, what: 'flip inline record magic, one copy (inlineJson)', damage: { flip: (b, c) => c.copies.inlineJson![0]![0] } },
-  { target: S, what: 'flip inline record header, every copy (inlineJson)', damage: { flip: (b, c) => c.copies.inlineJson!.map((r) => r[0] + 60) } },
+  { target: S, what: 'flip inline record header, every copy (inlineJson)', damage: { flip: (b, c) => c.copies.inlineJson!.map((r) => r[0] + 64 + 20) } },
   { target: S, what: 'flip inline zstd record body, every copy (inlineZstd)', damage: { flip: (b, c) => c.copies.inlineZstd!.map((r) => r[1] - 2) } },
   { target: S, what: 'flip a digit of the checksum column (fileNone)', damage: { flip: (b, c) => find(b, c.t.checksums.fileNone) + 3, bit: 0x01 } },
   { target: S, what: 'flip a byte in the middle', damage: { flip: (b) => b.length >> 1 } },

@@ -19,6 +19,7 @@ import {
   hostileMutation,
   Rng,
   sameBytes,
+  recordFormat,
   splitRecord,
   withOperationId,
   type Signer,
@@ -29,7 +30,10 @@ const SEED = fuzzSeed(process.env.FUZZ_SEED, 0x1e2e)
 const TESTDATA = new URL('../../shared/testdata/', import.meta.url)
 const COLUMNS = ['operation_id', 'data', 'data_type', 'created_at', 'size_bytes', 'metadata', 'raw_bytes', 'codec',
   'checksum', 'last_accessed_at', 'hits', 'pinned'] as const
-/** Header-only forgeries: a body edit re-signed would need a zstd decoder here to predict its value. */
+/**
+ * Forgeries whose value this test can predict without a zstd decoder: not a body edit re-signed (in
+ * format 2 the table's frame hashes are re-signed with it).
+ */
 const HEADER_FAMILIES = HOSTILE_FAMILIES.filter((f) => f !== 'body')
 
 interface Description {
@@ -202,7 +206,10 @@ function buildRows(rng: Rng, signer: Signer, sources: Source[], count: number, s
       while (m.bytes.byteLength > base.byteLength + 64 * 1024) m = hostileMutation(rng, signer, base, undefined, HEADER_FAMILIES)
       let header: Record<string, unknown> | undefined
       try {
-        header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(m.bytes.subarray(16, 16 + new DataView(m.bytes.buffer).getUint32(4, true))))
+        // Format 2 (what the export holds): the header after the 64-byte prefix, its length at byte 8.
+        const two = recordFormat(m.bytes) === 2
+        const at = two ? 64 : 16
+        header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(m.bytes.subarray(at, at + new DataView(m.bytes.buffer).getUint32(two ? 8 : 4, true))))
       } catch {
         header = undefined
       }

@@ -3,8 +3,8 @@
 // readable, and are rewritten in the current format. Newer: an index schema, snapshot envelope or
 // journal version from a newer voxcache makes openCache fail with SchemaVersionError and leaves every
 // file byte for byte; a newer record is refused (SchemaVersionError naming it) and left where it is,
-// while the rest of the cache keeps working. Record format 1 is the only one there has been, so there
-// is no older record to migrate.
+// while the rest of the cache keeps working. Records of format 1 (what 0.x wrote; test/format1.ts is
+// its encoder) are read as they are, whole and by region, beside this release's format 2.
 import { createHash } from 'node:crypto'
 import type { Page } from '@playwright/test'
 import { createXXHash64, xxhash32 } from 'hash-wasm'
@@ -28,9 +28,12 @@ interface SourceEntry {
   inline: boolean
 }
 
-/** Four entries made by this voxcache (two small enough to be inline), with their records' bytes. */
-async function sourceEntries(page: Page): Promise<SourceEntry[]> {
-  const out = await page.evaluate(async () => {
+/**
+ * Four entries made by this voxcache (two small enough to be inline), with their records' bytes: as
+ * this release writes them (format 2), or as 0.x wrote them (format 1).
+ */
+async function sourceEntries(page: Page, format: 1 | 2 = 2): Promise<SourceEntry[]> {
+  const out = await page.evaluate(async (format) => {
     const lib = window.voxcacheLib!
     const cache = await lib.openCache({ name: 'vx-source', storage: 'memory' })
     const random = (n: number) => crypto.getRandomValues(new Uint8Array(n))
@@ -44,24 +47,31 @@ async function sourceEntries(page: Page): Promise<SourceEntry[]> {
         metadata: new Map(), data: random(32 * 32 * 8),
       }, 'none'],
     ]
-    const entries: { id: string; digest: string; inline: boolean }[] = []
+    const base64 = (bytes: Uint8Array) => {
+      let binary = ''
+      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+      return btoa(binary)
+    }
+    const entries: { id: string; digest: string; inline: boolean; format1?: string }[] = []
     for (const [i, [value, codec]] of values.entries()) {
       const id = await lib.operationId('versions', { i })
       const digest = await globalThis.vxDigest!(value)
+      // Before store(), which takes the buffer over.
+      const format1 = format === 1 ? base64(await window.voxcacheTest!.encodeRecord1(value as never, { operationId: id, codec, metadata: { i } })) : undefined
       const info = await cache.store(id, value as never, { codec, metadata: { i } })
-      entries.push({ id, digest, inline: info.inline })
+      entries.push({ id, digest, inline: info.inline, format1 })
     }
     const bytes = new Uint8Array(await (await cache.exportDatabase()).arrayBuffer())
     await cache.close()
-    let binary = ''
-    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
-    return { entries, exported: btoa(binary) }
-  })
+    return { entries, exported: base64(bytes) }
+  }, format)
   const db = new SQL.Database(Buffer.from(out.exported, 'base64'))
   const records = new Map(db.exec('SELECT operation_id, data FROM results')[0]!.values.map(([id, data]) => [id as string, Buffer.from(data as Uint8Array)]))
   db.close()
   expect(out.entries.map((e) => e.inline)).toEqual([true, true, false, false])
-  return out.entries.map((e) => ({ ...e, record: records.get(e.id)! }))
+  const result = out.entries.map(({ format1, ...e }) => ({ ...e, record: format1 ? Buffer.from(format1, 'base64') : records.get(e.id)! }))
+  expect(result.map((e) => e.record.subarray(0, 4).toString('latin1'))).toEqual(new Array(4).fill(`VXC${format}`))
+  return result
 }
 
 interface Header {
@@ -72,7 +82,12 @@ interface Header {
   createdAt: string
   metadata: unknown
 }
-const headerOf = (record: Buffer) => JSON.parse(record.subarray(16, 16 + record.readUInt32LE(4)).toString('utf8')) as Header
+/** A record's header: format 1 after a 16-byte prefix (length at 4), format 2 after 64 (length at 8). */
+const headerOf = (record: Buffer) => {
+  const two = record[3] === 0x32
+  const at = two ? 64 : 16
+  return JSON.parse(record.subarray(at, at + record.readUInt32LE(two ? 8 : 4)).toString('utf8')) as Header
+}
 
 /** The journal row (RowRecord) of an entry, as both releases write it. */
 function row(e: SourceEntry, extra: { hits?: number; pinned?: boolean } = {}) {
@@ -145,7 +160,7 @@ async function openFails(page: Page, cache: string) {
 const values = (entries: SourceEntry[]): Outcome[] => entries.map((e) => ({ kind: 'value', digest: e.digest }))
 
 test("VoxLogicA-2's results table (schema 1, bare SQLite) opens migrated, every entry readable", async ({ page }) => {
-  const entries = await sourceEntries(page)
+  const entries = await sourceEntries(page, 1)
   const db = new SQL.Database()
   db.run(`CREATE TABLE results (operation_id TEXT PRIMARY KEY, data BLOB, data_type TEXT NOT NULL,
     created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, size_bytes INTEGER, metadata TEXT)`)
@@ -177,8 +192,8 @@ test("VoxLogicA-2's results table (schema 1, bare SQLite) opens migrated, every 
   expect([...files.keys()].filter((p) => p.startsWith('quarantine/'))).toEqual([])
 })
 
-test("the previous release's files (bare SQLite snapshot, journal version 1) open with every change, and are rewritten", async ({ page }) => {
-  const entries = await sourceEntries(page)
+test("the previous release's files (bare SQLite snapshot, journal version 1, format-1 records) open with every change, and are rewritten", async ({ page }) => {
+  const entries = await sourceEntries(page, 1)
   const [a, b, c, d] = entries as [SourceEntry, SourceEntry, SourceEntry, SourceEntry]
   // The snapshot holds a and c; the journal adds b (inline) and d, then a touch and a pin.
   const journal = [
@@ -201,6 +216,18 @@ test("the previous release's files (bare SQLite snapshot, journal version 1) ope
   }, c.id)
   expect(info).toMatchObject({ pinned: true, lastAccessedAt: expect.any(String) })
   expect(info!.hits).toBeGreaterThanOrEqual(3) // 3 from the old journal, plus the reads above
+  // A box of the format-1 image (d: 32 × 32 × 8 uint8), read by region, is the crop of the whole.
+  const region = await page.evaluate(async (id) => {
+    const cache = await window.voxcacheLib!.openCache({ name: 'vx-prev' })
+    const whole = (await cache.retrieveImage(id))!
+    const box = (await cache.retrieveRegion(id, { index: [3, 4, 2], size: [20, 9, 5] }))!
+    await cache.close()
+    const data = whole.data as Uint8Array
+    const crop: number[] = []
+    for (let z = 2; z < 7; z++) for (let y = 4; y < 13; y++) for (let x = 3; x < 23; x++) crop.push(data[(z * 32 + y) * 32 + x]!)
+    return { same: crop.every((v, i) => (box.data as Uint8Array)[i] === v) && crop.length === (box.data as Uint8Array).length, origin: box.origin, size: box.size }
+  }, d.id)
+  expect(region).toEqual({ same: true, origin: [3, 4, 4], size: [20, 9, 5] }) // spacing [1, 1, 2]
 
   const files = await readCacheFiles(page, 'vx-prev')
   expect(files.get('index.sqlite')!.subarray(0, 4).toString('latin1')).toBe('VXIX')
@@ -234,18 +261,23 @@ test.describe('an index from a newer voxcache is refused and left byte for byte'
 })
 
 test.describe('a record from a newer voxcache is refused, left where it is, and the rest keeps working', () => {
-  /** A record of format 2: magic VXC1, `"format":2` in a header whose hash holds. */
-  async function format2(record: Buffer): Promise<Buffer> {
+  /** A format-2 record edited and signed again, as a newer writer would: prefix hash over the new prefix and header. */
+  async function resigned(record: Buffer, edit: (out: Buffer) => void): Promise<Buffer> {
     const out = Buffer.from(record)
-    const length = out.readUInt32LE(4)
-    const at = out.indexOf('"format":1', 16) + '"format":'.length
-    out[at] = 0x32
-    out.writeUInt32LE(Number.parseInt(await xxhash32(out.subarray(16, 16 + length)), 16), 8)
+    edit(out)
+    const length = out.readUInt32LE(8)
+    const prefix = Buffer.from(out.subarray(0, 64))
+    prefix.fill(0, 12, 16)
+    out.writeUInt32LE(Number.parseInt(await xxhash32(Buffer.concat([prefix, out.subarray(64, 64 + length)])), 16), 12)
     return out
   }
   const cases: [string, boolean, (record: Buffer) => Promise<Buffer>][] = [
-    ['magic VXC2, a layout of its own, not in the index', false, async () => Buffer.concat([Buffer.from('VXC2'), Buffer.alloc(12, 0xff), Buffer.from('tomorrow')])],
-    ['format 2 in a VXC1 header, indexed', true, format2],
+    ['magic VXC3, a layout of its own, not in the index', false, async () => Buffer.concat([Buffer.from('VXC3'), Buffer.alloc(12, 0xff), Buffer.from('tomorrow')])],
+    ['format 3 under magic VXC3 in format 2\'s layout, indexed', true, (record) => resigned(record, (out) => {
+      out.write('VXC3', 0, 'latin1')
+      out[out.indexOf('"format":2', 64) + '"format":'.length] = 0x33
+    })],
+    ['a sealed (encrypted) record, indexed', true, (record) => resigned(record, (out) => out.writeUInt32LE(1, 4))],
   ]
   for (const [what, indexed, make] of cases) {
     test(what, async ({ page }) => {

@@ -4,9 +4,10 @@ import type { CacheApi } from '../worker/service.js'
 import { installErrorChannel, fromWire } from './error-channel.js'
 import { onceLock } from './locks.js'
 import { CacheFullError, ClosedError, CorruptEntryError, StorageUnavailableError, UnsupportedValueError } from './errors.js'
-import { assertJsonValue, classify, isImage } from './codec/values.js'
+import { assertJsonValue, classify, isImage, type Classified } from './codec/values.js'
+import { CHUNK_BYTES, frameLayout } from './codec/layout.js'
 import { assertOperationId, operationId } from './operation-id.js'
-import { forTransfer, transferring } from './transfer.js'
+import { forTransfer, MAX_MESSAGE_BYTES, transferring } from './transfer.js'
 import type {
   CacheStats,
   DecodeInput,
@@ -14,8 +15,10 @@ import type {
   EvictionInfo,
   ExportFormat,
   Image,
+  ImageInfo,
   ImportReport,
   ListOptions,
+  RegionOptions,
   MemoizeResult,
   OpenCacheOptions,
   StorageKind,
@@ -71,6 +74,8 @@ export class VoxCache {
    * Stores `value` under `id`. The pixel buffer is transferred to the worker, not copied: afterwards
    * the typed array you passed is detached (length 0). Keep using a value by retrieving it, or use
    * memoize, which hands the stored value back. A view on part of a larger buffer is copied instead.
+   * A value past about 2 GiB (one message's limit) is sent in copies of 256 MiB instead, and stays
+   * yours; the worker writes it in chunks as they come (read it back with retrieveRegion).
    * @throws {InvalidKeyError} when `id` is not an operation id.
    * @throws {UnsupportedValueError} when the value is not storable, or `options.metadata` is not plain
    *   JSON, nests past 256 levels or uses a reserved key (`__proto__`, `constructor`, `prototype`);
@@ -80,10 +85,35 @@ export class VoxCache {
    */
   store(id: string, value: Value, options?: StoreOptions): Promise<EntryInfo> {
     assertOperationId(id)
-    classify(value) // refuse before the buffer is detached
+    const classified = classify(value) // refuse before the buffer is detached
     assertJsonValue(options?.metadata ?? null, 'metadata', true)
+    if (classified.dataType !== 'json' && classified.bytes.byteLength > MAX_MESSAGE_BYTES) return this.#storeInPieces(id, classified, options)
     const { value: sent, transfer } = forTransfer(value)
     return this.#call((r) => r.store(id, transferring(sent, transfer), options))
+  }
+
+  /**
+   * A value past one message (about 2 GiB) goes to the worker in copies of up to 256 MiB of whole
+   * frames, each transferred, while the worker writes chunks as they fill: the page holds the value and
+   * one piece, the worker a chunk or two. The value stays the caller's (nothing is detached).
+   */
+  async #storeInPieces(id: string, classified: Exclude<Classified, { dataType: 'json' }>, options?: StoreOptions): Promise<EntryInfo> {
+    const image = classified.dataType === 'Image' ? classified.image : undefined
+    const bytes = classified.bytes
+    const { frameBytes } = frameLayout(classified.dataType, image)
+    const piece = Math.max(frameBytes, Math.floor(CHUNK_BYTES / frameBytes) * frameBytes)
+    const shape = { dataType: classified.dataType, rawLength: bytes.byteLength, ...(image ? { image } : {}) }
+    const token = await this.#call((r) => r.storeBegin(id, shape, options))
+    try {
+      for (let at = 0; at < bytes.byteLength; at += piece) {
+        const part = bytes.slice(at, Math.min(bytes.byteLength, at + piece))
+        await this.#call((r) => r.storePiece(token, Comlink.transfer(part, [part.buffer])))
+      }
+      return await this.#call((r) => r.storeEnd(token))
+    } catch (error) {
+      await this.#call((r) => r.storeAbort(token)).catch(() => undefined)
+      throw error
+    }
   }
 
   /**
@@ -106,6 +136,30 @@ export class VoxCache {
     const value = await this.retrieve(id)
     if (value === undefined || isImage(value)) return value
     throw new UnsupportedValueError(`the value stored under ${id} is not an Image`)
+  }
+
+  /**
+   * A box of the Image stored under `id`, or `undefined` on a miss: `index` is its first voxel and
+   * `size` its extent along each axis (x first). The result's origin is moved to the box's first voxel
+   * (origin + direction · (spacing ⊙ index)); spacing and direction are kept. Only the frames the box
+   * touches are read and decompressed (records of voxcache 0.x are read whole, then cropped), so a slice
+   * of a large volume costs about the slice. This is how a value past about 2 GiB, which retrieve
+   * refuses, is read. Its buffer is transferred to you.
+   * @throws {UnsupportedValueError} when the entry is not an Image or the box does not fit inside it.
+   * @throws {CorruptEntryError} when a frame it reads is damaged (the entry is quarantined).
+   */
+  retrieveRegion(id: string, region: RegionOptions): Promise<Image | undefined> {
+    return this.#call((r) => r.retrieveRegion(id, { index: [...region.index], size: [...region.size] }) as Promise<Image | undefined>)
+  }
+
+  /**
+   * The type, geometry (size, spacing, origin, direction) and metadata of the Image stored under `id`,
+   * from its record's header alone (no pixels read; no hit counted), or `undefined` on a miss: what a
+   * viewer needs to choose regions before reading any.
+   * @throws {UnsupportedValueError} when the entry is not an Image.
+   */
+  imageInfo(id: string): Promise<ImageInfo | undefined> {
+    return this.#call((r) => r.imageInfo(id))
   }
 
   /** Whether `id` is stored. */
@@ -198,7 +252,15 @@ export class VoxCache {
       }
       if (hit !== undefined) return { id, value: hit.value as T, hit: true, info: hit.info }
       const value = await compute()
-      classify(value)
+      const classified = classify(value)
+      if (classified.dataType !== 'json' && classified.bytes.byteLength > MAX_MESSAGE_BYTES) {
+        // Sent in pieces (the value stays here): a full cache still hands the value back.
+        const info = await this.#storeInPieces(id, classified, options).catch((error: unknown) => {
+          if (error instanceof CacheFullError) return undefined
+          throw error
+        })
+        return { id, value, hit: false, info }
+      }
       const { value: sent, transfer } = forTransfer(value)
       const result = await this.#call((r) => r.storeAndReturn(id, transferring(sent, transfer), options))
       if (result.error) {

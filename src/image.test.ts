@@ -65,9 +65,9 @@ describe('deriveImage', () => {
     expect(() => deriveImage(source(), new Uint8ClampedArray(24) as unknown as Uint8Array)).toThrow(/Uint8ClampedArray/)
   })
 
-  it('is an Image the record codec stores and reads back exactly', () => {
+  it('is an Image the record codec stores and reads back exactly', async () => {
     const out = deriveImage(source(), Float64Array.from({ length: 24 }, (_, i) => i / 3))
-    const record = encodeRecord(out, { operationId: ID, codec: 'zstd' })
+    const record = await encodeRecord(out, { operationId: ID, codec: 'zstd' })
     const back = decodeRecord(ID, concatParts(record.parts, record.byteLength)).value as Image
     expect(back.imageType).toEqual(out.imageType)
     expect([...(back.data as Float64Array)]).toEqual([...(out.data as Float64Array)])

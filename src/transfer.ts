@@ -3,6 +3,12 @@ import * as Comlink from 'comlink'
 import { isImage } from './codec/values.js'
 import type { Image, StorableTypedArray, Value } from './types.js'
 
+/**
+ * The largest buffer voxcache sends across the worker boundary in one message: Chromium's postMessage
+ * refused 1.999 GiB and took 1.99 GiB (bench/results-large.md).
+ */
+export const MAX_MESSAGE_BYTES = 2 ** 31 - 2 ** 24
+
 function owned<T extends ArrayBufferView>(view: T): T {
   // A view on part of a buffer (or on shared memory) cannot be handed over without taking the rest of
   // the buffer with it, so such a view is copied into a buffer of its own first.

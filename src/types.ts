@@ -123,6 +123,15 @@ export interface EntryInfo {
   inline: boolean
 }
 
+/** What an Image is without its pixels: type, geometry, name and metadata (cache.imageInfo). */
+export type ImageInfo = Omit<Image, 'data'>
+
+/** A box of an image for retrieveRegion: its first voxel and its extent along each axis (x first). */
+export interface RegionOptions {
+  index: readonly number[]
+  size: readonly number[]
+}
+
 export interface ListOptions {
   /** Default `lastAccessed` (most recent first). */
   orderBy?: 'lastAccessed' | 'created' | 'size' | 'id'

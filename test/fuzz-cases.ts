@@ -1,9 +1,12 @@
-// Test support, not part of the library: seeded mutations of real VXC1 records, shared by the codec's
-// fuzz test (src/codec/record.fuzz.test.ts) and the import fuzz (e2e/fuzz-import.spec.ts).
+// Test support, not part of the library: seeded mutations of real records (format 2, VXC2, as voxcache
+// writes them now, and format 1, VXC1, as 0.x wrote them), shared by the codec's fuzz test
+// (src/codec/record.fuzz.test.ts) and the import fuzz (e2e/fuzz-import.spec.ts).
 //
-// It knows the record layout on its own (magic | u32 header length | u32 xxhash32 of header | u32 0 |
-// header JSON | pad8 | body) and signs with hash-wasm directly rather than through the codec, so that a
-// forged record is built the way an attacker would build one, not the way the code under test expects.
+// It knows both layouts on its own — format 1: magic | u32 header length | u32 xxhash32 of header |
+// u32 0 | header JSON | pad8 | body; format 2: the 64-byte prefix, header JSON, pad8, 48-byte frame
+// entries, body (README, "Record format 2") — and signs with hash-wasm directly rather than through the
+// codec, so that a forged record is built the way an attacker would build one, not the way the code
+// under test expects.
 // It imports nothing that needs the zstd alias: Playwright's test process loads it as plain TypeScript.
 import { createXXHash32, createXXHash64, type IHasher } from 'hash-wasm'
 
@@ -49,6 +52,8 @@ export function fuzzSeed(env: string | undefined, fallback = 0x5eed1): number {
 export interface Signer {
   headerHash(bytes: Uint8Array): number
   bodyChecksum(body: Uint8Array): string
+  /** Format 2: xxhash32 of the prefix (bytes 12..16 as zero) and the header. */
+  prefixHash(prefix: Uint8Array, header: Uint8Array): number
 }
 
 let signer: Promise<Signer> | undefined
@@ -60,6 +65,11 @@ export function createSigner(): Promise<Signer> {
     return {
       headerHash: (bytes) => Number.parseInt(h32.init().update(bytes).digest('hex'), 16),
       bodyChecksum: (body) => h64.init().update(body).digest('hex'),
+      prefixHash: (prefix, header) => {
+        const p = prefix.slice(0, 64)
+        p.fill(0, 12, 16)
+        return Number.parseInt(h32.init().update(p).update(header).digest('hex'), 16)
+      },
     }
   })()
   return signer
@@ -67,36 +77,141 @@ export function createSigner(): Promise<Signer> {
 
 const align8 = (n: number) => (n + 7) & ~7
 
-/** A record taken apart: the header as text and as an object, and the body. */
+/** A record taken apart: the header as text and as an object, format 2's table and prefix fields, and the body. */
 export interface RecordParts {
+  format: 1 | 2
   headerText: string
   header: Record<string, unknown>
+  /** Format 2: the frame table's bytes. */
+  table?: Uint8Array
+  /** Format 2: the prefix's flags, key id and nonce base. */
+  prefix?: PrefixFields
   body: Uint8Array
 }
 
+export interface PrefixFields {
+  flags: number
+  keyId: Uint8Array
+  nonceBase: Uint8Array
+  /** The frame count to write, when not the table's (a lie). */
+  frameCount?: number
+}
+
+export const recordFormat = (bytes: Uint8Array): 1 | 2 => (bytes[3] === 0x32 ? 2 : 1)
+
 /** Takes a well-formed record apart (only ever called on originals, never on mutants). */
 export function splitRecord(bytes: Uint8Array): RecordParts {
-  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true)
-  const headerText = new TextDecoder().decode(bytes.subarray(16, 16 + length))
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (recordFormat(bytes) === 1) {
+    const length = dv.getUint32(4, true)
+    const headerText = new TextDecoder().decode(bytes.subarray(16, 16 + length))
+    return { format: 1, headerText, header: JSON.parse(headerText) as Record<string, unknown>, body: bytes.slice(align8(16 + length)) }
+  }
+  const length = dv.getUint32(8, true)
+  const headerText = new TextDecoder().decode(bytes.subarray(64, 64 + length))
+  const tableOffset = align8(64 + length)
+  const tableEnd = tableOffset + 48 * dv.getUint32(44, true)
   return {
+    format: 2,
     headerText,
     header: JSON.parse(headerText) as Record<string, unknown>,
-    body: bytes.slice(align8(16 + length)),
+    table: bytes.slice(tableOffset, tableEnd),
+    prefix: { flags: dv.getUint32(4, true), keyId: bytes.slice(16, 32), nonceBase: bytes.slice(32, 44) },
+    body: bytes.slice(tableEnd),
   }
 }
 
-/** Builds a record from header text and a body, with a valid header hash (the forger's tool). */
-export function buildRecord(s: Signer, headerText: string, body: Uint8Array): Uint8Array {
+/**
+ * Builds a record from header text and a body with a valid header hash (the forger's tool): format 1,
+ * or format 2 when a table is given.
+ */
+export function buildRecord(s: Signer, headerText: string, body: Uint8Array, table?: Uint8Array, prefix?: PrefixFields): Uint8Array {
   const header = new TextEncoder().encode(headerText)
-  const bodyOffset = align8(16 + header.byteLength)
-  const out = new Uint8Array(bodyOffset + body.byteLength)
-  out.set([0x56, 0x58, 0x43, 0x31], 0)
+  if (!table) {
+    const bodyOffset = align8(16 + header.byteLength)
+    const out = new Uint8Array(bodyOffset + body.byteLength)
+    out.set([0x56, 0x58, 0x43, 0x31], 0)
+    const dv = new DataView(out.buffer)
+    dv.setUint32(4, header.byteLength, true)
+    dv.setUint32(8, s.headerHash(header), true)
+    out.set(header, 16)
+    out.set(body, bodyOffset)
+    return out
+  }
+  const tableOffset = align8(64 + header.byteLength)
+  const out = new Uint8Array(tableOffset + table.byteLength + body.byteLength)
+  out.set([0x56, 0x58, 0x43, 0x32], 0)
   const dv = new DataView(out.buffer)
-  dv.setUint32(4, header.byteLength, true)
-  dv.setUint32(8, s.headerHash(header), true)
-  out.set(header, 16)
-  out.set(body, bodyOffset)
+  dv.setUint32(4, prefix?.flags ?? 0, true)
+  dv.setUint32(8, header.byteLength, true)
+  if (prefix) {
+    out.set(prefix.keyId.subarray(0, 16), 16)
+    out.set(prefix.nonceBase.subarray(0, 12), 32)
+  }
+  dv.setUint32(44, prefix?.frameCount ?? table.byteLength / 48, true)
+  dv.setBigUint64(48, BigInt(tableOffset), true)
+  out.set(header, 64)
+  dv.setUint32(12, s.prefixHash(out.subarray(0, 64), header), true)
+  out.set(table, tableOffset)
+  out.set(body, tableOffset + table.byteLength)
   return out
+}
+
+/** A format-2 frame-table entry, as numbers (the u64 hash as a bigint). */
+export interface TableEntry {
+  rawOffset: number
+  rawLength: number
+  firstSlice: number
+  sliceCount: number
+  chunk: number
+  storedOffset: number
+  storedLength: number
+  flags: number
+  hash: bigint
+}
+
+export function readTable(table: Uint8Array): TableEntry[] {
+  const dv = new DataView(table.buffer, table.byteOffset, table.byteLength)
+  const out: TableEntry[] = []
+  for (let at = 0; at + 48 <= table.byteLength; at += 48) {
+    out.push({
+      rawOffset: Number(dv.getBigUint64(at, true)),
+      rawLength: dv.getUint32(at + 8, true),
+      firstSlice: dv.getUint32(at + 12, true),
+      sliceCount: dv.getUint32(at + 16, true),
+      chunk: dv.getUint32(at + 20, true),
+      storedOffset: Number(dv.getBigUint64(at + 24, true)),
+      storedLength: dv.getUint32(at + 32, true),
+      flags: dv.getUint32(at + 36, true),
+      hash: dv.getBigUint64(at + 40, true),
+    })
+  }
+  return out
+}
+
+/** Entries back to bytes; numbers out of a field's range wrap as the field would hold them. */
+export function writeTable(entries: readonly TableEntry[]): Uint8Array {
+  const out = new Uint8Array(entries.length * 48)
+  const dv = new DataView(out.buffer)
+  const u64 = (n: number) => BigInt.asUintN(64, BigInt(Math.trunc(Number.isFinite(n) ? n : 0)))
+  entries.forEach((e, i) => {
+    const at = i * 48
+    dv.setBigUint64(at, u64(e.rawOffset), true)
+    dv.setUint32(at + 8, e.rawLength >>> 0, true)
+    dv.setUint32(at + 12, e.firstSlice >>> 0, true)
+    dv.setUint32(at + 16, e.sliceCount >>> 0, true)
+    dv.setUint32(at + 20, e.chunk >>> 0, true)
+    dv.setBigUint64(at + 24, u64(e.storedOffset), true)
+    dv.setUint32(at + 32, e.storedLength >>> 0, true)
+    dv.setUint32(at + 36, e.flags >>> 0, true)
+    dv.setBigUint64(at + 40, BigInt.asUintN(64, e.hash), true)
+  })
+  return out
+}
+
+/** xxhash64 of bytes as the table's u64 (hash-wasm's hex digest read as a number). */
+export function frameHash64(s: Signer, bytes: Uint8Array): bigint {
+  return BigInt(`0x${s.bodyChecksum(bytes)}`)
 }
 
 export interface Mutant {
@@ -112,9 +227,11 @@ export interface Mutant {
 /** A position, half the time in the prefix and header (where the parser lives), else anywhere. */
 function position(rng: Rng, bytes: Uint8Array): number {
   if (bytes.byteLength === 0) return 0
-  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true)
-  const head = Math.min(bytes.byteLength, align8(16 + length) + 32)
-  return rng.chance(0.5) ? rng.int(head) : rng.int(bytes.byteLength)
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  let head = bytes.byteLength
+  if (bytes.byteLength >= 64 && recordFormat(bytes) === 2) head = align8(64 + dv.getUint32(8, true)) + 48 * dv.getUint32(44, true) + 32
+  else if (bytes.byteLength >= 16) head = align8(16 + dv.getUint32(4, true)) + 32
+  return rng.chance(0.5) ? rng.int(Math.min(bytes.byteLength, head)) : rng.int(bytes.byteLength)
 }
 
 const SPECIAL = [0x00, 0xff, 0x7f, 0x80, 0x01, 0x22, 0x5c, 0x7b, 0x7d, 0x2d, 0x30, 0x39, 0x65]
@@ -170,13 +287,15 @@ export function blindMutation(rng: Rng, bytes: Uint8Array, other: Uint8Array): M
       return out(concat(bytes.subarray(0, cut), other.subarray(cut2)))
     }
     case 'prefix': {
-      // The 16-byte prefix: header length, header hash and the reserved word.
+      // Format 1's 16-byte prefix (header length, header hash, the reserved word), or format 2's 64
+      // (flags, header length, hash, key id, nonce, frame count, table offset, reserved).
       const b = bytes.slice()
       const dv = new DataView(b.buffer)
-      const field = rng.pick([4, 8, 12])
-      const length = dv.getUint32(4, true)
-      const value = rng.pick([0, 1, 2, 0xffffffff, 1 << 20, (1 << 20) + 1, length + 1, length - 1, length + 8, rng.u32()])
-      if (b.byteLength >= 16) dv.setUint32(field, value >>> 0, true)
+      const two = b.byteLength >= 64 && recordFormat(b) === 2
+      const field = rng.pick(two ? [4, 8, 12, 16, 32, 44, 48, 52, 56, 60] : [4, 8, 12])
+      const near = dv.getUint32(two && field !== 4 ? field : 4, true)
+      const value = rng.pick([0, 1, 2, 0xffffffff, 1 << 20, (1 << 20) + 1, near + 1, near - 1, near + 8, rng.u32()])
+      if (b.byteLength >= field + 4) dv.setUint32(field, value >>> 0, true)
       return out(b)
     }
   }
@@ -223,8 +342,11 @@ function nested(depth: number): string {
 
 export const HOSTILE_FAMILIES = [
   'lengths', 'frames', 'tiny-frames', 'frame-size', 'codec', 'data-type', 'image-size', 'image-type',
-  'image-geometry', 'forbidden-key', 'metadata', 'fields', 'body',
+  'image-geometry', 'forbidden-key', 'metadata', 'fields', 'body', 'chunks', 'prefix2',
 ] as const
+type Family = (typeof HOSTILE_FAMILIES)[number]
+/** Families that mean something else for format 2 (its frame table, chunks and prefix): hostile2(). */
+const FORMAT2_OWN: ReadonlySet<Family> = new Set(['frames', 'tiny-frames', 'frame-size', 'body', 'chunks', 'prefix2'])
 
 /**
  * One hostile mutation of the record `bytes`, re-signed. Some results are valid records of another
@@ -238,12 +360,14 @@ export function hostileMutation(
   bombFrame?: (raw: number) => Uint8Array,
   families: readonly (typeof HOSTILE_FAMILIES)[number][] = HOSTILE_FAMILIES,
 ): Mutant {
-  const { header: original, body: originalBody } = splitRecord(bytes)
+  const parts = splitRecord(bytes)
+  const { header: original, body: originalBody } = parts
   const h = JSON.parse(JSON.stringify(original)) as Header
   let body = originalBody
   let text: string | undefined
   let resignBody = false
   const family = rng.pick(families)
+  if (parts.format === 2 && FORMAT2_OWN.has(family)) return hostile2(rng, s, parts, h, family, bombFrame)
   const image = h.image as Image | undefined
   const frames = h.frames as number[] | undefined
   switch (family) {
@@ -425,6 +549,16 @@ export function hostileMutation(
       break
     }
   }
+  if (parts.format === 2) {
+    // The table is the original's, so its checksum in the header still holds (unless 'fields' forged it).
+    return { family: `${family}`, bytes: buildRecord(s, text ?? JSON.stringify(h), body, parts.table, parts.prefix), resigned: true }
+  }
+  if (family === 'chunks') h.chunks = [{ storedLength: h.storedLength, sha256: '0'.repeat(64) }]
+  if (family === 'prefix2') {
+    const out = buildRecord(s, JSON.stringify(h), body)
+    new DataView(out.buffer).setUint32(12, rng.pick([1, 0x80000000, rng.u32() | 1]), true)
+    return { family, bytes: out, resigned: true }
+  }
   if (resignBody) {
     h.checksum = s.bodyChecksum(body)
     if (text === undefined && family !== 'lengths') h.storedLength = body.byteLength
@@ -432,10 +566,166 @@ export function hostileMutation(
   return { family: `${family}`, bytes: buildRecord(s, text ?? JSON.stringify(h), body), resigned: true }
 }
 
+/** A number that fits a u32 field but is wrong: off by a little, zero, the largest, or random. */
+function hostileU32(rng: Rng, near: number): number {
+  return rng.pick([near + 1, near - 1, near + 8, 0, 1, 0xffffffff, 0x80000000, near * 2, rng.u32(), 64 * MIB]) >>> 0
+}
+
+/**
+ * Format 2's own hostile mutations, re-signed: the frame table (entries, counts), a bomb of frames
+ * claiming the largest raw size, the frame size, frame bytes (with their hash re-signed in the table),
+ * the chunk list, and the prefix's flags, key id and nonce. The table's checksum in the header is
+ * recomputed, so the checks behind it are what must refuse.
+ */
+function hostile2(rng: Rng, s: Signer, parts: RecordParts, h: Header, family: Family, bombFrame?: (raw: number) => Uint8Array): Mutant {
+  let entries = readTable(parts.table!).map((e) => ({ ...e }))
+  let body = parts.body
+  const prefix: PrefixFields = { ...parts.prefix! }
+  const chunks = (h.chunks as { storedLength: number; sha256: string }[]).map((c) => ({ ...c }))
+  /** Frame i's stored bytes replaced: later offsets, the chunk's length and the stored length follow. */
+  const replaceFrame = (i: number, bytes: Uint8Array, flags = entries[i]!.flags) => {
+    const e = entries[i]!
+    const start = e.storedOffset
+    body = concat(body.subarray(0, start), bytes, body.subarray(start + e.storedLength))
+    const delta = bytes.byteLength - e.storedLength
+    for (const later of entries.slice(i + 1)) later.storedOffset += delta
+    entries[i] = { ...e, storedLength: bytes.byteLength, flags, hash: frameHash64(s, bytes) }
+    chunks[0]!.storedLength += delta
+    h.storedLength = (h.storedLength as number) + delta
+  }
+  switch (family) {
+    case 'frames': {
+      if (entries.length === 0) {
+        entries = [{ rawOffset: 0, rawLength: 1, firstSlice: 0, sliceCount: 0, chunk: 0, storedOffset: 0, storedLength: 1, flags: 0, hash: 0n }]
+        break
+      }
+      const i = rng.int(entries.length)
+      const e = entries[i]!
+      const choice = rng.int(8)
+      if (choice === 0) {
+        const key = rng.pick(['rawOffset', 'rawLength', 'firstSlice', 'sliceCount', 'chunk', 'storedOffset', 'storedLength', 'flags'] as const)
+        e[key] = key === 'flags' ? rng.pick([0, 1, 2, 3, 0x80000000]) : hostileU32(rng, e[key])
+      } else if (choice === 1 && entries.length > 1) {
+        const j = (i + 1 + rng.int(entries.length - 1)) % entries.length
+        ;[entries[i], entries[j]] = [entries[j]!, entries[i]!]
+      } else if (choice === 2) {
+        entries.splice(i, 1)
+      } else if (choice === 3) {
+        entries.splice(i, 0, { ...e })
+      } else if (choice === 4) {
+        e.flags ^= 1
+      } else if (choice === 5 && entries.length > 1 && i + 1 < entries.length) {
+        // A frame boundary moved: the two frames' stored ranges overlap or leave a gap, lengths still summing.
+        const k = rng.pick([1, 7, 100])
+        e.storedLength += k
+        entries[i + 1]!.storedOffset += k
+        entries[i + 1]!.storedLength -= k
+      } else if (choice === 6) {
+        prefix.frameCount = entries.length + rng.pick([1, -1, 1000])
+      } else if (i + 1 < entries.length) {
+        // Two frames merged into one entry, its hash re-signed over both.
+        const next = entries[i + 1]!
+        const stored = body.subarray(e.storedOffset, next.storedOffset + next.storedLength)
+        entries.splice(i, 2, { ...e, rawLength: e.rawLength + next.rawLength, storedLength: stored.byteLength, flags: 0, hash: frameHash64(s, stored) })
+      }
+      break
+    }
+    case 'tiny-frames': {
+      // Every frame claims the largest raw size, compressed, over pieces of the real body: gigabytes
+      // declared consistently everywhere the header and table can be checked.
+      const frameBytes = rng.pick([16 * MIB, 4 * MIB, MIB, 64 * MIB])
+      const count = Math.max(1, Math.min(body.byteLength, rng.pick([4, 16, 48, 100])))
+      const piece = Math.floor(body.byteLength / count)
+      const rawLength = count * frameBytes - (rng.chance(0.5) ? 0 : rng.int(frameBytes))
+      entries = []
+      for (let i = 0; i < count; i++) {
+        const storedOffset = i * piece
+        const storedLength = i === count - 1 ? body.byteLength - storedOffset : piece
+        const stored = body.subarray(storedOffset, storedOffset + storedLength)
+        entries.push({ rawOffset: i * frameBytes, rawLength: Math.min(frameBytes, rawLength - i * frameBytes), firstSlice: 0, sliceCount: 0,
+          chunk: 0, storedOffset, storedLength, flags: 1, hash: frameHash64(s, stored) })
+      }
+      h.frameBytes = frameBytes
+      h.rawLength = rawLength
+      h.codec = 'zstd'
+      delete h.image
+      h.dataType = h.dataType === 'json' ? 'json' : 'Uint8Array'
+      break
+    }
+    case 'frame-size': {
+      h.frameBytes = rng.pick([16 * MIB, 16 * MIB + 1, 64 * MIB, 1, 0, 2 * MIB, MIB / 2, ...HUGE, ...ODD])
+      if (rng.chance(0.5) && typeof h.frameBytes === 'number' && Number.isSafeInteger(h.frameBytes) && h.frameBytes > 0 && entries.length) {
+        // The table follows the new size, so that only the frames themselves can tell.
+        const fb = h.frameBytes
+        h.rawLength = Math.max(0, entries.length * fb - rng.int(2))
+        entries.forEach((e, i) => {
+          e.rawOffset = i * fb
+          e.rawLength = Math.min(fb, (h.rawLength as number) - i * fb)
+        })
+      }
+      break
+    }
+    case 'body': {
+      if (entries.length === 0) {
+        body = concat(body, new Uint8Array([1]))
+        break
+      }
+      const i = rng.int(entries.length)
+      const e = entries[i]!
+      const frame = body.slice(e.storedOffset, e.storedOffset + e.storedLength)
+      const choice = rng.int(4)
+      if (choice === 0 || frame.byteLength < 9) {
+        for (let n = 1 + rng.int(4); n > 0; n--) frame[rng.int(frame.byteLength)]! ^= 1 << rng.int(8)
+        replaceFrame(i, frame)
+      } else if (choice === 1 && e.flags & 1) {
+        new DataView(frame.buffer).setUint32(5, rng.pick([64 * MIB, 0xffffffff, e.rawLength + 1, 0]), true)
+        replaceFrame(i, frame)
+      } else if (choice === 2 && e.flags & 1) {
+        frame[4] = rng.pick([0x04, 0x08, 0x01, 0x00, 0xc0, 0x20 | 0x04]) | (frame[4]! & 0xc0)
+        replaceFrame(i, frame)
+      } else if (bombFrame) {
+        // A real frame of the right raw size holding other content: a valid record of another value.
+        replaceFrame(i, bombFrame(e.rawLength), 1)
+        h.codec = 'zstd'
+      }
+      break
+    }
+    case 'chunks': {
+      const choice = rng.int(6)
+      if (choice === 0) chunks.push({ storedLength: rng.pick([0, 1, 100]), sha256: 'a'.repeat(64) })
+      else if (choice === 1) chunks[0]!.sha256 = rng.pick(['b'.repeat(64), 'B'.repeat(64), 'b'.repeat(63), ''])
+      else if (choice === 2) chunks[0]!.storedLength = hostileU32(rng, chunks[0]!.storedLength)
+      else if (choice === 3) (chunks[0] as Record<string, unknown>).extra = 1
+      else if (choice === 4 && entries.length > 1) {
+        // Chunk 0 split in two at a frame boundary, consistently: a valid record of the same value.
+        const cut = 1 + rng.int(entries.length - 1)
+        const at = entries[cut]!.storedOffset
+        chunks.splice(0, 1, { storedLength: at, sha256: chunks[0]!.sha256 }, { storedLength: chunks[0]!.storedLength - at, sha256: 'c'.repeat(64) })
+        for (const e of entries.slice(cut)) {
+          e.chunk = 1
+          e.storedOffset -= at
+        }
+      } else chunks.length = 0
+      break
+    }
+    case 'prefix2': {
+      const choice = rng.int(3)
+      if (choice === 0) prefix.flags = rng.pick([1, 2, 3, 0x80000000])
+      else if (choice === 1) prefix.keyId = rng.bytes(16)
+      else prefix.nonceBase = rng.bytes(12)
+      break
+    }
+  }
+  h.chunks = chunks
+  const table = writeTable(entries)
+  h.checksum = s.bodyChecksum(table)
+  return { family, bytes: buildRecord(s, JSON.stringify(h), body, table, prefix), resigned: true }
+}
+
 /** The record re-issued under another operation id (header edited and re-signed, body as it was). */
 export function withOperationId(s: Signer, bytes: Uint8Array, id: string): Uint8Array {
-  const { header, body } = splitRecord(bytes)
-  return buildRecord(s, JSON.stringify({ ...header, operationId: id }), body)
+  const { header, body, table, prefix } = splitRecord(bytes)
+  return buildRecord(s, JSON.stringify({ ...header, operationId: id }), body, table, prefix)
 }
 
 /** Bytes equal, without a dependency on Node's Buffer (this module also runs in Playwright's process). */

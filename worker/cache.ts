@@ -4,23 +4,38 @@
 import initSqlJs, { type SqlJsStatic } from 'sql.js'
 import sqlWasmUrl from 'sql.js/dist/sql-wasm.wasm?url'
 import zstdWasmUrl from 'zstd-wasm:zstd.wasm?url'
-import { concatParts, initCodec, type RecordHeader } from '../src/codec/index.js'
+import { CHUNK_BYTES, classify, concatParts, encodeRecord, initCodec, type EncodedChunk, type RecordHeader, type Region } from '../src/codec/index.js'
+import { RecordWriter, type ValueShape } from '../src/codec/record2.js'
 import { CacheFullError, CorruptEntryError, StorageUnavailableError, UnsupportedValueError } from '../src/errors.js'
 import { describeThrown } from '../src/thrown.js'
-import type { CacheStats, Codec, EntryInfo, EvictionInfo, ListOptions, OpenCacheOptions, Value } from '../src/types.js'
+import type { CacheStats, Codec, EntryInfo, EvictionInfo, Image, ImageInfo, JsonValue, ListOptions, OpenCacheOptions, Value } from '../src/types.js'
 import { Batch } from './batch.js'
 import { decodeCounters } from './decode/decode.js'
 import { headerInfo } from './index/changes.js'
 import { IndexStore } from './index/store.js'
 import { isQuotaError, type Backend } from './payloads/backend.js'
 import { chooseBackend } from './payloads/choose.js'
-import { payloadPath } from './paths.js'
+import { chunkPath, PAYLOADS, payloadPath } from './paths.js'
 import { MISSING, Records } from './records.js'
 import { Space } from './space.js'
 import { createCoordinator, type Coordinator } from './tabs.js'
+import { MAX_MESSAGE_BYTES } from '../src/transfer.js'
 import { Touches } from './touches.js'
 
 const DEFAULT_BUDGET = 1 << 30
+
+function quotaTypedError(error: unknown): unknown {
+  return isQuotaError(error) ? new CacheFullError('the browser storage quota is exhausted', { cause: error }) : error
+}
+
+type StoreSettings = { codec?: Codec; metadata?: JsonValue; pin?: boolean }
+
+/** A store in progress (Cache.storeStream): the value's raw bytes in order, then finish or abort. */
+export interface StoreStream {
+  push(bytes: Uint8Array): Promise<void>
+  finish(): Promise<EntryInfo>
+  abort(): Promise<void>
+}
 
 /**
  * The bytes of a wasm file the worker runs, fetched here rather than by sql.js or zstd themselves: a
@@ -78,7 +93,12 @@ export class Cache {
     readonly inlineBytes: number,
   ) {
     this.records = new Records(backend, index)
-    this.space = new Space(index, backend, { maxBytes: space.maxBytes, lowWaterBytes: Math.floor(space.maxBytes * space.lowWater) })
+    this.space = new Space(
+      index,
+      backend,
+      { maxBytes: space.maxBytes, lowWaterBytes: Math.floor(space.maxBytes * space.lowWater) },
+      (id) => this.records.removeFiles(id),
+    )
     this.touches = new Touches(() => this.mutate(async () => undefined))
   }
 
@@ -152,16 +172,98 @@ export class Cache {
   }
 
   /**
+   * Encodes and stores `value` under `id`. A value that fits one chunk is encoded before the lock is
+   * taken; a larger one is encoded under it, each chunk written as it fills (never two copies in memory).
+   * @throws {UnsupportedValueError} @throws {CacheFullError}
+   */
+  async store(id: string, value: Value, options: StoreSettings): Promise<EntryInfo> {
+    const classified = classify(value)
+    if (classified.dataType === 'json' || classified.bytes.byteLength <= CHUNK_BYTES) {
+      const record = await encodeRecord(value, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata })
+      return this.put(record.header, record.parts, record.byteLength, options.pin)
+    }
+    const shape: ValueShape = { dataType: classified.dataType, rawLength: classified.bytes.byteLength, ...(classified.dataType === 'Image' ? { image: classified.image } : {}) }
+    const stream = await this.storeStream(id, shape, options)
+    try {
+      await stream.push(classified.bytes)
+    } catch (error) {
+      await stream.abort()
+      throw error
+    }
+    return stream.finish()
+  }
+
+  /**
+   * A store whose raw bytes come in pieces, for a value larger than one message (or one chunk): the
+   * cache's lock is held from here until finish() or abort(), each chunk is written as it fills, and
+   * the record last. Resolves once the lock is held and the budget has room.
+   * @throws {UnsupportedValueError} @throws {CacheFullError}
+   */
+  async storeStream(id: string, shape: ValueShape, options: StoreSettings): Promise<StoreStream> {
+    let opened: (writer: RecordWriter) => void = () => undefined
+    let end: (how: 'finish' | 'abort') => void = () => undefined
+    const ready = new Promise<RecordWriter>((resolve) => (opened = resolve))
+    const ending = new Promise<'finish' | 'abort'>((resolve) => (end = resolve))
+    const result = this.quotaTyped(() =>
+      this.mutate(async (batch) => {
+        const existing = this.index.db.info(id)
+        // Stored bytes are not known before encoding; they are at most the raw bytes and the table.
+        await this.space.fitBudget(batch, id, shape.rawLength + (shape.rawLength >> 16) + (1 << 20))
+        const old = existing && !existing.inline ? await this.records.chunkPaths(id) : []
+        const written: string[] = []
+        let chunkBytes = 0
+        const sink = async (chunk: EncodedChunk) => {
+          const path = chunkPath(id, chunk.sha256)
+          await this.space.writeFile(batch, id, chunk.parts, chunk.byteLength, path)
+          written.push(path)
+          chunkBytes += chunk.byteLength
+        }
+        try {
+          const writer = new RecordWriter(shape, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata }, sink)
+          opened(writer)
+          if ((await ending) === 'abort') throw new UnsupportedValueError(`the store of ${id} was abandoned`)
+          const record = await writer.finish()
+          await this.space.writeFile(batch, id, record.parts, record.byteLength)
+          for (const path of old) if (!written.includes(path)) await this.backend.delete(path)
+          const info = this.entryInfo(record.header, record.byteLength + chunkBytes, false, existing, options.pin)
+          batch.put(info, null)
+          return info
+        } catch (error) {
+          // Chunks of a value whose record was not written name nothing; the old version keeps its own.
+          for (const path of written) if (!old.includes(path)) await this.backend.delete(path).catch(() => undefined)
+          throw error
+        }
+      }),
+    )
+    // A refusal before the writer exists (budget, metadata) ends the stream at once.
+    const writer = await Promise.race([ready, result.then(() => undefined)])
+    if (!writer) throw new Error('the store ended before it began')
+    return {
+      push: (bytes) => writer.push(bytes).catch((error: unknown) => Promise.reject(quotaTypedError(error))),
+      finish: () => {
+        end('finish')
+        return result
+      },
+      abort: async () => {
+        end('abort')
+        await result.catch(() => undefined)
+      },
+    }
+  }
+
+  /**
    * Writes an encoded record and its row: the payload file first, then the index (DESIGN's protocol).
    * @throws {CacheFullError} when it fits neither the budget nor the quota, even after eviction.
    */
   async put(header: RecordHeader, parts: Uint8Array[], byteLength: number, pin: boolean | undefined): Promise<EntryInfo> {
     const id = header.operationId
     const inline = byteLength <= this.inlineBytes
-    try {
-      return await this.mutate(async (batch) => {
+    return this.quotaTyped(() =>
+      this.mutate(async (batch) => {
         const existing = this.index.db.info(id)
         await this.space.fitBudget(batch, id, byteLength)
+        // A replaced value of several chunks: its chunks go once the new record is in place.
+        const old = existing && !existing.inline ? await this.records.chunkPaths(id) : []
         let data: Uint8Array | null = null
         if (inline) {
           data = concatParts(parts, byteLength)
@@ -169,37 +271,87 @@ export class Cache {
         } else {
           await this.space.writeFile(batch, id, parts, byteLength)
         }
-        const info: EntryInfo = {
-          ...headerInfo(header, byteLength, inline),
-          lastAccessedAt: header.createdAt,
-          hits: existing?.hits ?? 0,
-          pinned: pin ?? existing?.pinned ?? false,
-        }
+        for (const path of old) await this.backend.delete(path)
+        const info = this.entryInfo(header, byteLength, inline, existing, pin)
         batch.put(info, data)
         return info
-      })
+      }),
+    )
+  }
+
+  private entryInfo(header: RecordHeader, byteLength: number, inline: boolean, existing: EntryInfo | undefined, pin: boolean | undefined): EntryInfo {
+    return {
+      ...headerInfo(header, byteLength, inline),
+      lastAccessedAt: header.createdAt,
+      hits: existing?.hits ?? 0,
+      pinned: pin ?? existing?.pinned ?? false,
+    }
+  }
+
+  /** The browser's quota error, wherever it surfaced, as the typed error callers handle. */
+  private async quotaTyped<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
     } catch (error) {
-      // The browser's quota error, wherever it surfaced, as the typed error callers handle.
-      if (isQuotaError(error)) throw new CacheFullError('the browser storage quota is exhausted', { cause: error })
-      throw error
+      throw quotaTypedError(error)
     }
   }
 
   /**
    * The value stored under `id` and its info (this hit counted), or undefined on a miss.
+   * @throws {UnsupportedValueError} for a value past MAX_MESSAGE_BYTES: it is read with retrieveRegion.
    * @throws {CorruptEntryError} when the record fails validation; the entry is quarantined.
    * @throws {SchemaVersionError} when a newer voxcache wrote the record; it is left as it is.
    */
   async retrieveEntry(id: string): Promise<{ value: Value; info: EntryInfo } | undefined> {
+    return this.reading(id, (info) => {
+      if (info.rawBytes > MAX_MESSAGE_BYTES) {
+        throw new UnsupportedValueError(
+          `entry ${id} holds ${info.rawBytes} bytes, more than one buffer can carry out of the worker (about 2 GiB); read it in boxes with retrieveRegion`,
+        )
+      }
+      return this.records.read(info)
+    })
+  }
+
+  /**
+   * A box of the image stored under `id` (this hit counted), or undefined on a miss.
+   * @throws {UnsupportedValueError} when the entry is not an image or the box does not fit it.
+   * @throws {CorruptEntryError} when a frame it reads fails validation; the entry is quarantined.
+   * @throws {SchemaVersionError} when a newer voxcache wrote the record; it is left as it is.
+   */
+  async retrieveRegion(id: string, region: Region): Promise<{ value: Image; info: EntryInfo } | undefined> {
+    return this.reading(id, (info) => this.records.readRegion(info, region))
+  }
+
+  /**
+   * The description of the image stored under `id` (no pixels read, no hit counted), or undefined.
+   * @throws {UnsupportedValueError} when the entry is not an image.
+   */
+  async imageInfo(id: string): Promise<ImageInfo | undefined> {
+    this.records.refuseNewer(id)
+    const info = await this.lookup(id)
+    if (!info) return undefined
+    try {
+      const out = await this.records.readImageInfo(info)
+      return out === MISSING ? undefined : out
+    } catch (error) {
+      if (error instanceof CorruptEntryError) await this.mutate((batch) => this.records.quarantine(batch, id))
+      throw error
+    }
+  }
+
+  /** A hit's value through `read`, with the miss, the quarantine and the counters every read shares. */
+  private async reading<T extends Value>(id: string, read: (info: EntryInfo) => Promise<T | typeof MISSING>): Promise<{ value: T; info: EntryInfo } | undefined> {
     this.records.refuseNewer(id)
     const info = await this.lookup(id)
     if (!info) {
       this.counters.misses++
       return undefined
     }
-    let value: Value | typeof MISSING
+    let value: T | typeof MISSING
     try {
-      value = await this.records.read(info)
+      value = await read(info)
     } catch (error) {
       if (error instanceof CorruptEntryError) await this.mutate((batch) => this.records.quarantine(batch, id))
       throw error
@@ -226,7 +378,7 @@ export class Cache {
   async delete(id: string): Promise<boolean> {
     return this.mutate(async (batch) => {
       if (!this.index.db.has(id)) return false
-      await this.backend.delete(payloadPath(id))
+      await this.records.removeFiles(id)
       batch.remove(id)
       return true
     })
@@ -278,7 +430,8 @@ export class Cache {
   /** Removes every entry. */
   async clear(): Promise<void> {
     await this.mutate(async (batch) => {
-      for (const id of this.index.db.ids()) await this.backend.delete(payloadPath(id))
+      // Every file of the folder: records, their chunks, and anything a killed write left.
+      for (const name of await this.backend.list(PAYLOADS)) await this.backend.delete(`${PAYLOADS}/${name}`)
       batch.clear()
     })
   }

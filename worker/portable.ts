@@ -1,7 +1,7 @@
 // Portable: a cache as one SQLite file (VoxLogicA-2's results table, every record inline in `data`),
 // and the import of such a file, each record validated before anything is stored.
 import { decodeRecord } from '../src/codec/index.js'
-import { CacheFullError, CorruptEntryError, InvalidImportError, SchemaVersionError } from '../src/errors.js'
+import { CacheFullError, CorruptEntryError, InvalidImportError, SchemaVersionError, UnsupportedValueError } from '../src/errors.js'
 import { describeThrown } from '../src/thrown.js'
 import { assertOperationId } from '../src/operation-id.js'
 import type { ImportReport } from '../src/types.js'
@@ -10,7 +10,11 @@ import { rowRecord } from './index/changes.js'
 import { IndexDb, type ImportRow } from './index/db.js'
 import { payloadPath } from './paths.js'
 
-/** One SQLite file with the results schema and every record inline in `data`. */
+/**
+ * One SQLite file with the results schema and every record inline in `data`.
+ * @throws {UnsupportedValueError} when an entry is stored in several chunks (past 256 MiB stored): one
+ *   SQLite cell cannot hold it.
+ */
 export async function exportDatabase(cache: Cache): Promise<Uint8Array> {
   await cache.freshen()
   return cache.tabs.shared(async () => {
@@ -18,6 +22,10 @@ export async function exportDatabase(cache: Cache): Promise<Uint8Array> {
     for (const { info, data } of cache.index.db.rows()) {
       const bytes = data ?? (await cache.backend.read(payloadPath(info.id)))
       if (!bytes) continue
+      if (bytes.byteLength < info.sizeBytes) {
+        target.close()
+        throw new UnsupportedValueError(`entry ${info.id} is ${info.sizeBytes} bytes in chunks; an export holds entries of one chunk (256 MiB stored) at most. Delete it to export the rest.`)
+      }
       target.apply({ t: 'put', row: rowRecord(info, bytes) })
     }
     target.generation = 0
@@ -63,6 +71,8 @@ export async function importDatabase(cache: Cache, bytes: Uint8Array): Promise<I
         if (!(row.data instanceof Uint8Array)) throw new CorruptEntryError(id, 'no record in data')
         const { header } = decodeRecord(id, row.data)
         if (header.dataType !== row.dataType) throw new CorruptEntryError(id, 'data_type differs from the record')
+        // A record file holds chunk 0 only; a value in several chunks is written through store().
+        if (header.format === 2 && header.chunks.length > 1) throw new UnsupportedValueError('a value in several chunks is not imported')
         await cache.freshen()
         if (cache.index.db.info(id)?.checksum === header.checksum) {
           report.skipped++

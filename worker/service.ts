@@ -1,9 +1,11 @@
 // CacheService: the API the client sees through Comlink. A facade: it checks arguments, makes one call
 // into the Cache (worker/cache.ts) and marks what crosses the boundary for transfer. The record format
 // is in src/codec, the index in index/, files in payloads/ and records.ts, space in space.ts.
-import { encodeRecord } from '../src/codec/index.js'
+import type { Region } from '../src/codec/index.js'
+import type { ValueShape } from '../src/codec/record2.js'
+import { checkShape } from '../src/codec/values.js'
 import { toWire, type WireThrown } from '../src/error-channel.js'
-import { CacheFullError, ClosedError, StorageUnavailableError } from '../src/errors.js'
+import { CacheFullError, ClosedError, StorageUnavailableError, UnsupportedValueError } from '../src/errors.js'
 import { onceLock } from '../src/locks.js'
 import { assertOperationId } from '../src/operation-id.js'
 import { forTransfer, transferring } from '../src/transfer.js'
@@ -12,13 +14,14 @@ import type {
   EntryInfo,
   EvictionInfo,
   Image,
+  ImageInfo,
   ImportReport,
   ListOptions,
   OpenCacheOptions,
   StoreOptions,
   Value,
 } from '../src/types.js'
-import { Cache } from './cache.js'
+import { Cache, type StoreStream } from './cache.js'
 import { decodeMetadata, decodeRoles, exportValue, planDecode, type DecodeFile, type ExportFormat } from './decode/decode.js'
 import { decodeCounters } from './decode/decode.js'
 import { usePipelines } from './decode/itk.js'
@@ -28,6 +31,14 @@ import { importSeed } from './seed.js'
 
 export function createService() {
   let cache: Cache | undefined
+  /** Stores in progress whose bytes come in pieces (storeBegin … storeEnd), by token. */
+  const streams = new Map<number, StoreStream>()
+  let nextToken = 1
+  const stream = (token: number): StoreStream => {
+    const s = streams.get(token)
+    if (!s) throw new UnsupportedValueError(`no store in progress under token ${token}`)
+    return s
+  }
 
   function ready(): Cache {
     if (!cache) throw new ClosedError('the cache is not open (or was closed)')
@@ -63,8 +74,41 @@ export function createService() {
       const c = ready()
       assertOperationId(id)
       c.records.refuseNewer(id)
-      const record = encodeRecord(value, { operationId: id, codec: options.codec ?? c.codec, metadata: options.metadata })
-      return c.put(record.header, record.parts, record.byteLength, options.pin)
+      return c.store(id, value, options)
+    },
+
+    /**
+     * Begins a store whose raw bytes come in pieces (storePiece), for a value larger than one message:
+     * `shape` says what the bytes will be. Holds the cache's lock until storeEnd or storeAbort.
+     * @throws {InvalidKeyError} @throws {UnsupportedValueError} @throws {CacheFullError} @throws {SchemaVersionError}
+     */
+    async storeBegin(id: string, shape: ValueShape, options: StoreOptions = {}): Promise<number> {
+      const c = ready()
+      assertOperationId(id)
+      c.records.refuseNewer(id)
+      checkShape(shape)
+      const token = nextToken++
+      streams.set(token, await c.storeStream(id, shape, options))
+      return token
+    },
+
+    /** The next raw bytes of a store begun with storeBegin (transferred). @throws {UnsupportedValueError} @throws {CacheFullError} */
+    async storePiece(token: number, piece: Uint8Array): Promise<void> {
+      await stream(token).push(piece)
+    },
+
+    /** Writes the record of a store begun with storeBegin, once every byte has come. */
+    async storeEnd(token: number): Promise<EntryInfo> {
+      const s = stream(token)
+      streams.delete(token)
+      return s.finish()
+    },
+
+    /** Abandons a store begun with storeBegin: nothing of it stays; the lock is let go. */
+    async storeAbort(token: number): Promise<void> {
+      const s = streams.get(token)
+      streams.delete(token)
+      await s?.abort()
     },
 
     /**
@@ -90,6 +134,7 @@ export function createService() {
 
     /**
      * The value stored under `id`, or undefined on a miss. Its pixel buffer is transferred to the caller.
+     * @throws {UnsupportedValueError} for a value past about 2 GiB (one message's limit): read it with retrieveRegion.
      * @throws {CorruptEntryError} when the record fails validation; the entry is quarantined.
      * @throws {SchemaVersionError} when a newer voxcache wrote the record; it is left as it is.
      */
@@ -114,6 +159,32 @@ export function createService() {
       if (!hit) return undefined
       const out = forTransfer(hit.value)
       return transferring({ value: out.value, info: hit.info }, out.transfer)
+    },
+
+    /**
+     * A box of the image stored under `id`, or undefined on a miss; only the frames the box touches
+     * are read. Its pixel buffer is transferred to the caller.
+     * @throws {UnsupportedValueError} when the entry is not an image or the box does not fit it.
+     * @throws {CorruptEntryError} @throws {SchemaVersionError} as retrieve().
+     */
+    async retrieveRegion(id: string, region: Region): Promise<Image | undefined> {
+      const c = ready()
+      assertOperationId(id)
+      const hit = await c.retrieveRegion(id, region)
+      if (!hit) return undefined
+      const out = forTransfer(hit.value)
+      return transferring(out.value as Image, out.transfer)
+    },
+
+    /**
+     * The type, geometry and metadata of the image stored under `id`, read from its record's header
+     * (no pixels), or undefined on a miss.
+     * @throws {UnsupportedValueError} when the entry is not an image.
+     */
+    async imageInfo(id: string): Promise<ImageInfo | undefined> {
+      const c = ready()
+      assertOperationId(id)
+      return c.imageInfo(id)
     },
 
     async has(id: string): Promise<boolean> {
@@ -200,8 +271,7 @@ export function createService() {
         const image = await decodeRoles(roles)
         decodeCounters.decodeMisses++
         try {
-          const record = encodeRecord(image, { operationId: id, codec: c.codec, metadata: decodeMetadata(roles) })
-          await c.put(record.header, record.parts, record.byteLength, undefined)
+          await c.store(id, image, { metadata: decodeMetadata(roles) })
         } catch (error) {
           // A full cache still hands the decoded image back; it is decoded again next time (and a
           // caller that waited on this decode finds nothing stored and decodes for itself).

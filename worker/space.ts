@@ -122,6 +122,8 @@ export class Space {
     private readonly index: IndexStore,
     private readonly backend: Backend,
     readonly budget: Budget,
+    /** Removes an entry's files (its record and any chunks beside it). */
+    private readonly removeFiles: (id: string) => Promise<void>,
   ) {}
 
   /**
@@ -138,7 +140,7 @@ export class Space {
     for (const id of ids) {
       // The row is still in the index (changes are applied at commit): it says which version goes.
       const info = this.index.db.info(id)
-      await this.backend.delete(payloadPath(id))
+      await this.removeFiles(id)
       batch.remove(id)
       this.evictions++
       if (!info) continue
@@ -148,10 +150,13 @@ export class Space {
     }
   }
 
-  /** Writes `id`'s payload file; when the quota refuses it, evicts payload files and tries once more. */
-  async writeFile(batch: Batch, id: string, parts: readonly Uint8Array[], byteLength: number): Promise<void> {
+  /**
+   * Writes `id`'s payload file (or, given `path`, one of its chunks); when the quota refuses it, evicts
+   * payload files and tries once more.
+   */
+  async writeFile(batch: Batch, id: string, parts: readonly Uint8Array[], byteLength: number, path = payloadPath(id)): Promise<void> {
     await writeWithQuotaRetry(
-      () => this.backend.writeAtomic(payloadPath(id), parts),
+      () => this.backend.writeAtomic(path, parts),
       (refusal) => this.makeRoom(batch, byteLength, id, refusal),
     )
   }

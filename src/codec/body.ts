@@ -1,57 +1,136 @@
-// A record's body: checked against the header's checksum, decompressed (whole, or frame by frame as
-// it is read) and rebuilt into a value. The header and the layout are in record.ts.
+// A record's body: checked against the header's checksums, decompressed (whole, or frame by frame as
+// it is read) and rebuilt into a value. The header and the layout are in record.ts; regions in region.ts.
 import { CorruptEntryError } from '../errors.js'
 import { describeThrown } from '../thrown.js'
 import type { Value } from '../types.js'
-import { checksumParts, createBodyHasher } from './checksum.js'
-import { fail, parseHeader, type RecordHeader } from './record.js'
+import { checksumParts, createBodyHasher, frameHash } from './checksum.js'
+import { FRAME_ZSTD, type FrameEntry } from './layout.js'
+import { fail, parseHeader, type ParsedRecord, type RecordHeader } from './record.js'
+import type { RecordHeader1 } from './record1.js'
+import type { RecordHeader2 } from './record2.js'
 import { reconstruct } from './values.js'
 import { checkFrameHeader, decompressFrameInto, decompressFrames, FRAME_HEADER_MAX } from './zstd.js'
 
 /**
- * Checks the body against the header's checksum, decompresses it and rebuilds the value.
- * For codec 'none' the value takes over `body`'s buffer when the body spans it.
+ * Reads bytes [at, at + length) of chunk `chunk`'s stored bytes (chunk 0 starts at the record's body
+ * offset). A format-1 record has one chunk, its body.
+ */
+export type ChunkReader = (chunk: number, at: number, length: number) => Promise<Uint8Array>
+
+/**
+ * Body bytes are read in pieces of about this size: a Blob read costs milliseconds in a worker, and one
+ * read per 1 MiB frame doubled a 256³ retrieve (benchmark); 8 MiB keeps a retrieve's peak near its output.
+ */
+export const READ_CHUNK = 8 * 1024 * 1024
+/**
+ * A zstd body claiming to inflate past PREFLIGHT_RATIO × its size + PREFLIGHT_SLACK gets every frame
+ * header checked before the output is allocated. The slack is a constant (the writer's frame size),
+ * not the record's own frame size, which a forged header can set to 64 MiB.
+ */
+const PREFLIGHT_RATIO = 8
+const PREFLIGHT_SLACK = 1024 * 1024
+
+function corruptFrames(id: string, error: unknown): CorruptEntryError {
+  if (error instanceof CorruptEntryError) return error
+  return new CorruptEntryError(id, `compressed body does not decode: ${describeThrown(error)}`, { cause: error })
+}
+
+function rebuild(header: RecordHeader, raw: Uint8Array): Value {
+  try {
+    return reconstruct(header.dataType, raw, header.image)
+  } catch (error) {
+    throw new CorruptEntryError(header.operationId, 'body does not decode as its data type', { cause: error })
+  }
+}
+
+/** Whether a claimed output is large enough against the stored bytes that frame headers are checked first. */
+export function needsPreflight(header: RecordHeader): boolean {
+  return header.codec === 'zstd' && header.rawLength > PREFLIGHT_RATIO * header.storedLength + PREFLIGHT_SLACK
+}
+
+/** Checks a format-2 frame's stored bytes against its table entry: the hash, then a zstd frame's header. */
+export function checkFrame2(id: string, e: FrameEntry, stored: Uint8Array, index: number): void {
+  if (stored.byteLength !== e.storedLength) fail(id, `frame ${index} is cut short`)
+  if (frameHash(stored) !== e.hash) fail(id, `frame ${index} checksum mismatch`)
+  if (e.flags & FRAME_ZSTD) {
+    try {
+      checkFrameHeader(stored.subarray(0, FRAME_HEADER_MAX), e.storedLength, e.rawLength)
+    } catch (error) {
+      throw corruptFrames(id, error)
+    }
+  }
+}
+
+/** A checked format-2 frame's raw bytes, into `out` at `outAt` (a view of `stored` is copied). */
+export function inflateFrame2(id: string, e: FrameEntry, stored: Uint8Array, out: Uint8Array, outAt: number): void {
+  if (!(e.flags & FRAME_ZSTD)) {
+    out.set(stored, outAt)
+    return
+  }
+  try {
+    decompressFrameInto(stored, out.subarray(0, outAt + e.rawLength), outAt, e.rawLength)
+  } catch (error) {
+    throw corruptFrames(id, error)
+  }
+}
+
+/** Where each chunk starts in a joined body (all chunks one after another). */
+function chunkStarts(header: RecordHeader2): number[] {
+  const starts: number[] = []
+  let at = 0
+  for (const c of header.chunks) {
+    starts.push(at)
+    at += c.storedLength
+  }
+  return starts
+}
+
+/**
+ * Checks a whole body held in memory (every chunk, joined) against the header, decompresses it and
+ * rebuilds the value. For a body stored raw the value takes over `body`'s buffer when the body spans it.
  * @throws {CorruptEntryError} on a checksum mismatch or a body that does not decode.
  */
-export function decodeBody(header: RecordHeader, body: Uint8Array): Value {
+export function decodeBody(parsed: ParsedRecord, body: Uint8Array): Value {
+  const { header } = parsed
   const id = header.operationId
   if (body.byteLength !== header.storedLength) fail(id, 'body length differs from header')
+  if (header.format === 1) return decodeBody1(header, body)
+  const frames = parsed.frames!
+  const starts = chunkStarts(header)
+  const stored = (i: number) => {
+    const e = frames[i]!
+    const at = starts[e.chunk]! + e.storedOffset
+    return body.subarray(at, at + e.storedLength)
+  }
+  // Every frame is checked (hash, zstd header) before the output is allocated.
+  for (let i = 0; i < frames.length; i++) checkFrame2(id, frames[i]!, stored(i), i)
+  if (header.codec === 'none') return rebuild(header, body)
+  const out = new Uint8Array(header.rawLength)
+  for (let i = 0; i < frames.length; i++) inflateFrame2(id, frames[i]!, stored(i), out, frames[i]!.rawOffset)
+  return rebuild(header, out)
+}
+
+function decodeBody1(header: RecordHeader1, body: Uint8Array): Value {
+  const id = header.operationId
   if (checksumParts(body.byteLength ? [body] : []) !== header.checksum) fail(id, 'body checksum mismatch')
   let raw = body
   if (header.codec === 'zstd') {
     try {
       raw = decompressFrames(body, header.frames!, header.rawLength, header.frameSize!)
     } catch (error) {
-      throw new CorruptEntryError(id, `compressed body does not decode: ${describeThrown(error)}`, { cause: error })
+      throw corruptFrames(id, error)
     }
   }
-  try {
-    return reconstruct(header.dataType, raw, header.image)
-  } catch (error) {
-    throw new CorruptEntryError(id, 'body does not decode as its data type', { cause: error })
-  }
+  return rebuild(header, raw)
 }
 
-/**
- * Body bytes are read in pieces of about this size: a Blob read costs milliseconds in a worker, and one
- * read per 1 MiB frame doubled a 256³ retrieve (benchmark); 8 MiB keeps a retrieve's peak near its output.
- */
-const READ_CHUNK = 8 * 1024 * 1024
-/**
- * A zstd body claiming to inflate past PREFLIGHT_RATIO × its size + PREFLIGHT_SLACK gets every frame
- * header checked before the output is allocated. The slack is a constant (the writer's frame size),
- * not the record's own frameSize, which a forged header can set to 64 MiB.
- */
-const PREFLIGHT_RATIO = 8
-const PREFLIGHT_SLACK = 1024 * 1024
-
-/** Serves [at, at + length) of the body from reads of READ_CHUNK; views stay valid until the next call. */
-function chunkedReader(read: (offset: number, length: number) => Promise<Uint8Array>, storedLength: number) {
+/** Serves [at, at + length) of one chunk from reads of READ_CHUNK; views stay valid until the next call. */
+export function chunkedReader(read: ChunkReader, chunk: number, storedLength: number) {
   let start = 0
   let buffer: Uint8Array = new Uint8Array(0)
   return async (at: number, length: number): Promise<Uint8Array> => {
     if (at < start || at + length > start + buffer.byteLength) {
-      buffer = await read(at, Math.max(length, Math.min(READ_CHUNK, storedLength - at)))
+      buffer = await read(chunk, at, Math.max(length, Math.min(READ_CHUNK, storedLength - at)))
       start = at
     }
     return buffer.subarray(at - start, at - start + length)
@@ -59,17 +138,45 @@ function chunkedReader(read: (offset: number, length: number) => Promise<Uint8Ar
 }
 
 /**
- * decodeBody for a body read piece by piece: zstd frames are read (in 8 MiB pieces), hashed and
- * decompressed one at a time, so decoding holds the output and one piece rather than the whole
- * compressed body as well.
- * `read(offset, length)` returns bytes of the body.
+ * decodeBody for a body read piece by piece: frames are read (in 8 MiB pieces), checked and
+ * decompressed one at a time, so decoding holds the output and one piece rather than the whole stored
+ * body as well. A format-2 body stored raw in one chunk is read whole, as the value's own buffer.
  * @throws {CorruptEntryError} on a checksum mismatch or a frame that does not decode.
  */
-export async function decodeBodyInFrames(
-  header: RecordHeader,
-  read: (offset: number, length: number) => Promise<Uint8Array>,
-): Promise<Value> {
-  if (header.codec !== 'zstd') return decodeBody(header, await read(0, header.storedLength))
+export async function readBody(parsed: ParsedRecord, read: ChunkReader): Promise<Value> {
+  const { header } = parsed
+  if (header.format === 1) return readBody1(header, (at, length) => read(0, at, length))
+  const id = header.operationId
+  const frames = parsed.frames!
+  if (header.codec === 'none' && header.chunks.length === 1) return decodeBody(parsed, await read(0, 0, header.storedLength))
+  const readers = header.chunks.map((c, i) => chunkedReader(read, i, c.storedLength))
+  const frameAt = (e: FrameEntry) => readers[e.chunk]!(e.storedOffset, e.storedLength)
+  if (needsPreflight(header)) {
+    // A forged header of a few bytes could claim gigabytes: every compressed frame's header is checked
+    // (reading the small body twice) before the output is allocated.
+    const peek = header.chunks.map((c, i) => chunkedReader(read, i, c.storedLength))
+    for (let i = 0; i < frames.length; i++) {
+      const e = frames[i]!
+      if (!(e.flags & FRAME_ZSTD)) continue
+      try {
+        checkFrameHeader(await peek[e.chunk]!(e.storedOffset, Math.min(e.storedLength, FRAME_HEADER_MAX)), e.storedLength, e.rawLength)
+      } catch (error) {
+        throw corruptFrames(id, error)
+      }
+    }
+  }
+  const out = new Uint8Array(header.rawLength)
+  for (let i = 0; i < frames.length; i++) {
+    const e = frames[i]!
+    const stored = await frameAt(e)
+    checkFrame2(id, e, stored, i)
+    inflateFrame2(id, e, stored, out, e.rawOffset)
+  }
+  return rebuild(header, out)
+}
+
+async function readBody1(header: RecordHeader1, read: (offset: number, length: number) => Promise<Uint8Array>): Promise<Value> {
+  if (header.codec !== 'zstd') return decodeBody1(header, await read(0, header.storedLength))
   const id = header.operationId
   const frames = header.frames!
   const frameSize = header.frameSize!
@@ -77,22 +184,19 @@ export async function decodeBodyInFrames(
     try {
       checkFrameHeader(head, frames[i]!, Math.min(frameSize, header.rawLength - i * frameSize))
     } catch (error) {
-      throw new CorruptEntryError(id, `compressed body does not decode: ${describeThrown(error)}`, { cause: error })
+      throw corruptFrames(id, error)
     }
   }
-  // A header (hashes and all) can be forged, and frames of a few bytes could claim 64 MiB each. A body
-  // that claims to inflate past PREFLIGHT_RATIO has every frame header checked before the output is
-  // allocated (reading the small compressed body twice); below it, the allocation is bounded by the
-  // body's size (8 × it + 1 MiB) and each frame is checked as it comes.
-  if (header.rawLength > PREFLIGHT_RATIO * header.storedLength + PREFLIGHT_SLACK) {
-    const peek = chunkedReader(read, header.storedLength)
+  const chunkRead = (_chunk: number, at: number, length: number) => read(at, length)
+  if (needsPreflight(header)) {
+    const peek = chunkedReader(chunkRead, 0, header.storedLength)
     let at = 0
     for (let i = 0; i < frames.length; i++) {
       checkFrame(await peek(at, Math.min(frames[i]!, FRAME_HEADER_MAX)), i)
       at += frames[i]!
     }
   }
-  const body = chunkedReader(read, header.storedLength)
+  const body = chunkedReader(chunkRead, 0, header.storedLength)
   const hasher = await createBodyHasher()
   const out = new Uint8Array(header.rawLength)
   let inAt = 0
@@ -106,20 +210,16 @@ export async function decodeBodyInFrames(
     try {
       outAt += decompressFrameInto(frame, out, outAt, frameSize)
     } catch (error) {
-      throw new CorruptEntryError(id, `compressed body does not decode: ${describeThrown(error)}`, { cause: error })
+      throw corruptFrames(id, error)
     }
     inAt += size
   }
   if (hasher.digest('hex') !== header.checksum) fail(id, 'body checksum mismatch')
-  try {
-    return reconstruct(header.dataType, out, header.image)
-  } catch (error) {
-    throw new CorruptEntryError(id, 'body does not decode as its data type', { cause: error })
-  }
+  return rebuild(header, out)
 }
 
-/** Decodes a whole record held in memory (inline index values, imports). */
+/** Decodes a whole record held in memory, every chunk joined after it (inline index values, imports). */
 export function decodeRecord(id: string, bytes: Uint8Array): { header: RecordHeader; value: Value } {
-  const { header, bodyOffset } = parseHeader(id, bytes, bytes.byteLength)
-  return { header, value: decodeBody(header, bytes.subarray(bodyOffset)) }
+  const parsed = parseHeader(id, bytes, bytes.byteLength, true)
+  return { header: parsed.header, value: decodeBody(parsed, bytes.subarray(parsed.bodyOffset)) }
 }

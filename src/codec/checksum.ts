@@ -33,3 +33,20 @@ export async function createBodyHasher(): Promise<IHasher> {
 export function headerHash(bytes: Uint8Array): number {
   return Number.parseInt(ready(h32).init().update(bytes).digest('hex'), 16)
 }
+
+/** xxhash64 (hex) of one frame's stored bytes, as a format-2 frame table keeps it. */
+export function frameHash(bytes: Uint8Array): string {
+  return ready(h64).init().update(bytes).digest('hex')
+}
+
+const ZERO4 = new Uint8Array(4)
+
+/**
+ * A format-2 prefix hash: xxhash32 of the 64 prefix bytes (bytes 12..16, the hash itself, as zero) and
+ * the header. It covers the magic, so a flipped magic bit is told from a newer format's magic.
+ */
+export function prefixHash(prefix: Uint8Array, header: Uint8Array): number {
+  const h = ready(h32).init()
+  h.update(prefix.subarray(0, 12)).update(ZERO4).update(prefix.subarray(16, 64)).update(header)
+  return Number.parseInt(h.digest('hex'), 16)
+}

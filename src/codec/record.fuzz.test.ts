@@ -1,6 +1,10 @@
-// Hostile bytes against the record decoder: ≥10,000 seeded mutations of real records. Each must be
+// Hostile bytes against the record decoder: ≥10,000 seeded mutations of real records, of format 2 (as
+// voxcache writes them now, frame tables included) and of format 1 (as 0.x wrote them). Each must be
 // refused with a CorruptEntryError, or decode to exactly the original, or (only when the mutation
 // re-signed the record, which no disk error can do) decode to exactly what the forged record says.
+// Three paths must agree: the whole record in memory, the body read piece by piece (retrieve), and a
+// box of an image read from its own frames (retrieveRegion), which may succeed where the whole fails
+// only when the damage lies in frames the box does not touch.
 // Nothing may touch a prototype, or allocate more than allocationBound() allows: every buffer made in
 // JavaScript during the call, every request to zstd's wasm heap and every wasm instance created is
 // counted (meter()), so the bound holds for the call's peak, not for what is left after it.
@@ -14,22 +18,39 @@ import { readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 import { Module } from 'zstd-wasm:module.js'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { CorruptEntryError, SchemaVersionError } from '../errors.js'
+import { CorruptEntryError, SchemaVersionError, UnsupportedValueError } from '../errors.js'
 import type { Image, Value } from '../types.js'
 import { recordFigures } from '../../test/figures.js'
 import {
   blindMutation,
   buildRecord,
   createSigner,
+  frameHash64,
   fuzzSeed,
   hostileMutation,
+  readTable,
+  recordFormat,
   Rng,
   sameBytes,
   splitRecord,
+  writeTable,
   type Mutant,
   type Signer,
 } from '../../test/fuzz-cases.js'
-import { concatParts, decodeBodyInFrames, decodeRecord, encodeRecord, initCodec, parseHeader, type RecordHeader } from './index.js'
+import { cropByLoops } from '../../test/crop.js'
+import { encodeRecord1 } from '../../test/format1.js'
+import {
+  concatParts,
+  decodeRecord,
+  encodeRecord,
+  initCodec,
+  parseHeader,
+  readBody,
+  readRegion,
+  type ChunkReader,
+  type RecordHeader,
+  type Region,
+} from './index.js'
 import { compressFrames } from './zstd.js'
 
 const SEED = fuzzSeed(process.env.FUZZ_SEED)
@@ -55,6 +76,8 @@ function allocationBound(path: 'whole' | 'frame by frame', inputBytes: number, o
  * FUZZ_SEED=388817, case 8254.) Such a claim counts as the output of the frame-by-frame path.
  */
 function claimAllocatedUnchecked(header: RecordHeader | undefined): number {
+  // Format 2 checks every frame (hash and zstd header) before it allocates an output held in memory,
+  // and read piece by piece, under the same ratio rule as format 1.
   if (header?.codec !== 'zstd') return 0
   return header.rawLength <= 8 * header.storedLength + MIB ? header.rawLength : 0
 }
@@ -101,8 +124,23 @@ interface Original {
   value: Value
 }
 
-/** The originals: real records, as encodeRecord writes them (several types, both codecs, multi-frame). */
-function originals(): Original[] {
+/** A reader of a record held in memory, its chunks joined after its table. */
+function joinedReader(bytes: Uint8Array, id: string): { read: ChunkReader; parsed: ReturnType<typeof parseHeader> } {
+  const parsed = parseHeader(id, bytes, bytes.byteLength, true)
+  const starts: number[] = [0]
+  if (parsed.header.format === 2) for (const c of parsed.header.chunks) starts.push(starts.at(-1)! + c.storedLength)
+  const read: ChunkReader = async (chunk, at, length) => {
+    const from = parsed.bodyOffset + (starts[chunk] ?? 0) + at
+    return bytes.slice(from, Math.min(from + length, parsed.bodyOffset + (starts[chunk + 1] ?? bytes.byteLength - parsed.bodyOffset)))
+  }
+  return { read, parsed }
+}
+
+/**
+ * The originals: real records, as encodeRecord writes them (format 2: several types, both codecs,
+ * multi-frame) and as voxcache 0.x wrote them (format 1).
+ */
+async function originals(): Promise<Original[]> {
   const brain = brainBox('ch2bet-box', 181, 217, 60, 40) // 1.57 MB: two 1 MiB zstd frames
   const small = brainBox('ch2bet-small', 48, 48, 80, 8)
   const floats = new Float32Array(small.data as Uint8Array).map((v, i) => v * 0.25 + (i % 3))
@@ -120,13 +158,24 @@ function originals(): Original[] {
     ['json-null', null, 'none'],
     ['json-object', { a: [1, 'é', { b: true }], n: -0.5, s: 'x'.repeat(300) }, 'zstd'],
   ]
-  return list.map(([name, value, codec], i) => {
+  const format1: [string, Value, 'none' | 'zstd'][] = [
+    ['v1-brain-zstd', brainBox('ch2bet-box', 181, 217, 60, 40), 'zstd'],
+    ['v1-small-none', brainBox('ch2bet-small', 48, 48, 80, 8), 'none'],
+    ['v1-uint16-3frames', new Uint16Array(1_300_000).map((_, i) => (i >> 8) & 0x3ff), 'zstd'],
+    ['v1-json', { a: [1, 2], s: 'y'.repeat(100) }, 'none'],
+  ]
+  const out: Original[] = []
+  for (const [i, [name, value, codec]] of [...list, ...format1].entries()) {
     const id = (i + 1).toString(16).padStart(2, '0').repeat(32)
-    const enc = encodeRecord(value, { operationId: id, codec, metadata: { name, i }, createdAt: '2024-05-01T12:00:00.000Z' })
-    const bytes = concatParts(enc.parts, enc.byteLength)
-    // encodeRecord views the value's bytes; decode a fresh copy as the reference value.
-    return { name, id, bytes, header: enc.header, value: decodeRecord(id, bytes.slice()).value }
-  })
+    const options = { operationId: id, codec, metadata: { name, i }, createdAt: '2024-05-01T12:00:00.000Z' }
+    const bytes = name.startsWith('v1-')
+      ? encodeRecord1(value, options).bytes
+      : await encodeRecord(value, options).then((enc) => concatParts(enc.parts, enc.byteLength))
+    // The encoder views the value's bytes; decode a fresh copy as the reference value.
+    const decoded = decodeRecord(id, bytes.slice())
+    out.push({ name, id, bytes, header: decoded.header, value: decoded.value })
+  }
+  return out
 }
 
 /** What a value is, as comparable plain data: its kind, its bytes, and an image's geometry. */
@@ -276,24 +325,41 @@ async function metered(call: () => unknown): Promise<{ error: unknown; allocatio
 
 const zstdHeapBytes = () => (Module as unknown as ZstdRaw).HEAPU8.buffer.byteLength
 
-/** The raw bytes a forged record's body stands for, decoded here by the header's own frame table. */
-function referenceRaw(header: RecordHeader, body: Uint8Array): Uint8Array {
-  if (header.codec === 'none') return body
+/** Decompresses one accepted zstd frame outside the code under test, into exactly `expected` bytes. */
+function referenceFrame(frame: Uint8Array, expected: number): Uint8Array {
   const z = Module as unknown as ZstdRaw
+  const src = z._malloc(frame.byteLength)
+  // One byte more than the frame's share of rawLength (not a frame size, which a forger may have set to
+  // 64 MiB): the test must not grow the wasm heap the decoder is measured on.
+  const cap = expected + 1
+  const dst = z._malloc(cap)
+  z.HEAPU8.set(frame, src)
+  const n = z._ZSTD_decompress(dst, cap, src, frame.byteLength)
+  expect(z._ZSTD_isError(n), 'reference decompression of an accepted frame').toBe(0)
+  const out = z.HEAPU8.slice(dst, dst + n)
+  z._free(src)
+  z._free(dst)
+  return out
+}
+
+/** The raw bytes a forged record's body stands for, decoded here by the record's own frame table. */
+function referenceRaw(bytes: Uint8Array, header: RecordHeader, body: Uint8Array, label: string): Uint8Array {
+  if (header.format === 2) {
+    const parts = splitRecord(bytes)
+    const starts = [0]
+    for (const c of header.chunks) starts.push(starts.at(-1)! + c.storedLength)
+    return concatParts(readTable(parts.table!).map((e, i) => {
+      const stored = body.subarray(starts[e.chunk]! + e.storedOffset, starts[e.chunk]! + e.storedOffset + e.storedLength)
+      expect(frameHash64(signer, stored), `${label}: frame ${i} hash`).toBe(e.hash)
+      return e.flags & 1 ? referenceFrame(stored, e.rawLength) : stored
+    }))
+  }
+  expect(signer.bodyChecksum(body), label).toBe(header.checksum)
+  if (header.codec === 'none') return body
   const parts: Uint8Array[] = []
   let at = 0
   for (const [i, size] of header.frames!.entries()) {
-    const src = z._malloc(size)
-    // One byte more than the frame's share of rawLength (not the header's frameSize, which a forger may
-    // have set to 64 MiB): the test must not grow the wasm heap the decoder is measured on.
-    const cap = Math.min(header.frameSize!, header.rawLength - i * header.frameSize!) + 1
-    const dst = z._malloc(cap)
-    z.HEAPU8.set(body.subarray(at, at + size), src)
-    const n = z._ZSTD_decompress(dst, cap, src, size)
-    expect(z._ZSTD_isError(n), 'reference decompression of an accepted frame').toBe(0)
-    parts.push(z.HEAPU8.slice(dst, dst + n))
-    z._free(src)
-    z._free(dst)
+    parts.push(referenceFrame(body.subarray(at, at + size), Math.min(header.frameSize!, header.rawLength - i * header.frameSize!)))
     at += size
   }
   return concatParts(parts)
@@ -313,9 +379,9 @@ function forbiddenKey(value: unknown, depth = 0): string | undefined {
 /** Asserts an accepted forged record decoded to exactly what it says: its checksum, frames, type and geometry. */
 function expectSelfConsistent(bytes: Uint8Array, header: RecordHeader, value: Value, label: string): void {
   const body = bytes.subarray(bytes.byteLength - header.storedLength)
-  expect(signer.bodyChecksum(body), label).toBe(header.checksum)
+  if (header.format === 2) expect(signer.bodyChecksum(splitRecord(bytes).table!), `${label}: table checksum`).toBe(header.checksum)
   expect(forbiddenKey(header), label).toBeUndefined()
-  const raw = referenceRaw(header, body)
+  const raw = referenceRaw(bytes, header, body, label)
   expect(raw.byteLength, label).toBe(header.rawLength)
   const got = describeValue(value)
   if (header.dataType === 'json') {
@@ -341,7 +407,7 @@ describe('record decoder under hostile bytes', () => {
     const seed = SEED
     console.log(`record fuzz: seed ${seed} (FUZZ_SEED=${seed} replays), ${CASES} cases`)
     const rng = new Rng(seed)
-    const origs = originals()
+    const origs = await originals()
     // A real frame of a given raw size holding other content: a bomb-like (all zero) frame.
     const bombFrame = (raw: number) => compressFrames(new Uint8Array(raw), Math.max(raw, 1))[0] ?? new Uint8Array(0)
     const protoBefore = {
@@ -354,14 +420,19 @@ describe('record decoder under hostile bytes', () => {
     let slowest = { ms: 0, label: '' }
     let largestInput = 0
     let refusedAsNewer = 0
+    let regionDespiteDamage = 0
     const mostBeyondOutput: Partial<Record<'whole' | 'frame by frame', { bytes: number; allocation: Allocation; label: string }>> = {}
     // The meter must see what it is meant to count: a decode's output and reads, a request to zstd's
     // heap, a body hasher's memory; and it must leave the globals as they were.
     const brain = origs[0]!
+    const brain1 = origs.find((o) => o.name === 'v1-brain-zstd')!
     const { error: probeError, allocation: probed } = await metered(async () => {
       decodeRecord(brain.id, brain.bytes)
-      const { header, bodyOffset } = parseHeader(brain.id, brain.bytes, brain.bytes.byteLength)
-      await decodeBodyInFrames(header, async (at, length) => brain.bytes.slice(bodyOffset + at, bodyOffset + at + length))
+      const { parsed, read } = joinedReader(brain.bytes, brain.id)
+      await readBody(parsed, read)
+      // Format 1 read piece by piece makes a body hasher of its own (a wasm instance).
+      const v1 = joinedReader(brain1.bytes, brain1.id)
+      await readBody(v1.parsed, v1.read)
       const z = Module as unknown as ZstdRaw
       z._free(z._malloc(MIB))
     })
@@ -434,9 +505,9 @@ describe('record decoder under hostile bytes', () => {
       let framed: Value | undefined
       let claimed: RecordHeader | undefined
       const { error: framedError, allocation: framedAllocation } = await metered(async () => {
-        const { header, bodyOffset } = parseHeader(orig.id, input, input.byteLength)
-        claimed = header
-        framed = await decodeBodyInFrames(header, async (at, length) => input.slice(bodyOffset + at, bodyOffset + at + length))
+        const { parsed, read } = joinedReader(input, orig.id)
+        claimed = parsed.header
+        framed = await readBody(parsed, read)
       })
       checkAllocation('frame by frame', framedAllocation, Math.max(orig.header.rawLength, claimAllocatedUnchecked(claimed)))
       if (framedError !== undefined) {
@@ -445,6 +516,36 @@ describe('record decoder under hostile bytes', () => {
       } else {
         expect(outcome, `${label}: decoded frame by frame but refused whole`).not.toBe('rejected')
         expect(sameBytes(describeValue(framed!).bytes, describeValue(decoded!.value).bytes), label).toBe(true)
+      }
+
+      // The region path: a box of the original image, read from the frames it touches. It may read
+      // what the whole refuses only when the damage lies outside the box, and then reads the original.
+      const origImage = orig.header.dataType === 'Image' ? orig.header.image : undefined
+      if (origImage) {
+        const index = origImage.size.map((n) => rng.int(n))
+        const region: Region = { index, size: index.map((i, axis) => 1 + rng.int(Math.min(origImage.size[axis]! - i, axis === 2 ? 3 : 64))) }
+        let boxed: Image | undefined
+        let maxFrameRaw = 0
+        const { error: regionError, allocation: regionAllocation } = await metered(async () => {
+          const { parsed, read } = joinedReader(input, orig.id)
+          for (const e of parsed.frames ?? []) if (e.flags & 1) maxFrameRaw = Math.max(maxFrameRaw, e.rawLength)
+          boxed = await readRegion(parsed, read, region)
+        })
+        const regionBytes = region.size.reduce((a, b) => a * b, 1)
+        const bound = claimed?.format === 1
+          ? allocationBound('frame by frame', input.byteLength, Math.max(orig.header.rawLength, claimAllocatedUnchecked(claimed))) + regionBytes
+          : regionBytes + input.byteLength + 2 * maxFrameRaw + 4 * MIB
+        expect(regionAllocation.total, `${label}, region: allocated ${JSON.stringify(regionAllocation)}`).toBeLessThanOrEqual(bound)
+        if (regionError !== undefined) {
+          const typed = regionError instanceof CorruptEntryError || regionError instanceof UnsupportedValueError ||
+            (claimsNewer && regionError instanceof SchemaVersionError)
+          if (!typed) throw new Error(`${label}: region threw ${(regionError as Error)?.name}: ${(regionError as Error)?.message}`, { cause: regionError })
+        } else if (decoded) {
+          expect(sameBytes(describeValue(boxed!).bytes, cropByLoops(decoded.value as Image, region)), `${label}: region of what decoded`).toBe(true)
+        } else {
+          regionDespiteDamage++
+          if (!mutant.resigned) expect(sameBytes(describeValue(boxed!).bytes, cropByLoops(orig.value as Image, region)), `${label}: region of the original`).toBe(true)
+        }
       }
 
       total[outcome]++
@@ -458,6 +559,7 @@ describe('record decoder under hostile bytes', () => {
     console.log(
       `record fuzz: ${CASES} cases in ${seconds} s (seed ${seed}): ${total.rejected} rejected (${refusedAsNewer} of them as a newer version), ${total.identical} decoded identical, ` +
         `${total['forged-valid']} re-signed into valid records of another value (decoded exactly as forged)\n${lines.join('\n')}\n` +
+        `  region reads that succeeded where the whole was refused (damage outside the box): ${regionDespiteDamage}\n` +
         `  largest mutant ${largestInput} bytes; slowest case ${slowest.ms.toFixed(1)} ms (${slowest.label}), for information only\n` +
         Object.entries(mostBeyondOutput).map(([path, w]) => `  most allocated beyond the output, ${path}: ${w.bytes} bytes, ${JSON.stringify(w.allocation)} (${w.label})\n`).join('') +
         `  zstd wasm heap: ${heapAtStart} bytes before the cases, ${zstdHeapBytes()} after`,
@@ -478,7 +580,7 @@ describe('record decoder under hostile bytes', () => {
     // gigabytes declared by a body of a megabyte or two. Whole or frame by frame, the claim must be
     // refused before the output is allocated.
     const claim = 64 * MIB
-    const brain = originals()[0]!
+    const brain = (await originals()).find((o) => o.name === 'v1-brain-zstd')!
     const forge = (body: Uint8Array, frames: number[]) => {
       const { header } = splitRecord(brain.bytes)
       const { image: _image, ...rest } = header
@@ -512,9 +614,9 @@ describe('record decoder under hostile bytes', () => {
       expect(whole.error, name).toBeInstanceOf(CorruptEntryError)
       expect(whole.allocation.total, `${name}: ${JSON.stringify(whole.allocation)}`).toBeLessThanOrEqual(allocationBound('whole', bytes.byteLength, honestRaw))
       expect((whole.error as Error).message, name).toMatch(reason)
-      const { header, bodyOffset } = parseHeader(id, bytes, bytes.byteLength)
-      expect(claimAllocatedUnchecked(header), name).toBe(0)
-      const framed = await metered(() => decodeBodyInFrames(header, async (at, length) => bytes.slice(bodyOffset + at, bodyOffset + at + length)))
+      const { parsed, read } = joinedReader(bytes, id)
+      expect(claimAllocatedUnchecked(parsed.header), name).toBe(0)
+      const framed = await metered(() => readBody(parsed, read))
       expect(framed.error, name).toBeInstanceOf(CorruptEntryError)
       expect(framed.allocation.total, `${name}: ${JSON.stringify(framed.allocation)}`)
         .toBeLessThanOrEqual(allocationBound('frame by frame', bytes.byteLength, honestRaw))
@@ -523,14 +625,18 @@ describe('record decoder under hostile bytes', () => {
   })
 })
 
-/** The record says a newer voxcache wrote it: its magic reads VXC2–VXC9, or its header's format is > 1. */
+/**
+ * The record says a newer voxcache wrote it: its magic reads VXC3–VXC9, a VXC1 header's format is
+ * past 2, or a VXC2 prefix has flags (sealed, or unknown to this version).
+ */
 function claimsNewerVersion(bytes: Uint8Array): boolean {
-  if (bytes.byteLength >= 4 && /^VXC[2-9]$/.test(String.fromCharCode(...bytes.subarray(0, 4)))) return true
+  if (bytes.byteLength >= 4 && /^VXC[3-9]$/.test(String.fromCharCode(...bytes.subarray(0, 4)))) return true
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (bytes.byteLength >= 64 && recordFormat(bytes) === 2) return dv.getUint32(4, true) !== 0
   if (bytes.byteLength < 16) return false
-  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true)
   try {
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + length))) as { format?: unknown }
-    return Number.isSafeInteger(header.format) && (header.format as number) > 1
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + dv.getUint32(4, true)))) as { format?: unknown }
+    return Number.isSafeInteger(header.format) && (header.format as number) > 2
   } catch {
     return false
   }

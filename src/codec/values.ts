@@ -195,8 +195,12 @@ export function reconstruct(dataType: string, raw: Uint8Array, image?: ImageHead
   const Ctor = TYPED_ARRAYS[arrayName]
   const array = new Ctor(sliceOwned(raw), 0, raw.byteLength / Ctor.BYTES_PER_ELEMENT) as StorableTypedArray
   if (dataType !== 'Image') return array
-  const h = image!
-  const result: Image = {
+  return { ...imageInfoOf(image!), data: array as Image['data'] }
+}
+
+/** An image's description as the public types have it (direction a Float64Array, metadata a Map), without pixels. */
+export function imageInfoOf(h: ImageHeader): Omit<Image, 'data'> {
+  return {
     imageType: { ...h.imageType } as Image['imageType'],
     name: h.name,
     origin: [...h.origin],
@@ -204,9 +208,7 @@ export function reconstruct(dataType: string, raw: Uint8Array, image?: ImageHead
     direction: new Float64Array(h.direction) as Image['direction'],
     size: [...h.size],
     metadata: new Map(h.metadata) as Image['metadata'],
-    data: array as Image['data'],
   }
-  return result
 }
 
 /** An ArrayBuffer holding exactly these bytes: the view's own buffer when it spans it, else a copy. */
@@ -215,4 +217,23 @@ function sliceOwned(raw: Uint8Array): ArrayBuffer {
     return raw.buffer
   }
   return raw.slice().buffer as ArrayBuffer
+}
+
+/**
+ * The description of a value sent ahead of its bytes (a store in pieces): a data type with bytes, a
+ * whole raw length of whole elements, and for an image a header that says that many bytes.
+ * @throws {UnsupportedValueError}
+ */
+export function checkShape(shape: { dataType: unknown; rawLength: unknown; image?: unknown }): void {
+  const { dataType, rawLength } = shape ?? {}
+  if (typeof dataType !== 'string' || dataType === 'json' || !DATA_TYPES.includes(dataType)) throw new UnsupportedValueError(`a store in pieces is of bytes, not ${String(dataType)}`)
+  if (!isCount(rawLength)) throw new UnsupportedValueError('a store in pieces needs its raw length')
+  if (dataType === 'Image') {
+    const problem = imageHeaderProblem(shape.image, rawLength)
+    if (problem) throw new UnsupportedValueError(problem)
+  } else if (shape.image !== undefined) {
+    throw new UnsupportedValueError('an image header on a value that is not an image')
+  } else if (dataType !== 'ArrayBuffer' && rawLength % TYPED_ARRAYS[dataType as TypedArrayName].BYTES_PER_ELEMENT !== 0) {
+    throw new UnsupportedValueError(`${rawLength} bytes are not whole ${dataType} elements`)
+  }
 }

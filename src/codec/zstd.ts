@@ -96,17 +96,21 @@ export function checkFrameHeader(head: Uint8Array, stored: number, expected: num
   }
 }
 
+/** Compresses one frame; returns it as its own copy. */
+export function compressFrame(chunk: Uint8Array, level = LEVEL): Uint8Array {
+  const bound = zstd._ZSTD_compressBound(chunk.byteLength)
+  heapBuffers(chunk.byteLength, bound)
+  zstd.HEAPU8.set(chunk, srcPtr)
+  const written = zstd._ZSTD_compress(dstPtr, bound, srcPtr, chunk.byteLength, level)
+  if (zstd._ZSTD_isError(written)) throw new Error(`zstd compression failed (code ${written})`)
+  return zstd.HEAPU8.slice(dstPtr, dstPtr + written)
+}
+
 /** Compresses `raw` in frames of `frameSize`; returns each compressed frame as its own copy. */
 export function compressFrames(raw: Uint8Array, frameSize = FRAME_SIZE, level = LEVEL): Uint8Array[] {
   const frames: Uint8Array[] = []
   for (let at = 0; at < raw.byteLength; at += frameSize) {
-    const chunk = raw.subarray(at, Math.min(at + frameSize, raw.byteLength))
-    const bound = zstd._ZSTD_compressBound(chunk.byteLength)
-    heapBuffers(chunk.byteLength, bound)
-    zstd.HEAPU8.set(chunk, srcPtr)
-    const written = zstd._ZSTD_compress(dstPtr, bound, srcPtr, chunk.byteLength, level)
-    if (zstd._ZSTD_isError(written)) throw new Error(`zstd compression failed (code ${written})`)
-    frames.push(zstd.HEAPU8.slice(dstPtr, dstPtr + written))
+    frames.push(compressFrame(raw.subarray(at, Math.min(at + frameSize, raw.byteLength)), level))
   }
   return frames
 }

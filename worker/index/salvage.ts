@@ -8,7 +8,7 @@
 // value).
 import type { SqlJsStatic } from 'sql.js'
 import { decodeRecord } from '../../src/codec/body.js'
-import { PREFIX_BYTES, type RecordHeader } from '../../src/codec/record.js'
+import type { RecordHeader } from '../../src/codec/record.js'
 import { isOperationId } from '../../src/operation-id.js'
 import type { EntryInfo } from '../../src/types.js'
 import { headerInfo } from './changes.js'
@@ -19,7 +19,6 @@ export interface SalvagedRecord {
   data: Uint8Array
 }
 
-const MAGIC = [0x56, 0x58, 0x43, 0x31] // "VXC1"
 const MAX_INLINE_SCAN = 1 << 20
 
 /** Adds `bytes` to `found` when they are one whole valid record, keeping the newest per id. */
@@ -75,22 +74,36 @@ function salvageRows(SQL: SqlJsStatic, sqlite: Uint8Array, found: Map<string, Sa
 
 function scanRecords(sqlite: Uint8Array, found: Map<string, SalvagedRecord>): void {
   const view = new DataView(sqlite.buffer, sqlite.byteOffset, sqlite.byteLength)
-  for (let at = sqlite.indexOf(MAGIC[0]!); at >= 0 && at + PREFIX_BYTES <= sqlite.byteLength; at = sqlite.indexOf(MAGIC[0]!, at + 1)) {
-    if (sqlite[at + 1] !== MAGIC[1] || sqlite[at + 2] !== MAGIC[2] || sqlite[at + 3] !== MAGIC[3]) continue
-    const length = view.getUint32(at + 4, true)
-    if (length < 2 || length > MAX_INLINE_SCAN || at + PREFIX_BYTES + length > sqlite.byteLength) continue
-    let header: { operationId?: unknown; storedLength?: unknown }
-    try {
-      header = JSON.parse(new TextDecoder().decode(sqlite.subarray(at + PREFIX_BYTES, at + PREFIX_BYTES + length))) as typeof header
-    } catch {
-      continue
-    }
-    if (typeof header !== 'object' || header === null || typeof header.storedLength !== 'number') continue
-    const end = at + ((PREFIX_BYTES + length + 7) & ~7) + header.storedLength // padding is relative to the record
-    if (!Number.isSafeInteger(end) || end > sqlite.byteLength) continue
-    // decodeRecord checks the header hash, every field and the body checksum before this is believed.
-    consider(found, header.operationId, sqlite.subarray(at, end))
+  for (let at = sqlite.indexOf(0x56); at >= 0 && at + 16 <= sqlite.byteLength; at = sqlite.indexOf(0x56, at + 1)) {
+    if (sqlite[at + 1] !== 0x58 || sqlite[at + 2] !== 0x43) continue
+    const record = recordAt(sqlite, view, at)
+    // decodeRecord checks the header hash, every field and the body checksums before this is believed.
+    if (record) consider(found, record.operationId, sqlite.subarray(at, record.end))
   }
+}
+
+/**
+ * The id a record starting at `at` claims and where it would end, from its magic ("VXC1" or "VXC2"),
+ * prefix and header; undefined when these bytes cannot be one. Format 1: prefix 16, header, pad8, body.
+ * Format 2: prefix 64, header, pad8, frame table, body (an inline record holds every chunk).
+ */
+function recordAt(bytes: Uint8Array, view: DataView, at: number): { operationId: unknown; end: number } | undefined {
+  const two = bytes[at + 3] === 0x32
+  if (!two && bytes[at + 3] !== 0x31) return undefined
+  const prefix = two ? 64 : 16
+  if (at + prefix > bytes.byteLength) return undefined
+  const length = view.getUint32(at + (two ? 8 : 4), true)
+  if (length < 2 || length > MAX_INLINE_SCAN || at + prefix + length > bytes.byteLength) return undefined
+  let header: { operationId?: unknown; storedLength?: unknown }
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(at + prefix, at + prefix + length))) as typeof header
+  } catch {
+    return undefined
+  }
+  if (typeof header !== 'object' || header === null || typeof header.storedLength !== 'number') return undefined
+  const table = two ? 48 * view.getUint32(at + 44, true) : 0
+  const end = at + ((prefix + length + 7) & ~7) + table + header.storedLength // padding is relative to the record
+  return Number.isSafeInteger(end) && end <= bytes.byteLength ? { operationId: header.operationId, end } : undefined
 }
 
 const DATA_FIELD = /"id":"([0-9a-f]{64})","data":"([A-Za-z0-9+/=]+)"/

@@ -319,14 +319,22 @@ describe('IndexStore recovery', () => {
   })
 })
 
-/** A record as the service stores it inline (codec none needs no zstd). */
-function inlineRecord(n: number): { info: EntryInfo; data: Uint8Array } {
-  const { header, parts, byteLength } = encodeRecord({ n, text: `value ${n}` }, { operationId: hex(n), codec: 'none', createdAt: entry(n).createdAt })
-  const data = concatParts(parts, byteLength)
-  return {
-    data,
-    info: entry(n, { dataType: 'json', sizeBytes: byteLength, rawBytes: header.rawLength, codec: 'none', checksum: header.checksum, inline: true }),
+/** Records as the service stores them inline (codec none needs no zstd), made once (encoding is async). */
+const inlineRecords = new Map<number, { info: EntryInfo; data: Uint8Array }>()
+async function makeInlineRecords(): Promise<void> {
+  await initChecksum()
+  for (let n = 0; n < 10; n++) {
+    const { header, parts, byteLength } = await encodeRecord({ n, text: `value ${n}` }, { operationId: hex(n), codec: 'none', createdAt: entry(n).createdAt })
+    inlineRecords.set(n, {
+      data: concatParts(parts, byteLength),
+      info: entry(n, { dataType: 'json', sizeBytes: byteLength, rawBytes: header.rawLength, codec: 'none', checksum: header.checksum, inline: true }),
+    })
   }
+}
+function inlineRecord(n: number): { info: EntryInfo; data: Uint8Array } {
+  const record = inlineRecords.get(n)
+  if (!record) throw new Error(`no inline record ${n}: call makeInlineRecords() first`)
+  return { info: { ...record.info }, data: record.data.slice() }
 }
 const putInline = (n: number) => {
   const { info, data } = inlineRecord(n)
@@ -335,9 +343,7 @@ const putInline = (n: number) => {
 const text = (bytes: Uint8Array | undefined) => new TextDecoder().decode(bytes)
 
 describe('index files: damage is detected, inline records salvaged', () => {
-  beforeAll(async () => {
-    await initChecksum()
-  })
+  beforeAll(makeInlineRecords)
 
   /** A store with a snapshot (1, 2 inline, 3 a file) and a journal (4 inline, 5 a file, a touch of 3). */
   async function populated() {
@@ -502,7 +508,7 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
 
 describe('salvage', () => {
   it('finds whole records at any offset in raw bytes, and only valid ones', async () => {
-    await initChecksum()
+    await makeInlineRecords()
     const good = inlineRecord(1).data
     const bad = inlineRecord(2).data.slice()
     bad[bad.byteLength - 1]! ^= 0x01

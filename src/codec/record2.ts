@@ -1,0 +1,423 @@
+// Record format 2: a prefix, a JSON header, a frame table, then the stored frames in chunks (the first
+// in the record itself, any others beside it). Byte layout in layout.ts. Encoding is here; decoding the
+// body (whole or a region) is in body.ts and region.ts.
+import { SchemaVersionError, UnsupportedValueError } from '../errors.js'
+import { isOperationId } from '../operation-id.js'
+import type { Codec, JsonValue, Value } from '../types.js'
+import { checksumParts, frameHash, prefixHash } from './checksum.js'
+import {
+  align8,
+  CHUNK_BYTES,
+  ENTRY_BYTES,
+  FLAG_SEALED,
+  FRAME_ZSTD,
+  frameLayout,
+  MAGIC2,
+  MAX_FRAME_BYTES,
+  PREFIX2_BYTES,
+  readEntry,
+  readPrefix2,
+  sliceRange,
+  writeEntry,
+  writePrefix2,
+  type FrameEntry,
+} from './layout.js'
+import { assertJsonValue, classify, DATA_TYPES, isCount, TYPED_ARRAYS, type ImageHeader, type TypedArrayName } from './values.js'
+import { compressFrame } from './zstd.js'
+import { fail, MAX_HEADER_BYTES, parseHeaderJson, validateImage } from './shared.js'
+
+/** Compression of a frame is kept only when it saves at least this fraction. */
+const MIN_SAVING = 0.1
+
+export interface ChunkInfo {
+  storedLength: number
+  /** SHA-256 of the chunk's stored bytes, 64 hex digits: its name as a content-addressed blob. */
+  sha256: string
+}
+
+export interface RecordHeader2 {
+  format: 2
+  operationId: string
+  dataType: string
+  /** 'zstd' when at least one frame is compressed. */
+  codec: Codec
+  rawLength: number
+  /** Stored bytes of all frames, every chunk. */
+  storedLength: number
+  /** xxhash64 of the frame table, which holds each frame's xxhash64: it covers the whole body. */
+  checksum: string
+  createdAt: string
+  metadata: JsonValue
+  /** Raw bytes per frame; the last frame may hold fewer. */
+  frameBytes: number
+  chunks: ChunkInfo[]
+  image?: ImageHeader
+}
+
+/** A chunk other than the first, as the encoder hands it to be written beside the record. */
+export interface EncodedChunk {
+  index: number
+  parts: Uint8Array[]
+  byteLength: number
+  sha256: string
+}
+
+export interface Encode2Options {
+  operationId: string
+  codec?: Codec
+  metadata?: JsonValue
+  createdAt?: string
+  /** Stored bytes per chunk at most (tests make it small). */
+  chunkBytes?: number
+}
+
+export interface EncodedRecord2 {
+  header: RecordHeader2
+  /** The record file: prefix and header, frame table, chunk 0 (body parts view the value when stored raw). */
+  parts: Uint8Array[]
+  byteLength: number
+}
+
+async function sha256Hex(parts: readonly Uint8Array[], byteLength: number): Promise<string> {
+  const joined = parts.length === 1 ? parts[0]! : concat(parts, byteLength)
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', joined as Uint8Array<ArrayBuffer>))
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+function concat(parts: readonly Uint8Array[], byteLength: number): Uint8Array {
+  const out = new Uint8Array(byteLength)
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.byteLength
+  }
+  return out
+}
+
+/**
+ * Encodes a value as a format-2 record. Chunks after the first are handed to `sink` as each is full
+ * (and not kept), so a value past one chunk is written without a second copy of it in memory; without
+ * a sink, such a value is refused.
+ * @throws {UnsupportedValueError} when the value is not storable.
+ */
+export async function encodeRecord2(
+  value: Value,
+  options: Encode2Options,
+  sink?: (chunk: EncodedChunk) => Promise<void>,
+): Promise<EncodedRecord2> {
+  const classified = classify(value)
+  const raw =
+    classified.dataType === 'json' ? new TextEncoder().encode(JSON.stringify(classified.json)) : classified.bytes
+  const shape: ValueShape = { dataType: classified.dataType, rawLength: raw.byteLength, ...(classified.dataType === 'Image' ? { image: classified.image } : {}) }
+  const writer = new RecordWriter(shape, options, sink)
+  if (raw.byteLength) await writer.push(raw)
+  return writer.finish()
+}
+
+/** What a record is of, before its bytes: its data type, raw length and, for an image, its description. */
+export interface ValueShape {
+  dataType: string
+  rawLength: number
+  image?: ImageHeader
+}
+
+/**
+ * A format-2 record written from a value's raw bytes as they come, in pieces of any size (whole frames
+ * are encoded as soon as they are complete; a piece's frames stored raw stay views of it until their
+ * chunk is handed over). finish() gives the record: its prefix, header and table, and chunk 0.
+ */
+export class RecordWriter {
+  readonly #options: Encode2Options
+  readonly #shape: ValueShape
+  readonly #sink: ((chunk: EncodedChunk) => Promise<void>) | undefined
+  readonly #frameBytes: number
+  readonly #sliceBytes: number
+  readonly #frameCount: number
+  readonly #table: Uint8Array
+  readonly #chunks: ChunkInfo[] = []
+  #chunk0: Uint8Array[] = []
+  #parts: Uint8Array[] = []
+  #partsLength = 0
+  #compressedAny = false
+  #frame = 0
+  /** The start of a frame whose bytes have not all come yet (a copy). */
+  #carry: Uint8Array | undefined
+
+  /** @throws {UnsupportedValueError} for an unknown codec or metadata a record cannot hold. */
+  constructor(shape: ValueShape, options: Encode2Options, sink?: (chunk: EncodedChunk) => Promise<void>) {
+    assertJsonValue(options.metadata ?? null, 'metadata', true)
+    const codec = options.codec ?? 'none'
+    if (codec !== 'none' && codec !== 'zstd') throw new UnsupportedValueError(`unknown codec ${String(codec)}`)
+    this.#options = options
+    this.#shape = shape
+    this.#sink = sink
+    ;({ frameBytes: this.#frameBytes, sliceBytes: this.#sliceBytes } = frameLayout(shape.dataType, shape.image))
+    this.#frameCount = Math.ceil(shape.rawLength / this.#frameBytes)
+    this.#table = new Uint8Array(this.#frameCount * ENTRY_BYTES)
+  }
+
+  #frameLength(i: number): number {
+    return Math.min(this.#frameBytes, this.#shape.rawLength - i * this.#frameBytes)
+  }
+
+  /**
+   * The next raw bytes of the value, in order.
+   * @throws {UnsupportedValueError} when they run past the value's raw length.
+   */
+  async push(bytes: Uint8Array): Promise<void> {
+    let at = 0
+    if (this.#carry) {
+      const carry = this.#carry
+      const take = Math.min(this.#frameLength(this.#frame) - carry.byteLength, bytes.byteLength)
+      const joined = new Uint8Array(carry.byteLength + take)
+      joined.set(carry)
+      joined.set(bytes.subarray(0, take), carry.byteLength)
+      at = take
+      this.#carry = joined
+      if (joined.byteLength < this.#frameLength(this.#frame)) return
+      this.#carry = undefined
+      await this.#encodeFrame(joined)
+    }
+    while (at < bytes.byteLength) {
+      if (this.#frame >= this.#frameCount) throw new UnsupportedValueError(`the value has more than the ${this.#shape.rawLength} bytes it said`)
+      const length = this.#frameLength(this.#frame)
+      if (bytes.byteLength - at < length) {
+        this.#carry = bytes.slice(at)
+        return
+      }
+      await this.#encodeFrame(bytes.subarray(at, at + length))
+      at += length
+    }
+  }
+
+  async #encodeFrame(frame: Uint8Array): Promise<void> {
+    const i = this.#frame++
+    let stored = frame
+    let flags = 0
+    if (this.#options.codec === 'zstd') {
+      const compressed = compressFrame(frame)
+      if (compressed.byteLength <= frame.byteLength * (1 - MIN_SAVING)) {
+        stored = compressed
+        flags = FRAME_ZSTD
+        this.#compressedAny = true
+      }
+    }
+    const limit = this.#options.chunkBytes ?? CHUNK_BYTES
+    if (this.#partsLength > 0 && this.#partsLength + stored.byteLength > limit) await this.#closeChunk()
+    const rawOffset = i * this.#frameBytes
+    writeEntry(this.#table, i, {
+      rawOffset,
+      rawLength: frame.byteLength,
+      ...sliceRange(this.#sliceBytes, rawOffset, frame.byteLength),
+      chunk: this.#chunks.length,
+      storedOffset: this.#partsLength,
+      storedLength: stored.byteLength,
+      flags,
+      hash: frameHash(stored),
+    })
+    // Frames stored raw are neighbours in the value: one view covers them (one write, one digest).
+    const parts = this.#parts
+    const last = parts.at(-1)
+    if (!flags && last && last.buffer === stored.buffer && last.byteOffset + last.byteLength === stored.byteOffset) {
+      parts[parts.length - 1] = new Uint8Array(stored.buffer, last.byteOffset, last.byteLength + stored.byteLength)
+    } else {
+      parts.push(stored)
+    }
+    this.#partsLength += stored.byteLength
+  }
+
+  async #closeChunk(): Promise<void> {
+    const parts = this.#parts
+    const byteLength = this.#partsLength
+    const sha256 = await sha256Hex(parts, byteLength)
+    const index = this.#chunks.length
+    this.#chunks.push({ storedLength: byteLength, sha256 })
+    this.#parts = []
+    this.#partsLength = 0
+    if (index === 0) this.#chunk0 = parts
+    else if (this.#sink) await this.#sink({ index, parts, byteLength, sha256 })
+    else throw new UnsupportedValueError(`a value of ${this.#shape.rawLength} bytes needs chunks beside its record; store it through a cache`)
+  }
+
+  /**
+   * The record, once every byte has come.
+   * @throws {UnsupportedValueError} when bytes are missing, or the header would pass 1 MiB.
+   */
+  async finish(): Promise<EncodedRecord2> {
+    if (this.#carry || this.#frame < this.#frameCount) {
+      const got = this.#frame * this.#frameBytes + (this.#carry?.byteLength ?? 0)
+      throw new UnsupportedValueError(`the value ended after ${Math.min(got, this.#shape.rawLength)} of its ${this.#shape.rawLength} bytes`)
+    }
+    await this.#closeChunk()
+    const chunks = this.#chunks
+    const { image } = this.#shape
+    const header: RecordHeader2 = {
+      format: 2,
+      operationId: this.#options.operationId,
+      dataType: this.#shape.dataType,
+      codec: this.#compressedAny ? 'zstd' : 'none',
+      rawLength: this.#shape.rawLength,
+      storedLength: chunks.reduce((n, c) => n + c.storedLength, 0),
+      checksum: checksumParts([this.#table]),
+      createdAt: this.#options.createdAt ?? new Date().toISOString(),
+      metadata: this.#options.metadata ?? null,
+      frameBytes: this.#frameBytes,
+      chunks,
+      ...(image ? { image } : {}),
+    }
+    const headerBytes = new TextEncoder().encode(JSON.stringify(header))
+    if (headerBytes.byteLength > MAX_HEADER_BYTES) {
+      throw new UnsupportedValueError(`record header is ${headerBytes.byteLength} bytes; metadata must stay under 1 MiB`)
+    }
+    const tableOffset = align8(PREFIX2_BYTES + headerBytes.byteLength)
+    const head = new Uint8Array(tableOffset)
+    writePrefix2(head, { flags: 0, headerLength: headerBytes.byteLength, frameCount: this.#frameCount, tableOffset })
+    head.set(headerBytes, PREFIX2_BYTES)
+    new DataView(head.buffer).setUint32(12, prefixHash(head.subarray(0, PREFIX2_BYTES), headerBytes), true)
+    return {
+      header,
+      parts: [head, this.#table, ...this.#chunk0],
+      byteLength: tableOffset + this.#table.byteLength + chunks[0]!.storedLength,
+    }
+  }
+}
+
+/** What a parsed format-2 record holds besides its header: where the body starts, and the frames. */
+export interface Parsed2 {
+  header: RecordHeader2
+  bodyOffset: number
+  frames: FrameEntry[]
+}
+
+/**
+ * Bytes of a format-2 record that come before its body (prefix, header, table), from the prefix.
+ * @throws {CorruptEntryError} when the prefix cannot be a record's.
+ */
+export function headerExtent2(id: string, prefix: Uint8Array): number {
+  if (prefix.byteLength < PREFIX2_BYTES) fail(id, 'shorter than a record prefix')
+  const p = readPrefix2(prefix)
+  if (!p || p.headerLength < 2 || p.headerLength > MAX_HEADER_BYTES) fail(id, 'header length out of bounds')
+  if (p.tableOffset !== align8(PREFIX2_BYTES + p.headerLength)) fail(id, 'table offset does not follow the header')
+  return p.tableOffset + p.frameCount * ENTRY_BYTES
+}
+
+/** True when these bytes, their magic read as "VXC2", are a format-2 prefix and header whose hash holds. */
+export function verifiesAsFormat2(head: Uint8Array): boolean {
+  if (head.byteLength < PREFIX2_BYTES) return false
+  const p = readPrefix2(head)
+  if (!p || p.headerLength > MAX_HEADER_BYTES || head.byteLength < PREFIX2_BYTES + p.headerLength) return false
+  const prefix = head.slice(0, PREFIX2_BYTES)
+  prefix.set(MAGIC2, 0)
+  return prefixHash(prefix, head.subarray(PREFIX2_BYTES, PREFIX2_BYTES + p.headerLength)) === p.hash
+}
+
+/**
+ * Parses and checks a format-2 record's prefix, header and frame table from its first bytes (at least
+ * headerExtent2()). `recordLength` is the record's length; `joined` says whether every chunk follows
+ * the table (a record held in memory: inline, exported) or only chunk 0 does (a record file, its
+ * other chunks beside it).
+ * @throws {CorruptEntryError} naming the first thing that is wrong.
+ * @throws {SchemaVersionError} for a sealed record (this voxcache cannot open it) or unknown flags.
+ */
+export function parseHeader2(id: string, head: Uint8Array, recordLength: number, joined: boolean): Parsed2 {
+  const extent = headerExtent2(id, head)
+  if (recordLength < extent || head.byteLength < extent) fail(id, 'record ends inside its header or frame table')
+  const p = readPrefix2(head)!
+  const headerBytes = head.subarray(PREFIX2_BYTES, PREFIX2_BYTES + p.headerLength)
+  if (prefixHash(head.subarray(0, PREFIX2_BYTES), headerBytes) !== p.hash) fail(id, 'header checksum mismatch')
+  for (let i = 56; i < 64; i++) if (head[i] !== 0) fail(id, 'reserved prefix bytes are not zero')
+  for (let i = PREFIX2_BYTES + p.headerLength; i < p.tableOffset; i++) if (head[i] !== 0) fail(id, 'padding is not zero')
+  // The hash held, so these flags were written on purpose.
+  if (p.flags & FLAG_SEALED) {
+    throw new SchemaVersionError('is sealed (encrypted); this voxcache cannot open sealed records. It is left as it is.', { entryId: id })
+  }
+  if (p.flags !== 0) throw new SchemaVersionError(`has record flags ${p.flags} from a newer voxcache; upgrade voxcache to read it.`, { entryId: id })
+  if (p.keyId.some((b) => b !== 0) || p.nonceBase.some((b) => b !== 0)) fail(id, 'key id or nonce on an unsealed record')
+  const h = parseHeaderJson(id, headerBytes)
+  if (h.format !== 2) fail(id, `format ${String(h.format)} under a VXC2 magic`)
+  checkCommonFields(id, h)
+  const header = h as unknown as RecordHeader2
+  if (!isCount(h.frameBytes) || h.frameBytes < 1 || h.frameBytes > MAX_FRAME_BYTES) fail(id, 'bad frame size')
+  const chunks = h.chunks
+  if (
+    !Array.isArray(chunks) || chunks.length < 1 ||
+    !chunks.every((c: unknown) => {
+      const k = c as Record<string, unknown>
+      return typeof c === 'object' && c !== null && Object.keys(k).length === 2 && isCount(k.storedLength) && typeof k.sha256 === 'string' && /^[0-9a-f]{64}$/.test(k.sha256)
+    })
+  ) {
+    fail(id, 'bad chunk list')
+  }
+  const chunkList = chunks as ChunkInfo[]
+  if (chunkList.reduce((n, c) => n + c.storedLength, 0) !== header.storedLength) fail(id, 'chunks do not sum to the stored length')
+  const frameCount = Math.ceil(header.rawLength / header.frameBytes)
+  if (p.frameCount !== frameCount) fail(id, `frame count ${p.frameCount}, the header needs ${frameCount}`)
+  const tableBytes = head.subarray(p.tableOffset, extent)
+  if (checksumParts([tableBytes]) !== header.checksum) fail(id, 'frame table checksum mismatch')
+  const bodyOffset = extent
+  const expected = bodyOffset + (joined ? header.storedLength : chunkList[0]!.storedLength)
+  if (recordLength !== expected) fail(id, `record should be ${expected} bytes, it is ${recordLength}`)
+  const frames = checkTable(id, header, tableBytes)
+  return { header, bodyOffset, frames }
+}
+
+/** The header fields both formats share. */
+export function checkCommonFields(id: string, h: Record<string, unknown>): void {
+  if (!isOperationId(h.operationId)) fail(id, 'header operationId is not an id')
+  if (h.operationId !== id) fail(id, `record belongs to ${h.operationId}`)
+  if (typeof h.dataType !== 'string' || !DATA_TYPES.includes(h.dataType)) fail(id, `dataType ${String(h.dataType)} not allowed`)
+  if (h.codec !== 'none' && h.codec !== 'zstd') fail(id, `codec ${String(h.codec)} not allowed`)
+  if (!isCount(h.rawLength) || !isCount(h.storedLength)) fail(id, 'bad lengths')
+  if (typeof h.checksum !== 'string' || !/^[0-9a-f]{16}$/.test(h.checksum)) fail(id, 'bad checksum field')
+  if (typeof h.createdAt !== 'string' || Number.isNaN(Date.parse(h.createdAt))) fail(id, 'bad createdAt')
+  if (!('metadata' in h)) fail(id, 'metadata missing')
+  if (h.dataType === 'Image') {
+    validateImage(id, h.image, h.rawLength)
+  } else {
+    if ('image' in h) fail(id, 'image header on a non-image record')
+    if (h.dataType !== 'json' && h.dataType !== 'ArrayBuffer') {
+      const size = TYPED_ARRAYS[h.dataType as TypedArrayName].BYTES_PER_ELEMENT
+      if (h.rawLength % size !== 0) fail(id, `rawLength is not a multiple of ${size}`)
+    }
+  }
+}
+
+/** Every entry must be exactly what the encoder would have written around its stored bytes. */
+function checkTable(id: string, header: RecordHeader2, table: Uint8Array): FrameEntry[] {
+  const { sliceBytes } = frameLayout(header.dataType, header.image)
+  const frames: FrameEntry[] = []
+  let chunk = 0
+  let storedAt = 0
+  let compressed = false
+  const count = table.byteLength / ENTRY_BYTES
+  for (let i = 0; i < count; i++) {
+    const e = readEntry(table, i)
+    if (!e) fail(id, `frame ${i}: offset past 2^53`)
+    const rawOffset = i * header.frameBytes
+    if (e.rawOffset !== rawOffset || e.rawLength !== Math.min(header.frameBytes, header.rawLength - rawOffset)) {
+      fail(id, `frame ${i}: raw range does not follow the frame size`)
+    }
+    const slices = sliceRange(sliceBytes, e.rawOffset, e.rawLength)
+    if (e.firstSlice !== slices.firstSlice || e.sliceCount !== slices.sliceCount) fail(id, `frame ${i}: slice range is wrong`)
+    if (e.chunk === chunk + 1 && storedAt === header.chunks[chunk]!.storedLength) {
+      chunk++
+      storedAt = 0
+    }
+    if (e.chunk !== chunk || e.storedOffset !== storedAt) fail(id, `frame ${i}: stored range does not follow the one before`)
+    if (e.flags & ~FRAME_ZSTD) fail(id, `frame ${i}: unknown flags`)
+    if (e.flags & FRAME_ZSTD) {
+      if (e.storedLength < 6) fail(id, `frame ${i}: compressed frame too short`)
+      compressed = true
+    } else if (e.storedLength !== e.rawLength) {
+      fail(id, `frame ${i}: stored raw but ${e.storedLength} bytes for ${e.rawLength}`)
+    }
+    storedAt += e.storedLength
+    if (storedAt > header.chunks[chunk]!.storedLength) fail(id, `frame ${i}: past the end of chunk ${chunk}`)
+    frames.push(e)
+  }
+  if (chunk !== header.chunks.length - 1 || storedAt !== header.chunks[chunk]!.storedLength) {
+    fail(id, 'frames do not fill the chunks')
+  }
+  if (header.codec !== (compressed ? 'zstd' : 'none')) fail(id, `codec ${header.codec} differs from the frames`)
+  return frames
+}

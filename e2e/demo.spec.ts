@@ -268,6 +268,43 @@ test('pins, deletes and downloads entries from the cache panel', async ({ page }
   expect(await stepStates(page)).toEqual({ smooth: 'cache', mask: 'cache', components: 'cache', downsample: 'computed' })
 })
 
+test('opens a large cached volume from the cache panel: its three middle slices first, from region reads, then the rest', async ({ page }) => {
+  await openDemo(page)
+  await forgetSession(page)
+  // A 384³ int16 volume (113 MB), stored in the app's own cache as a pipeline's result would be.
+  await page.evaluate(async () => {
+    const n = 384
+    const data = new Int16Array(n * n * n)
+    for (let z = 0, i = 0; z < n; z++) {
+      for (let y = 0; y < n; y++) {
+        for (let x = 0; x < n; x++, i++) data[i] = Math.hypot(x - n / 2, y - n / 2, z - n / 2) < n * 0.4 ? 400 + ((x + 2 * y + 3 * z) % 200) : 0
+      }
+    }
+    const image = {
+      imageType: { dimension: 3, componentType: 'int16', pixelType: 'Scalar', components: 1 }, name: 'large', origin: [0, 0, 0],
+      spacing: [0.5, 0.5, 0.5], direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]), size: [n, n, n], metadata: new Map(), data,
+    }
+    await window.voxcache!.store(await window.voxcacheLib!.operationId('large', 1), image as never, { metadata: { title: 'Large volume' } })
+  })
+  await openDemo(page) // the panel lists it
+  await page.evaluate(() => {
+    const log: string[] = []
+    ;(window as unknown as { pictures: string[] }).pictures = log
+    new MutationObserver(() => log.push(`${document.body.dataset.picture}: ${document.querySelector('#image-info')!.textContent}`))
+      .observe(document.body, { attributes: true, attributeFilter: ['data-picture'] })
+  })
+  await page.locator('#entries tr', { hasText: 'Large volume' }).getByRole('button', { name: 'Open in the viewer Large volume' }).click()
+  await expect(page.locator('body')).toHaveAttribute('data-picture', 'full')
+  const pictures = await page.evaluate(() => (window as unknown as { pictures: string[] }).pictures)
+  expect(pictures).toEqual([
+    expect.stringMatching(/^none: /),
+    expect.stringMatching(/^preview: Large volume — 384 × 384 × 384: first picture in [\d.]+ (ms|s) from its three middle slices; reading the rest…$/),
+    expect.stringMatching(/^full: Large volume — 384 × 384 × 384 int16, 0\.5 × 0\.5 × 0\.5 mm, opened in /),
+  ])
+  await expect(page.locator('body')).toHaveAttribute('data-slices', '192,192,192')
+  for (const view of ['axial', 'coronal', 'sagittal']) expect(Number((await viewPixels(page, view)).split(':')[0]), view).toBeGreaterThan(1000)
+})
+
 test('the cache panel says when the index was found damaged and rebuilt, with every entry back', async ({ page }) => {
   await openDemo(page, 'cache=demo-health')
   await page.evaluate(async () => {

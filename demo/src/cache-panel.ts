@@ -35,6 +35,8 @@ export class CachePanel {
     private readonly say: (text: string, kind?: 'info' | 'error') => void,
     /** Called after the cache changed under the viewer (clear, import, delete). */
     private readonly changed: () => void,
+    /** Opens a stored image in the viewer. */
+    private readonly open: (id: string, label: string) => void = () => undefined,
   ) {
     $('#cache-export').addEventListener('click', () => void this.#export())
     const importInput = $<HTMLInputElement>('#cache-import')
@@ -62,6 +64,7 @@ export class CachePanel {
       const id = button?.closest<HTMLElement>('tr')?.dataset.id
       if (!button || !id) return
       const action = button.dataset.action
+      if (action === 'open') this.open(id, button.dataset.name ?? 'image')
       if (action === 'delete') void this.#act(async () => void (await this.cache.delete(id)))
       if (action === 'pin') void this.#act(async () => void (await this.cache.pin(id, button.getAttribute('aria-pressed') !== 'true')), false)
       if (action === 'download') void this.#download(id, button.dataset.name ?? 'image')
@@ -193,7 +196,10 @@ export class CachePanel {
     }
     const pin = button('pin', entry.pinned ? '★' : '☆', entry.pinned ? 'Unpin' : 'Pin')
     pin.setAttribute('aria-pressed', String(entry.pinned))
-    if (entry.dataType === 'Image') button('download', '⤓', 'Download as .nii.gz').dataset.name = op.toLowerCase().replace(/[^a-z0-9]+/g, '-')
+    if (entry.dataType === 'Image') {
+      button('open', '▶', 'Open in the viewer').dataset.name = detail ? `${op} (${detail})` : op
+      button('download', '⤓', 'Download as .nii.gz').dataset.name = op.toLowerCase().replace(/[^a-z0-9]+/g, '-')
+    }
     button('delete', '✕', 'Delete')
     return tr
   }

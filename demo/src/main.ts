@@ -51,7 +51,9 @@ async function main(): Promise<void> {
 
   $('#toast-close').addEventListener('click', dismiss)
   const viewer = new Viewer()
-  const panel = new CachePanel(cache, say, () => undefined)
+  // Opening an entry from the cache panel: the first picture from three region reads, then the rest.
+  let openEntry: (id: string, label: string) => void = () => undefined
+  const panel = new CachePanel(cache, say, () => undefined, (id, label) => openEntry(id, label))
   const run = $<HTMLButtonElement>('#run-pipeline')
   const pipeline = new Pipeline(
     cache,
@@ -73,6 +75,7 @@ async function main(): Promise<void> {
     const took = source.ms === undefined ? '' : `, opened in ${formatMs(source.ms)}`
     $('#image-info').textContent = `${source.label} — ${x} × ${y} × ${z} ${source.image.imageType.componentType}, ${sp} mm${took}`
     document.body.dataset.image = source.label
+    document.body.dataset.picture = 'full'
     dismiss()
     run.disabled = false
     void panel.refresh()
@@ -82,6 +85,15 @@ async function main(): Promise<void> {
     failed: (text) => say(text, 'error'),
     busy: (text) => ($('#busy').textContent = text ?? ''),
   })
+  openEntry = (id, label) => {
+    document.body.dataset.picture = 'none'
+    void open.openEntry(id, label, (volume, ms) => {
+      viewer.open(volume)
+      const [x, y, z] = volume.size
+      $('#image-info').textContent = `${label} — ${x} × ${y} × ${z}: first picture in ${formatMs(ms)} from its three middle slices; reading the rest…`
+      document.body.dataset.picture = 'preview'
+    })
+  }
 
   // One counter for every way a run starts (button, parameter change, restore): the page reports
   // "done" only when none is left in flight.

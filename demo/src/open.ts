@@ -4,14 +4,14 @@
 // its own id, so the viewer names the source by the same thing: the sorted SHA-256 of the files.)
 import { operationId, type Image, type VoxCache } from 'voxcache'
 import { message } from './format.js'
-import { makePhantom } from './volume.js'
+import { makePhantom, previewVolume, type Volume } from './volume.js'
 
 export interface Opened {
   /** Operation id naming the image's content: the root of every pipeline step's ref chain. */
   id: string
   image: Image
   label: string
-  kind: 'sample' | 'phantom' | 'files'
+  kind: 'sample' | 'phantom' | 'files' | 'cache'
   /** How long opening took (reading, hashing, decoding or reading back the decoded image). */
   ms?: number
 }
@@ -34,6 +34,41 @@ export async function decodeFiles(cache: VoxCache, files: File[]): Promise<Opene
       ? files.map((f) => f.name).join(' + ')
       : `${files.length} files (${files[0]!.name}, …)`
   return { id, image, label, kind: 'files' }
+}
+
+/**
+ * Opens an image stored in the cache. A 3-D scalar image is shown at once from three region reads (its
+ * middle axial, coronal and sagittal slices: a few frames of the record, however large the volume),
+ * handed to `preview`; then the whole volume is read.
+ */
+export async function openCached(
+  cache: VoxCache,
+  id: string,
+  label: string,
+  preview: (volume: Volume, ms: number) => void,
+): Promise<Opened> {
+  const started = performance.now()
+  const info = await cache.imageInfo(id)
+  if (!info) throw new Error('the entry is no longer in the cache')
+  if (info.imageType.dimension === 3 && info.imageType.components === 1) {
+    const [nx, ny, nz] = info.size as [number, number, number]
+    const [cx, cy, cz] = [nx >> 1, ny >> 1, nz >> 1]
+    const boxes = [
+      { index: [0, 0, cz], size: [nx, ny, 1] },
+      { index: [0, cy, 0], size: [nx, 1, nz] },
+      { index: [cx, 0, 0], size: [1, ny, nz] },
+    ]
+    const slices: Image[] = []
+    for (const box of boxes) {
+      const slice = await cache.retrieveRegion(id, box)
+      if (!slice) throw new Error('the entry is no longer in the cache')
+      slices.push(slice)
+    }
+    preview(previewVolume(info, slices as [Image, Image, Image]), performance.now() - started)
+  }
+  const image = await cache.retrieveImage(id)
+  if (!image) throw new Error('the entry is no longer in the cache')
+  return { id, image, label, kind: 'cache' }
 }
 
 /** The synthetic phantom, itself a memoized result (so it has an id like any pipeline step). */
@@ -72,7 +107,10 @@ export interface OpenPanelHooks {
 }
 
 /** Wires the open controls; every path ends in `opened` or `failed`, never in a broken viewer. */
-export function wireOpenPanel(cache: VoxCache, hooks: OpenPanelHooks): { openSample: () => Promise<void>; openPhantom: () => Promise<void> } {
+export function wireOpenPanel(
+  cache: VoxCache,
+  hooks: OpenPanelHooks,
+): { openSample: () => Promise<void>; openPhantom: () => Promise<void>; openEntry: (id: string, label: string, preview: (volume: Volume, ms: number) => void) => Promise<void> } {
   let queue = Promise.resolve()
   const attempt = (what: string, load: () => Promise<Opened>): Promise<void> => {
     queue = queue.then(async () => {
@@ -140,5 +178,7 @@ export function wireOpenPanel(cache: VoxCache, hooks: OpenPanelHooks): { openSam
       (error) => hooks.failed(`Could not read the dropped files: ${message(error)}`),
     )
   })
-  return { openSample, openPhantom: phantom }
+  const openEntry = (id: string, label: string, preview: (volume: Volume, ms: number) => void): Promise<void> =>
+    attempt(label, () => openCached(cache, id, label, preview))
+  return { openSample, openPhantom: phantom, openEntry }
 }

@@ -79,7 +79,7 @@ export interface Source {
   id: string
   volume: Volume
   label: string
-  kind: 'sample' | 'phantom' | 'files'
+  kind: 'sample' | 'phantom' | 'files' | 'cache'
 }
 
 /** Defaults that depend on the image (the threshold sits at a third of the 99th percentile). */

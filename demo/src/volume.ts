@@ -1,5 +1,5 @@
 // Images as the viewer sees them: always 3-D, scalar, with their geometry and intensity range at hand.
-import type { Image } from 'voxcache'
+import type { Image, ImageInfo } from 'voxcache'
 import { intensityStats, type Scalars, type Size3 } from './volume-math.js'
 
 export interface Volume {
@@ -14,7 +14,7 @@ export interface Volume {
 }
 
 /** Wraps a decoded or cached image; 2-D images become one-slice volumes. @throws {Error} on vector or 4-D+ images */
-export function toVolume(image: Image): Volume {
+export function toVolume(image: Image, options: { statsOf?: Scalars } = {}): Volume {
   const dim = image.imageType.dimension
   if (image.imageType.components !== 1) throw new Error(`the viewer shows scalar images; this one has ${image.imageType.components} components per pixel`)
   if (dim < 2 || dim > 4 || !image.data) throw new Error(`the viewer shows 2-D and 3-D images; this one has ${dim} dimensions`)
@@ -26,7 +26,32 @@ export function toVolume(image: Image): Volume {
   const direction = [1, 0, 0, 0, 1, 0, 0, 0, 1]
   const d = Array.from(image.direction as ArrayLike<number>)
   for (let r = 0; r < Math.min(dim, 3); r++) for (let c = 0; c < Math.min(dim, 3); c++) direction[r * 3 + c] = d[r * dim + c] ?? direction[r * 3 + c]!
-  return { image, data, size, spacing: pad(image.spacing, 1), origin: pad(image.origin, 0), direction, range: intensityStats(data) }
+  return { image, data, size, spacing: pad(image.spacing, 1), origin: pad(image.origin, 0), direction, range: intensityStats(options.statsOf ?? data) }
+}
+
+/**
+ * A volume of which only three slices are known (axial at the middle z, coronal at the middle y,
+ * sagittal at the middle x, as region reads return them), the rest zero: the first picture of a large
+ * image, drawn before the whole has been read. Its intensity range comes from those slices.
+ */
+export function previewVolume(info: ImageInfo, [axial, coronal, sagittal]: [Image, Image, Image]): Volume {
+  const [nx, ny, nz] = info.size as Size3
+  const [cx, cy, cz] = [nx >> 1, ny >> 1, nz >> 1]
+  // Any numeric typed array (the viewer shows scalar images), written through one type.
+  type Typed = Float64Array
+  const a = axial.data as unknown as Typed
+  const c = coronal.data as unknown as Typed
+  const s = sagittal.data as unknown as Typed
+  const make = (n: number) => new (a.constructor as new (n: number) => Typed)(n)
+  const data = make(nx * ny * nz)
+  for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) data[x + nx * (y + ny * cz)] = a[x + nx * y]!
+  for (let z = 0; z < nz; z++) for (let x = 0; x < nx; x++) data[x + nx * (cy + ny * z)] = c[x + nx * z]!
+  for (let z = 0; z < nz; z++) for (let y = 0; y < ny; y++) data[cx + nx * (y + ny * z)] = s[y + ny * z]!
+  const known = make(a.length + c.length + s.length)
+  known.set(a)
+  known.set(c, a.length)
+  known.set(s, a.length + c.length)
+  return toVolume({ ...info, data: data as unknown as Image['data'] }, { statsOf: known })
 }
 
 type ComponentType = Image['imageType']['componentType']

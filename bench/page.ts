@@ -53,7 +53,7 @@ async function ch2bet(): Promise<Image> {
   return imageOf(bytes, meta.size, meta.spacing, 'ch2bet')
 }
 
-function rawCall(c: RawWorker, msg: { cmd: string; name: string; bytes?: Uint8Array; noFlush?: boolean }) {
+function rawCall(c: RawWorker, msg: { cmd: string; name: string; bytes?: Uint8Array; noFlush?: boolean; at?: number; length?: number }) {
   const seq = ++c.seq
   return new Promise<{ ms: number; bytes?: Uint8Array; error?: string }>((resolve, reject) => {
     c.waiting.set(seq, (data) => (data.error ? reject(new Error(data.error)) : resolve(data)))
@@ -183,6 +183,23 @@ const bench = {
     return [ms, inner]
   },
 
+  /**
+   * Times one read of a box of a stored volume: voxcache's retrieveRegion, or the raw contender reading
+   * the box's bytes where they lie in its file (a box of whole slices is one range). Checks the size.
+   */
+  async region(handle: string, id: string, index: number[], size: number[], range: [number, number]): Promise<number> {
+    const c = contender(handle)
+    kept = undefined
+    const t0 = performance.now()
+    let got: number
+    if (c.kind === 'vox') got = bytesOf((await c.cache.retrieveRegion(id, { index, size }))!).byteLength
+    else if (c.kind === 'raw') got = (await rawCall(c, { cmd: c.blob ? 'readRangeBlob' : 'readRange', name: id, at: range[0], length: range[1] })).bytes!.byteLength
+    else throw new Error(`${handle} has no region read`)
+    const ms = performance.now() - t0
+    if (got !== range[1]) throw new Error(`${handle} returned ${got} bytes, expected ${range[1]}`)
+    return ms
+  },
+
   async remove(handle: string, id: string): Promise<void> {
     const c = contender(handle)
     kept = undefined
@@ -250,14 +267,14 @@ const bench = {
     const image = volumes.get(key)!
     const id = '0'.repeat(64)
     const t0 = performance.now()
-    const record = encodeRecord(image, { operationId: id, codec })
+    const record = await encodeRecord(image, { operationId: id, codec })
     const t1 = performance.now()
     const bytes = concatParts(record.parts, record.byteLength)
     const t2 = performance.now()
-    const { header, bodyOffset } = parseHeader(id, bytes, bytes.byteLength)
-    decodeBody(header, bytes.slice(bodyOffset))
+    const parsed = parseHeader(id, bytes, bytes.byteLength)
+    decodeBody(parsed, bytes.slice(parsed.bodyOffset))
     const t3 = performance.now()
-    return { encodeMs: t1 - t0, decodeMs: t3 - t2, stored: record.byteLength, raw: header.rawLength, codec: header.codec }
+    return { encodeMs: t1 - t0, decodeMs: t3 - t2, stored: record.byteLength, raw: parsed.header.rawLength, codec: parsed.header.codec }
   },
 
   /** Runs the bulk fixture (bench/bulk.worker.ts) in a worker of its own, then ends that worker. */

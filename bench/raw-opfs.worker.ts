@@ -1,8 +1,11 @@
 // The hardware ceiling: bytes written and read through an OPFS sync access handle, nothing else.
 // Times are taken inside the worker; the page also times the round trip (transfer included).
 interface Request {
-  cmd: 'write' | 'read' | 'readBlob' | 'delete'
+  cmd: 'write' | 'read' | 'readBlob' | 'delete' | 'readRange' | 'readRangeBlob'
   name: string
+  /** readRange, readRangeBlob: the bytes [at, at + length) of the file. */
+  at?: number
+  length?: number
   /** Skip flush(): what a store costs when durability is left to the OS (as IndexedDB's default is). */
   noFlush?: boolean
   bytes?: Uint8Array
@@ -28,6 +31,11 @@ async function handle(msg: Request): Promise<{ ms: number; bytes?: Uint8Array }>
     const bytes = new Uint8Array(await blob.arrayBuffer())
     return { ms: performance.now() - t0, bytes }
   }
+  if (msg.cmd === 'readRangeBlob') {
+    const blob = await (await d.getFileHandle(msg.name)).getFile()
+    const bytes = new Uint8Array(await blob.slice(msg.at!, msg.at! + msg.length!).arrayBuffer())
+    return { ms: performance.now() - t0, bytes }
+  }
   const file = await d.getFileHandle(msg.name, { create: msg.cmd === 'write' })
   const h = await file.createSyncAccessHandle()
   try {
@@ -40,10 +48,12 @@ async function handle(msg: Request): Promise<{ ms: number; bytes?: Uint8Array }>
       h.close()
       return { ms: performance.now() - t0 }
     }
-    const out = new Uint8Array(h.getSize())
+    // A range: the bytes of one slice, read where they lie in the raw volume (no checks, no decoding).
+    const from = msg.cmd === 'readRange' ? msg.at! : 0
+    const out = new Uint8Array(msg.cmd === 'readRange' ? msg.length! : h.getSize())
     let done = 0
     while (done < out.byteLength) {
-      const n = h.read(out.subarray(done), { at: done })
+      const n = h.read(out.subarray(done), { at: from + done })
       if (n <= 0) break
       done += n
     }

@@ -186,6 +186,27 @@ ${r.meta.mode === 'quick' ? 3 : 5} times each (median; a new worker each time, s
 The listing is the time to list payloads/ alone, which reconcile does on every open.`
 }
 
+function regionText(r) {
+  const g = r.region
+  if (!g) return 'Not measured in this run.'
+  const c = g.contenders
+  const mem = (h) => (g.memory?.[h] ? `${mb(g.memory[h].median)} MB` : 'not measured')
+  return `One axial slice (${(g.sliceBytes / 1024).toFixed(0)} KiB) of a cached ${g.label} (${mb(g.volumeBytes)} MB), ${c['vox-none'].samples.length} repetitions, a different slice each time, contenders interleaved:
+
+| | median ms | × raw read |
+| --- | --- | --- |
+| voxcache \`retrieveRegion\`, codec 'none' | ${f(c['vox-none'].median, 2)} | ×${f(g.ratios.noneVsRaw.median, 2)} |
+| voxcache \`retrieveRegion\`, codec 'zstd' | ${f(c['vox-zstd'].median, 2)} | ×${f(g.ratios.zstdVsRaw.median, 2)} |
+| raw: the slice's bytes from a file of the raw volume, sync access handle | ${f(c['raw-opfs'].median, 2)} | ×1 |
+| raw: the same through a Blob (\`getFile().slice().arrayBuffer()\`) | ${f(c['raw-blob'].median, 2)} | ×${f(c['raw-blob'].median / c['raw-opfs'].median, 2)} |
+| voxcache \`retrieve\` of the whole volume (what a viewer did before) | ${f(g.wholeRetrieveMs.median, 1)} | |
+
+Issue 13's target: one slice in at most 5 ms. Peak extra memory of the page during one slice's read
+(as in "Peak extra memory" below, absolute): ${mem('vox-none')} with 'none', ${mem('vox-zstd')} with 'zstd', for a volume of ${mb(g.volumeBytes)} MB.
+The raw contenders read only the slice's bytes, unchecked; voxcache also reads the record's header and
+frame table, checks the frame's xxhash64 and, for 'zstd', decompresses the 1 MiB frame (4 slices) that holds the slice.`
+}
+
 export function renderMarkdown(r) {
   const m = r.meta
   return `# voxcache benchmark results
@@ -250,11 +271,15 @@ is the floor for a retrieve. Memory of the browser process (IndexedDB, blob read
 
 ${compressionTable(r)}
 
-'zstd' is level 1 in 1 MiB frames (read back in 8 MiB pieces); a record keeps it only when it saves at least 10%, else falls back to 'none'.
+'zstd' is level 1, each frame (whole slices, about 1 MiB) on its own, read back in 8 MiB pieces; a frame stays compressed only when that saves at least 10% (the record says 'zstd' when any frame is). Encoding includes each frame's xxhash64 and each chunk's SHA-256 (record format 2).
 
 ## Decode
 
 ${decodeText(r)}
+
+## Region reads
+
+${regionText(r)}
 
 ## Record layout: small records in the index, or a file each
 

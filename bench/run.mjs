@@ -152,6 +152,7 @@ const results = {
   index: {},
   compression: {},
   decode: null,
+  region: null,
   layout: null,
   errors: [],
 }
@@ -455,7 +456,71 @@ await section('decode', async () => {
   log(r.available ? `decode: warm itk-wasm ${median(r.itkWarmMs).toFixed(0)} ms, cached ${median(r.cachedMs).toFixed(0)} ms` : 'decode: not measured: cache.decode not available')
 })
 
-// --- 6. record layout: small records inside the index, or one file each -------------------------------
+// --- 6. region reads: one axial slice of a cached 512³ uint8 volume ------------------------------------
+// retrieveRegion (issue 13's figure) against the fastest honest way of reading the same slice: a worker
+// reading its 256 KiB where they lie in a file of the raw volume, through a sync access handle (and
+// through a Blob, the way voxcache reads); the whole volume's retrieve is what a viewer did before.
+await section('region', async () => {
+  const key = 'u8-512'
+  const n = 512
+  const bytes = await load(key)
+  const sliceBytes = n * n
+  const handles = await openAll('region', [
+    ['vox-none', 'vox', 'none'],
+    ['vox-zstd', 'vox', 'zstd'],
+    ['raw-opfs', 'raw'],
+    ['raw-blob', 'rawblob'],
+  ])
+  try {
+    const id = idOf(runTag, 'region')
+    for (const h of handles) {
+      await call('prepare', key)
+      await call('store', h, h === 'raw-blob' ? idOf(runTag, 'region', 'blob') : id)
+    }
+    const reps = quick ? 15 : 41
+    const samples = Object.fromEntries(handles.map((h) => [h, []]))
+    for (let rep = 0; rep < reps; rep++) {
+      // A different slice each time, spread over the volume (never the frame read just before).
+      const z = (rep * 97 + 31) % n
+      for (const h of rotate(handles, rep)) {
+        samples[h].push(await call('region', h, h === 'raw-blob' ? idOf(runTag, 'region', 'blob') : id, [0, 0, z], [n, n, 1], [z * sliceBytes, sliceBytes]))
+      }
+    }
+    const whole = []
+    for (let rep = 0; rep < 3; rep++) whole.push((await call('retrieve', 'vox-none', id, bytes))[0])
+    const memory = {}
+    if (memoryProbe) {
+      for (const h of ['vox-none', 'vox-zstd']) {
+        const extra = []
+        for (let rep = 0; rep < plan.memReps; rep++) {
+          await call('gc')
+          extra.push((await peakExtra(() => call('region', h, id, [0, 0, 200 + rep], [n, n, 1], [(200 + rep) * sliceBytes, sliceBytes]))).extra)
+        }
+        memory[h] = { median: median(extra), samples: extra }
+      }
+    }
+    results.region = {
+      label: VOLUMES[key].label,
+      volumeBytes: bytes,
+      sliceBytes,
+      contenders: Object.fromEntries(handles.map((h) => [h, { median: median(samples[h]), samples: samples[h] }])),
+      ratios: {
+        noneVsRaw: ratio(samples['vox-none'], samples['raw-opfs']),
+        zstdVsRaw: ratio(samples['vox-zstd'], samples['raw-opfs']),
+        noneVsBlob: ratio(samples['vox-none'], samples['raw-blob']),
+      },
+      wholeRetrieveMs: { median: median(whole), samples: whole },
+      memory,
+    }
+    log(`region: one slice of 512³: none ${median(samples['vox-none']).toFixed(2)} ms, zstd ${median(samples['vox-zstd']).toFixed(2)} ms, raw read ${median(samples['raw-opfs']).toFixed(2)} ms; whole retrieve ${median(whole).toFixed(0)} ms`)
+  } finally {
+    await closeAll(handles)
+    await call('unload', key)
+    await call('gc')
+  }
+})
+
+// --- 7. record layout: small records inside the index, or one file each -------------------------------
 // Issue 11's decision, measured on the speed issue's two targets: a small store's fixed cost, and
 // opening a cache of 100,000 entries. The large caches are written by the bulk fixture
 // (bench/bulk.worker.ts) in either layout; the stores go through the library (inlineBytes 4096 keeps a

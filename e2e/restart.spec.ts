@@ -206,6 +206,26 @@ test('a 3 GiB volume is stored in pieces, listed, read by region bit for bit, ke
     expect(evicted).toEqual({ reasons: ['budget'], entries: 1 })
     const left = Object.keys(await listCacheFiles(page, 'huge')).filter((p) => p.startsWith(`payloads/${stored.id}`))
     expect(left, 'the evicted volume left no file').toEqual([])
+
+    // memoize of a value past one message: stored in pieces, the caller's own value handed back; a hit
+    // cannot come back whole, and says how to read it instead.
+    const memo = await page.evaluate(async () => {
+      const cache = window.voxcache!
+      const lib = window.voxcacheLib!
+      const bytes = 2 ** 31 + 4096
+      let made: Uint8Array | undefined
+      const first = await cache.memoizeEntry('huge-memo', 1, () => {
+        made = new Uint8Array(bytes)
+        for (let i = 0; i < bytes; i += 65536) made[i] = (i >>> 16) & 0xff
+        return made
+      }, { codec: 'none' })
+      const second = await cache.memoize('huge-memo', 1, () => new Uint8Array(1)).then(
+        () => 'computed or returned',
+        (e: Error) => (e instanceof lib.UnsupportedValueError && /retrieveRegion/.test(e.message) ? 'refused, pointing to retrieveRegion' : String(e)),
+      )
+      return { hit: first.hit, same: first.value === made, length: (first.value as Uint8Array).length, rawBytes: first.info?.rawBytes, second, has: await cache.has(first.id) }
+    })
+    expect(memo).toEqual({ hit: false, same: true, length: 2 ** 31 + 4096, rawBytes: 2 ** 31 + 4096, second: 'refused, pointing to retrieveRegion', has: true })
     console.log(`3 GiB volume: stored in ${(stored.storeMs / 1000).toFixed(1)} s; region reads ${first.map((r) => r.ms.toFixed(0)).join(', ')} ms (after a reload: ${again.map((r) => r.ms.toFixed(0)).join(', ')} ms)`)
   } finally {
     await context.close()

@@ -33,7 +33,6 @@ import {
   Rng,
   sameBytes,
   splitRecord,
-  writeTable,
   type Mutant,
   type Signer,
 } from '../../test/fuzz-cases.js'

@@ -104,16 +104,4 @@ export function parseHeader(id: string, head: Uint8Array, recordLength: number, 
   return parsed
 }
 
-/** Joins parts into one new buffer (for inline values and exports; payload files are written in parts). */
-export function concatParts(
-  parts: readonly Uint8Array[],
-  byteLength = parts.reduce((n, p) => n + p.byteLength, 0),
-): Uint8Array {
-  const out = new Uint8Array(byteLength)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.byteLength
-  }
-  return out
-}
+export { concatParts } from './shared.js'

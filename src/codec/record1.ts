@@ -4,31 +4,20 @@
 //   | zero padding to a multiple of 8 | body (codec none: the raw bytes; zstd: 1 MiB frames)
 import { headerHash } from './checksum.js'
 import { checkCommonFields } from './record2.js'
-import { fail, MAX_HEADER_BYTES, parseHeaderJson } from './shared.js'
+import { fail, MAX_HEADER_BYTES, parseHeaderJson, type HeaderCommon } from './shared.js'
 import { isCount } from './values.js'
-import type { Codec, JsonValue } from '../types.js'
-import type { ImageHeader } from './values.js'
 
 export const PREFIX1_BYTES = 16
 const MIN_FRAME_SIZE = 64 * 1024
 const MAX_FRAME_SIZE = 64 * 1024 * 1024
 
-export interface RecordHeader1 {
+/** Format 1's header: `checksum` is the xxhash64 of the body. */
+export interface RecordHeader1 extends HeaderCommon {
   format: 1
-  operationId: string
-  dataType: string
-  codec: Codec
-  rawLength: number
-  storedLength: number
-  /** xxhash64 of the body. */
-  checksum: string
-  createdAt: string
-  metadata: JsonValue
   /** zstd only: raw bytes per frame (the last may hold fewer). */
   frameSize?: number
   /** zstd only: the stored size of each frame. */
   frames?: number[]
-  image?: ImageHeader
 }
 
 const align8 = (n: number) => (n + 7) & ~7

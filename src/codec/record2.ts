@@ -23,8 +23,8 @@ import {
   type FrameEntry,
 } from './layout.js'
 import { assertJsonValue, classify, DATA_TYPES, isCount, TYPED_ARRAYS, type ImageHeader, type TypedArrayName } from './values.js'
-import { compressFrame } from './zstd.js'
-import { fail, MAX_HEADER_BYTES, parseHeaderJson, validateImage } from './shared.js'
+import { compressFrameInto } from './zstd.js'
+import { concatParts, fail, MAX_HEADER_BYTES, parseHeaderJson, validateImage, type HeaderCommon } from './shared.js'
 
 /** Compression of a frame is kept only when it saves at least this fraction. */
 const MIN_SAVING = 0.1
@@ -35,23 +35,15 @@ export interface ChunkInfo {
   sha256: string
 }
 
-export interface RecordHeader2 {
+/**
+ * Format 2's header: `codec` is 'zstd' when at least one frame is compressed, `storedLength` counts
+ * every chunk, `checksum` is the xxhash64 of the frame table (which holds each frame's xxhash64).
+ */
+export interface RecordHeader2 extends HeaderCommon {
   format: 2
-  operationId: string
-  dataType: string
-  /** 'zstd' when at least one frame is compressed. */
-  codec: Codec
-  rawLength: number
-  /** Stored bytes of all frames, every chunk. */
-  storedLength: number
-  /** xxhash64 of the frame table, which holds each frame's xxhash64: it covers the whole body. */
-  checksum: string
-  createdAt: string
-  metadata: JsonValue
   /** Raw bytes per frame; the last frame may hold fewer. */
   frameBytes: number
   chunks: ChunkInfo[]
-  image?: ImageHeader
 }
 
 /** A chunk other than the first, as the encoder hands it to be written beside the record. */
@@ -79,19 +71,9 @@ export interface EncodedRecord2 {
 }
 
 async function sha256Hex(parts: readonly Uint8Array[], byteLength: number): Promise<string> {
-  const joined = parts.length === 1 ? parts[0]! : concat(parts, byteLength)
+  const joined = parts.length === 1 ? parts[0]! : concatParts(parts, byteLength)
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', joined as Uint8Array<ArrayBuffer>))
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
-}
-
-function concat(parts: readonly Uint8Array[], byteLength: number): Uint8Array {
-  const out = new Uint8Array(byteLength)
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.byteLength
-  }
-  return out
 }
 
 /**
@@ -142,6 +124,8 @@ export class RecordWriter {
   #frame = 0
   /** The start of a frame whose bytes have not all come yet (a copy). */
   #carry: Uint8Array | undefined
+  /** 'zstd': the buffer the current chunk's stored bytes are built in. */
+  #arena: Uint8Array | undefined
 
   /** @throws {UnsupportedValueError} for an unknown codec or metadata a record cannot hold. */
   constructor(shape: ValueShape, options: Encode2Options, sink?: (chunk: EncodedChunk) => Promise<void>) {
@@ -192,19 +176,58 @@ export class RecordWriter {
 
   async #encodeFrame(frame: Uint8Array): Promise<void> {
     const i = this.#frame++
+    const limit = this.#options.chunkBytes ?? CHUNK_BYTES
+    const rawOffset = i * this.#frameBytes
     let stored = frame
     let flags = 0
     if (this.#options.codec === 'zstd') {
-      const compressed = compressFrame(frame)
-      if (compressed.byteLength <= frame.byteLength * (1 - MIN_SAVING)) {
-        stored = compressed
-        flags = FRAME_ZSTD
-        this.#compressedAny = true
+      // A compressed chunk is built in one buffer (an arena), frames stored raw copied
+      // in too: its SHA-256 is then taken without joining the frames first (a second copy of the chunk).
+      const worth = Math.floor(frame.byteLength * (1 - MIN_SAVING))
+      if (this.#partsLength > 0 && this.#partsLength + frame.byteLength > limit) {
+        // It may still fit compressed; if not, the chunk closes below.
+        const room = Math.min(limit - this.#partsLength, worth)
+        const arena = this.#room(this.#partsLength + room, rawOffset)
+        const n = compressFrameInto(frame, arena, this.#partsLength, room)
+        if (n >= 0) return this.#place(i, rawOffset, frame, arena.subarray(this.#partsLength, this.#partsLength + n), FRAME_ZSTD)
+        await this.#closeChunk()
       }
+      const arena = this.#room(this.#partsLength + frame.byteLength, rawOffset)
+      const n = compressFrameInto(frame, arena, this.#partsLength, worth)
+      if (n >= 0) {
+        stored = arena.subarray(this.#partsLength, this.#partsLength + n)
+        flags = FRAME_ZSTD
+      } else {
+        arena.set(frame, this.#partsLength)
+        stored = arena.subarray(this.#partsLength, this.#partsLength + frame.byteLength)
+      }
+      return this.#place(i, rawOffset, frame, stored, flags)
     }
-    const limit = this.#options.chunkBytes ?? CHUNK_BYTES
     if (this.#partsLength > 0 && this.#partsLength + stored.byteLength > limit) await this.#closeChunk()
-    const rawOffset = i * this.#frameBytes
+    return this.#place(i, rawOffset, frame, stored, flags)
+  }
+
+  /**
+   * The arena with room for `need` bytes, allocated once at the most the chunk can hold (its limit, or
+   * the value's raw bytes left): a large zeroed buffer's pages are only taken as they are written, so
+   * the memory it costs is what the chunk holds (the benchmark's peak-memory figures). Grown (the
+   * chunk's bytes moved in) only for a frame larger than that.
+   */
+  #room(need: number, rawOffset: number): Uint8Array {
+    const arena = this.#arena
+    if (arena && arena.byteLength >= need) return arena
+    const limit = this.#options.chunkBytes ?? CHUNK_BYTES
+    const next = new Uint8Array(Math.max(need, Math.min(limit, this.#partsLength + this.#shape.rawLength - rawOffset)))
+    if (arena && this.#partsLength) {
+      next.set(arena.subarray(0, this.#partsLength))
+      this.#parts = [next.subarray(0, this.#partsLength)]
+    }
+    return (this.#arena = next)
+  }
+
+  /** Enters frame i in the table and appends its stored bytes to the chunk. */
+  #place(i: number, rawOffset: number, frame: Uint8Array, stored: Uint8Array, flags: number): void {
+    if (flags & FRAME_ZSTD) this.#compressedAny = true
     writeEntry(this.#table, i, {
       rawOffset,
       rawLength: frame.byteLength,
@@ -215,10 +238,10 @@ export class RecordWriter {
       flags,
       hash: frameHash(stored),
     })
-    // Frames stored raw are neighbours in the value: one view covers them (one write, one digest).
+    // Neighbouring stored bytes (frames stored raw in the value, or in the arena): one view covers them.
     const parts = this.#parts
     const last = parts.at(-1)
-    if (!flags && last && last.buffer === stored.buffer && last.byteOffset + last.byteLength === stored.byteOffset) {
+    if (last && last.buffer === stored.buffer && last.byteOffset + last.byteLength === stored.byteOffset) {
       parts[parts.length - 1] = new Uint8Array(stored.buffer, last.byteOffset, last.byteLength + stored.byteLength)
     } else {
       parts.push(stored)
@@ -234,6 +257,7 @@ export class RecordWriter {
     this.#chunks.push({ storedLength: byteLength, sha256 })
     this.#parts = []
     this.#partsLength = 0
+    this.#arena = undefined
     if (index === 0) this.#chunk0 = parts
     else if (this.#sink) await this.#sink({ index, parts, byteLength, sha256 })
     else throw new UnsupportedValueError(`a value of ${this.#shape.rawLength} bytes needs chunks beside its record; store it through a cache`)

@@ -1,7 +1,36 @@
 // What both record formats share: the magic's version digit, the errors, and the header's JSON checks.
 import { CorruptEntryError, SchemaVersionError } from '../errors.js'
 import { describeThrown } from '../thrown.js'
+import type { Codec, JsonValue } from '../types.js'
 import { assertJsonValue, imageHeaderProblem, RESERVED_KEYS, type ImageHeader } from './values.js'
+
+/** The header fields of every record format. */
+export interface HeaderCommon {
+  operationId: string
+  dataType: string
+  codec: Codec
+  rawLength: number
+  storedLength: number
+  /** 16 hex digits: format 1, xxhash64 of the body; format 2, of the frame table. The index keeps it. */
+  checksum: string
+  createdAt: string
+  metadata: JsonValue
+  image?: ImageHeader
+}
+
+/** Joins parts into one new buffer (for inline values and exports; payload files are written in parts). */
+export function concatParts(
+  parts: readonly Uint8Array[],
+  byteLength = parts.reduce((n, p) => n + p.byteLength, 0),
+): Uint8Array {
+  const out = new Uint8Array(byteLength)
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.byteLength
+  }
+  return out
+}
 
 export const MAX_HEADER_BYTES = 1 << 20
 

@@ -96,6 +96,21 @@ export function checkFrameHeader(head: Uint8Array, stored: number, expected: num
   }
 }
 
+/**
+ * Compresses one frame into `out` at `at` when the result is at most `max` bytes; returns its length,
+ * or -1 when it is larger (nothing written).
+ */
+export function compressFrameInto(chunk: Uint8Array, out: Uint8Array, at: number, max: number, level = LEVEL): number {
+  const bound = zstd._ZSTD_compressBound(chunk.byteLength)
+  heapBuffers(chunk.byteLength, bound)
+  zstd.HEAPU8.set(chunk, srcPtr)
+  const written = zstd._ZSTD_compress(dstPtr, bound, srcPtr, chunk.byteLength, level)
+  if (zstd._ZSTD_isError(written)) throw new Error(`zstd compression failed (code ${written})`)
+  if (written > max || at + written > out.byteLength) return -1
+  out.set(zstd.HEAPU8.subarray(dstPtr, dstPtr + written), at)
+  return written
+}
+
 /** Compresses one frame; returns it as its own copy. */
 export function compressFrame(chunk: Uint8Array, level = LEVEL): Uint8Array {
   const bound = zstd._ZSTD_compressBound(chunk.byteLength)

@@ -109,8 +109,18 @@ for (const storage of ['opfs', 'idb'] as const) {
         }
       }
       const miss = await cache.retrieveRegion('0'.repeat(64), { index: [0, 0, 0], size: [1, 1, 1] })
+      // imageInfo: the description without pixels, from the header alone (no hit counted).
+      const hitsBefore = (await cache.stats()).hits
+      const described = (await cache.imageInfo(volumeId))!
+      const hitsAfter = (await cache.stats()).hits
+      const notImage = await cache.imageInfo(json).then(() => 'described', (e: Error) => (e instanceof lib.UnsupportedValueError ? 'UnsupportedValueError' : String(e)))
+      const info = {
+        size: described.size, spacing: described.spacing, origin: described.origin, direction: Array.from(described.direction as Float64Array),
+        componentType: described.imageType.componentType, hasData: 'data' in described, hitsCounted: hitsAfter - hitsBefore,
+        notImage, miss: (await cache.imageInfo('0'.repeat(64))) === undefined,
+      }
       await cache.destroy()
-      return { results, errors, miss: miss === undefined }
+      return { results, errors, miss: miss === undefined, info }
     }, storage)
     for (const r of got.results as { same: boolean; originError: number; index: number[] }[]) {
       expect(r, JSON.stringify(r.index)).toMatchObject({ same: true, type: 'Uint16Array', ownBuffer: true, spacing: [0.5, 0.75, 2] })
@@ -119,6 +129,12 @@ for (const storage of ['opfs', 'idb'] as const) {
     expect(got.results).toHaveLength(12)
     expect(got.errors).toEqual(['not an image: UnsupportedValueError', 'outside: UnsupportedValueError'])
     expect(got.miss).toBe(true)
+    const c = Math.cos(0.3)
+    const s = Math.sin(0.3)
+    expect(got.info).toEqual({
+      size: [160, 144, 48], spacing: [0.5, 0.75, 2], origin: [10, -20, 30], direction: [c, 0, s, 0, 1, 0, -s, 0, c],
+      componentType: 'uint16', hasData: false, hitsCounted: 0, notImage: 'UnsupportedValueError', miss: true,
+    })
   })
 }
 

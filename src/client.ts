@@ -149,7 +149,9 @@ export class VoxCache {
    * @throws {CorruptEntryError} when a frame it reads is damaged (the entry is quarantined).
    */
   retrieveRegion(id: string, region: RegionOptions): Promise<Image | undefined> {
-    return this.#call((r) => r.retrieveRegion(id, { index: [...region.index], size: [...region.size] }) as Promise<Image | undefined>)
+    // Checked in the worker (a typed error for anything that is not a box inside the image).
+    const box = { index: region?.index, size: region?.size } as { index: number[]; size: number[] }
+    return this.#call((r) => r.retrieveRegion(id, box) as Promise<Image | undefined>)
   }
 
   /**

@@ -260,7 +260,10 @@ export class RecordWriter {
     this.#arena = undefined
     if (index === 0) this.#chunk0 = parts
     else if (this.#sink) await this.#sink({ index, parts, byteLength, sha256 })
-    else throw new UnsupportedValueError(`a value of ${this.#shape.rawLength} bytes needs chunks beside its record; store it through a cache`)
+    else {
+      const what = this.#shape.dataType === 'json' ? 'JSON values are kept in one' : 'this record has nowhere to put the others'
+      throw new UnsupportedValueError(`a value of ${this.#shape.rawLength} bytes needs more than one chunk of ${this.#options.chunkBytes ?? CHUNK_BYTES} bytes, and ${what}`)
+    }
   }
 
   /**

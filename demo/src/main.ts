@@ -87,11 +87,15 @@ async function main(): Promise<void> {
   })
   openEntry = (id, label) => {
     document.body.dataset.picture = 'none'
-    void open.openEntry(id, label, (volume, ms) => {
-      viewer.open(volume)
+    void open.openEntry(id, label, (volume, ms, slices) => {
+      // The axial slice first (one frame of the record), then coronal and sagittal (each crosses every
+      // frame): the window fitted to what is known, the cursor kept once the picture has begun.
+      if (slices === 1) viewer.open(volume)
+      else viewer.replaceBase(volume)
       const [x, y, z] = volume.size
-      $('#image-info').textContent = `${label} — ${x} × ${y} × ${z}: first picture in ${formatMs(ms)} from its three middle slices; reading the rest…`
-      document.body.dataset.picture = 'preview'
+      const what = slices === 1 ? 'its middle axial slice' : slices === 2 ? 'its middle axial and coronal slices' : 'its three middle slices'
+      $('#image-info').textContent = `${label} — ${x} × ${y} × ${z}: ${what} in ${formatMs(ms)}; reading the rest…`
+      document.body.dataset.picture = `preview-${slices}`
     })
   }
 

@@ -37,15 +37,14 @@ export async function decodeFiles(cache: VoxCache, files: File[]): Promise<Opene
 }
 
 /**
- * Opens an image stored in the cache. A 3-D scalar image is shown at once from three region reads (its
- * middle axial, coronal and sagittal slices: a few frames of the record, however large the volume),
- * handed to `preview`; then the whole volume is read.
+ * Opens an image stored in the cache. A 3-D scalar image is shown first from region reads of its middle
+ * axial, coronal and sagittal slices, handed to `preview` as each arrives; then the whole volume is read.
  */
 export async function openCached(
   cache: VoxCache,
   id: string,
   label: string,
-  preview: (volume: Volume, ms: number) => void,
+  preview: (volume: Volume, ms: number, slices: number) => void,
 ): Promise<Opened> {
   const started = performance.now()
   const info = await cache.imageInfo(id)
@@ -58,13 +57,15 @@ export async function openCached(
       { index: [0, cy, 0], size: [nx, 1, nz] },
       { index: [cx, 0, 0], size: [1, ny, nz] },
     ]
-    const slices: Image[] = []
-    for (const box of boxes) {
+    // Shown as each arrives: the axial slice is one frame of the record; a coronal or sagittal slice
+    // crosses every frame (frames are slabs of axial slices), so it costs a pass over the record.
+    const slices: (Image | undefined)[] = [undefined, undefined, undefined]
+    for (const [k, box] of boxes.entries()) {
       const slice = await cache.retrieveRegion(id, box)
       if (!slice) throw new Error('the entry is no longer in the cache')
-      slices.push(slice)
+      slices[k] = slice
+      preview(previewVolume(info, slices), performance.now() - started, k + 1)
     }
-    preview(previewVolume(info, slices as [Image, Image, Image]), performance.now() - started)
   }
   const image = await cache.retrieveImage(id)
   if (!image) throw new Error('the entry is no longer in the cache')
@@ -110,7 +111,7 @@ export interface OpenPanelHooks {
 export function wireOpenPanel(
   cache: VoxCache,
   hooks: OpenPanelHooks,
-): { openSample: () => Promise<void>; openPhantom: () => Promise<void>; openEntry: (id: string, label: string, preview: (volume: Volume, ms: number) => void) => Promise<void> } {
+): { openSample: () => Promise<void>; openPhantom: () => Promise<void>; openEntry: (id: string, label: string, preview: (volume: Volume, ms: number, slices: number) => void) => Promise<void> } {
   let queue = Promise.resolve()
   const attempt = (what: string, load: () => Promise<Opened>): Promise<void> => {
     queue = queue.then(async () => {
@@ -178,7 +179,7 @@ export function wireOpenPanel(
       (error) => hooks.failed(`Could not read the dropped files: ${message(error)}`),
     )
   })
-  const openEntry = (id: string, label: string, preview: (volume: Volume, ms: number) => void): Promise<void> =>
+  const openEntry = (id: string, label: string, preview: (volume: Volume, ms: number, slices: number) => void): Promise<void> =>
     attempt(label, () => openCached(cache, id, label, preview))
   return { openSample, openPhantom: phantom, openEntry }
 }

@@ -73,6 +73,12 @@ export class Viewer {
     this.#syncOptions()
   }
 
+  /** The original layer's volume replaced by another of the same grid (more of a preview known): cursor and window kept. */
+  replaceBase(volume: Volume): void {
+    this.layers.set('original', volume)
+    this.update()
+  }
+
   setLayer(name: LayerName, volume: Volume): void {
     this.layers.set(name, volume)
     this.#syncOptions()

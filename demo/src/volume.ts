@@ -30,28 +30,29 @@ export function toVolume(image: Image, options: { statsOf?: Scalars } = {}): Vol
 }
 
 /**
- * A volume of which only three slices are known (axial at the middle z, coronal at the middle y,
- * sagittal at the middle x, as region reads return them), the rest zero: the first picture of a large
- * image, drawn before the whole has been read. Its intensity range comes from those slices.
+ * A volume of which only some of three slices are known (axial at the middle z, coronal at the middle
+ * y, sagittal at the middle x, as region reads return them), the rest zero: the first picture of a
+ * large image, drawn before the whole has been read. Its intensity range comes from the known slices.
  */
-export function previewVolume(info: ImageInfo, [axial, coronal, sagittal]: [Image, Image, Image]): Volume {
+export function previewVolume(info: ImageInfo, [axial, coronal, sagittal]: (Image | undefined)[]): Volume {
   const [nx, ny, nz] = info.size as Size3
   const [cx, cy, cz] = [nx >> 1, ny >> 1, nz >> 1]
   // Any numeric typed array (the viewer shows scalar images), written through one type.
   type Typed = Float64Array
-  const a = axial.data as unknown as Typed
-  const c = coronal.data as unknown as Typed
-  const s = sagittal.data as unknown as Typed
-  const make = (n: number) => new (a.constructor as new (n: number) => Typed)(n)
+  const [a, c, s] = [axial, coronal, sagittal].map((slice) => slice?.data as unknown as Typed | undefined)
+  const known = [a, c, s].filter((x): x is Typed => x !== undefined)
+  const make = (n: number) => new (known[0]!.constructor as new (n: number) => Typed)(n)
   const data = make(nx * ny * nz)
-  for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) data[x + nx * (y + ny * cz)] = a[x + nx * y]!
-  for (let z = 0; z < nz; z++) for (let x = 0; x < nx; x++) data[x + nx * (cy + ny * z)] = c[x + nx * z]!
-  for (let z = 0; z < nz; z++) for (let y = 0; y < ny; y++) data[cx + nx * (y + ny * z)] = s[y + ny * z]!
-  const known = make(a.length + c.length + s.length)
-  known.set(a)
-  known.set(c, a.length)
-  known.set(s, a.length + c.length)
-  return toVolume({ ...info, data: data as unknown as Image['data'] }, { statsOf: known })
+  if (a) for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) data[x + nx * (y + ny * cz)] = a[x + nx * y]!
+  if (c) for (let z = 0; z < nz; z++) for (let x = 0; x < nx; x++) data[x + nx * (cy + ny * z)] = c[x + nx * z]!
+  if (s) for (let z = 0; z < nz; z++) for (let y = 0; y < ny; y++) data[cx + nx * (y + ny * z)] = s[y + ny * z]!
+  const values = make(known.reduce((n, x) => n + x.length, 0))
+  let at = 0
+  for (const x of known) {
+    values.set(x, at)
+    at += x.length
+  }
+  return toVolume({ ...info, data: data as unknown as Image['data'] }, { statsOf: values })
 }
 
 type ComponentType = Image['imageType']['componentType']

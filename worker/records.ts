@@ -208,6 +208,13 @@ export class Records {
           this.newer.set(id, error)
           continue
         }
+        // A payload without a row whose bytes the browser cannot read: a write a kill cut short (seen
+        // once on IndexedDB in the crash spec: the open failed with this error). It was never
+        // acknowledged, so it goes.
+        if (error instanceof DOMException && error.name === 'NotReadableError') {
+          await this.backend.delete(payloadPath(id))
+          continue
+        }
         if (!(error instanceof CorruptEntryError)) throw error
         await this.backend.move(payloadPath(id), quarantinePath(id))
         this.quarantined++

@@ -122,7 +122,7 @@ export class IndexStore {
   }
 
   private async reload(repair: boolean): Promise<void> {
-    const bytes = await this.backend.read(SNAPSHOT)
+    const bytes = await this.readable(SNAPSHOT, 'snapshot', 0)
     let db: IndexDb | undefined
     this.legacySnapshot = false
     if (bytes) {
@@ -189,8 +189,22 @@ export class IndexStore {
     }
   }
 
+  /**
+   * An index file's bytes from `at`; one the browser cannot read (a blob a kill left behind on
+   * IndexedDB) counts as damage while loading (rebuilt as for any damage) and fails otherwise.
+   */
+  private async readable(name: string, file: 'snapshot' | 'journal', at: number): Promise<Uint8Array | undefined> {
+    try {
+      return await this.backend.read(name, at)
+    } catch (error) {
+      if (!(error instanceof DOMException && error.name === 'NotReadableError')) throw error
+      this.damaged(file, `${name}: the browser cannot read it (${error.message})`)
+      return undefined
+    }
+  }
+
   private async catchUp(repair: boolean): Promise<void> {
-    const bytes = await this.backend.read(JOURNAL, this.applied)
+    const bytes = await this.readable(JOURNAL, 'journal', this.applied)
     this.journalSize = this.applied + (bytes?.byteLength ?? 0)
     if (!bytes) return
     const end = bytes.lastIndexOf(NEWLINE) + 1

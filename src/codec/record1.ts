@@ -6,10 +6,9 @@ import { headerHash } from './checksum.js'
 import { checkCommonFields } from './record2.js'
 import { fail, MAX_HEADER_BYTES, parseHeaderJson, type HeaderCommon } from './shared.js'
 import { isCount } from './values.js'
+import { MAX_FRAME_SIZE, MIN_FRAME_SIZE } from './zstd.js'
 
 export const PREFIX1_BYTES = 16
-const MIN_FRAME_SIZE = 64 * 1024
-const MAX_FRAME_SIZE = 64 * 1024 * 1024
 
 /** Format 1's header: `checksum` is the xxhash64 of the body. */
 export interface RecordHeader1 extends HeaderCommon {

@@ -47,6 +47,10 @@ const plan = quick
       indexReps: 11,
       decodeReps: 7,
     }
+// BENCH_SIZES=u8-512,ch2bet and BENCH_REPS=15 narrow or lengthen the store/retrieve section (to look
+// closer at one figure).
+if (process.env.BENCH_SIZES) plan.sizes = process.env.BENCH_SIZES.split(',')
+if (process.env.BENCH_REPS) plan.reps = Number(process.env.BENCH_REPS)
 const VOLUMES = {
   ch2bet: { spec: { kind: 'ch2bet' }, label: 'ch2bet 181×217×181 uint8 (real)' },
   'u8-256': { spec: { kind: 'phantom', n: 256, type: 'u8' }, label: '256³ uint8 (synthetic)' },

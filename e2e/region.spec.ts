@@ -184,6 +184,127 @@ test('a region is read from its own frames: damage elsewhere leaves it readable,
   expect(got).toEqual({ earlySame: true, late: 'CorruptEntryError', after: 'miss', quarantined: 1 })
 })
 
+// Region reads take the cache's shared lock when it is free and read through read-only access handles,
+// which block any move or removal of the file while open; they also keep parsed headers, checked against
+// the file's prefix. Here one tab reads boxes while another replaces (with a version of the same size,
+// so that only the prefix tells the records apart), deletes and stores the same entries.
+test('region reads in one tab while another replaces and deletes the entries: every read is a whole version or a miss, and no write fails', async ({ page, context }) => {
+  const other = await context.newPage()
+  await openPage(other, 'cache=rg-page-b&storage=memory')
+  const IDS = 4
+  const size = [256, 256, 40] // 64 KiB slices, 16 a frame: frames of 1 MiB, 1 MiB, 512 KiB
+  const setup = async (p: Page) =>
+    p.evaluate(({ size }) => {
+      const w = window as unknown as Record<string, unknown>
+      // Version v of a volume: voxel i holds (7i + 13v + i/512) mod 256, so any voxel tells its version.
+      w.rgVersion = (v: number) => {
+        const data = new Uint8Array(size[0]! * size[1]! * size[2]!)
+        for (let i = 0; i < data.length; i++) data[i] = (i * 7 + v * 13 + (i >> 9)) & 0xff
+        return {
+          imageType: { dimension: 3, componentType: 'uint8', pixelType: 'Scalar', components: 1 },
+          name: 'v', origin: [0, 0, 0], spacing: [1, 1, 1], direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]), size, metadata: new Map(), data,
+        }
+      }
+    }, { size })
+  await setup(page)
+  await setup(other)
+  // Both tabs open the same cache; the writer stores version 0 of every entry first.
+  const open = (p: Page) => p.evaluate(async () => {
+    ;(window as unknown as Record<string, unknown>).rgShared = await window.voxcacheLib!.openCache({ name: 'rg-tabs', storage: 'opfs' })
+  })
+  await open(other)
+  await open(page)
+  await other.evaluate(async (IDS) => {
+    const lib = window.voxcacheLib!
+    const cache = (window as unknown as { rgShared: import('../src/client.js').VoxCache }).rgShared
+    const version = (window as unknown as { rgVersion(v: number): import('../src/types.js').Image }).rgVersion
+    await cache.clear()
+    for (let k = 0; k < IDS; k++) await cache.store(await lib.operationId('rg-tabs', k), version(0), { codec: 'none' })
+  }, IDS)
+
+  const writer = other.evaluate(async (IDS) => {
+    const lib = window.voxcacheLib!
+    const cache = (window as unknown as { rgShared: import('../src/client.js').VoxCache }).rgShared
+    const version = (window as unknown as { rgVersion(v: number): import('../src/types.js').Image }).rgVersion
+    const errors: string[] = []
+    const done = { stores: 0, deletes: 0 }
+    for (let op = 0; op < 120; op++) {
+      const id = await lib.operationId('rg-tabs', op % IDS)
+      try {
+        if (op % 5 === 4) {
+          await cache.delete(id)
+          done.deletes++
+        } else {
+          await cache.store(id, version(1 + (op % 9)), { codec: 'none' })
+          done.stores++
+        }
+      } catch (e) {
+        errors.push(`${(e as Error).name}: ${(e as Error).message}`)
+      }
+    }
+    return { errors, done }
+  }, IDS)
+  const reader = page.evaluate(async ({ IDS, size }) => {
+    const lib = window.voxcacheLib!
+    const cache = (window as unknown as { rgShared: import('../src/client.js').VoxCache }).rgShared
+    const errors: string[] = []
+    const wrong: string[] = []
+    let hits = 0
+    let misses = 0
+    // Two lanes: reads of this worker run concurrently too (each borrows its own read buffer).
+    const lane = async (lane: number) => {
+      for (let op = lane; op < 300; op += 2) {
+        const z = (op * 7) % (size[2]! - 3)
+        const y = (op * 13) % 200
+        const box = { index: [0, y, z], size: [size[0]!, 56, 3] }
+        try {
+          const got = await cache.retrieveRegion(await lib.operationId('rg-tabs', op % IDS), box)
+          if (!got) {
+            misses++
+            continue
+          }
+          hits++
+          const data = got.data as Uint8Array
+          // The version, from the box's first voxel; then every voxel must be of that version.
+          const first = (z * size[1]! + y) * size[0]!
+          let v = 0
+          while (v < 20 && ((first * 7 + v * 13 + (first >> 9)) & 0xff) !== data[0]) v++
+          let k = 0
+          let same = data.length === box.size[0]! * box.size[1]! * box.size[2]!
+          for (let zz = 0; zz < 3 && same; zz++) {
+            for (let yy = 0; yy < 56 && same; yy++) {
+              for (let x = 0; x < size[0]!; x++) {
+                const i = ((z + zz) * size[1]! + y + yy) * size[0]! + x
+                if (data[k++] !== ((i * 7 + v * 13 + (i >> 9)) & 0xff)) {
+                  same = false
+                  break
+                }
+              }
+            }
+          }
+          if (!same) wrong.push(`op ${op}: not one version (first voxel says ${v})`)
+        } catch (e) {
+          errors.push(`${(e as Error).name}: ${(e as Error).message}`)
+        }
+      }
+    }
+    await Promise.all([lane(0), lane(1)])
+    const stats = await cache.stats()
+    return { errors, wrong, hits, misses, quarantined: stats.quarantined }
+  }, { IDS, size })
+  const [w, r] = await Promise.all([writer, reader])
+  expect(w.errors).toEqual([])
+  expect(w.done).toEqual({ stores: 96, deletes: 24 })
+  expect(r.errors).toEqual([])
+  expect(r.wrong).toEqual([])
+  expect(r.quarantined).toBe(0)
+  expect(r.hits).toBeGreaterThan(0)
+  expect(r.hits + r.misses).toBe(300)
+  test.info().annotations.push({ type: 'region-tabs', description: JSON.stringify({ hits: r.hits, misses: r.misses }) })
+  await other.evaluate(async () => (window as unknown as { rgShared: import('../src/client.js').VoxCache }).rgShared.destroy())
+  await other.close()
+})
+
 const BIG = [1000, 1000, 300] // 300 MB of uint8: 300 frames of one 1,000,000-byte slice; 268 fit chunk 0
 
 for (const storage of ['opfs', 'idb'] as const) {

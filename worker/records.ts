@@ -3,6 +3,7 @@
 import {
   CHUNK_BYTES,
   decodeRecord,
+  PREFIX2_BYTES,
   imageInfoOf,
   headerExtent,
   parseHeader,
@@ -17,7 +18,7 @@ import type { EntryInfo, Image, ImageInfo, Value } from '../src/types.js'
 import type { Batch } from './batch.js'
 import { headerInfo } from './index/changes.js'
 import type { IndexStore } from './index/store.js'
-import { isQuotaError, TMP_SUFFIX, type Backend } from './payloads/backend.js'
+import { isQuotaError, TMP_SUFFIX, type Backend, type ReadHandle } from './payloads/backend.js'
 import { chunkName, chunkPath, PAYLOADS, payloadPath, QUARANTINE, quarantinePath, QUOTA_PROBE } from './paths.js'
 
 /** What read() returns when the entry's file is gone (another tab evicted or replaced it meanwhile). */
@@ -25,6 +26,35 @@ export const MISSING = Symbol('missing')
 
 /** The first read of a header; a longer header is read again whole. */
 const HEAD_GUESS = 4096
+/** Parsed format-2 headers kept, at most so many, of at most so many bytes of header and table. */
+const HEADER_CACHE = 256
+const HEADER_CACHE_BYTES = 16 * 1024 * 1024
+const PREFIX_BYTES = PREFIX2_BYTES
+/** Transient reads up to this size share one buffer, allocated at FRAME_SCRATCH or the largest read. */
+const SCRATCH_BYTES = 8 * 1024 * 1024
+const FRAME_SCRATCH = 1024 * 1024
+const SCRATCH_POOL = 2
+
+/** A file to read bytes from: a Blob, or a backend's read handle. */
+interface ByteSource {
+  readonly size: number
+  /** Bytes [at, at + length), fewer at the end of the file; see ChunkReader for `transient`. */
+  read(at: number, length: number, transient?: boolean): Promise<Uint8Array>
+}
+
+/** What one reading() opened: read handles to close, and the scratch buffer it borrowed. */
+interface Open {
+  handles: ReadHandle[]
+  scratch: Uint8Array | undefined
+}
+
+interface KnownHeader {
+  prefix: Uint8Array
+  size: number
+  parsed: ParsedRecord
+  /** Bytes of header and table, what the entry costs in memory. */
+  bytes: number
+}
 
 export class Records {
   /** Records set aside by this worker since it opened the cache. */
@@ -34,6 +64,12 @@ export class Records {
    * they are (not indexed, moved or overwritten) and every access to them is refused.
    */
   readonly newer = new Map<string, SchemaVersionError>()
+
+  /** Parsed headers by record path, least recently used first (see header()). */
+  private readonly headers = new Map<string, KnownHeader>()
+  private headerBytes = 0
+  /** Buffers for transient reads through read handles, each lent to one reading() at a time. */
+  private readonly scratchPool: Uint8Array[] = []
 
   constructor(
     private readonly backend: Backend,
@@ -50,8 +86,8 @@ export class Records {
    * Reads and validates the record of `info`: the header first, then the body into a buffer of its own.
    * @throws {CorruptEntryError} @throws {SchemaVersionError} (remembered: later accesses are refused).
    */
-  async read(info: EntryInfo): Promise<Value | typeof MISSING> {
-    return this.reading(info, (parsed, read) => readBody(parsed, read), (bytes) => decodeRecord(info.id, bytes).value)
+  async read(info: EntryInfo, held = false): Promise<Value | typeof MISSING> {
+    return this.reading(info, held, (parsed, read) => readBody(parsed, read), (bytes) => decodeRecord(info.id, bytes).value)
   }
 
   /**
@@ -59,9 +95,10 @@ export class Records {
    * @throws {UnsupportedValueError} when the entry is not an image or the box does not fit it.
    * @throws {CorruptEntryError} @throws {SchemaVersionError}
    */
-  async readRegion(info: EntryInfo, region: Region): Promise<Image | typeof MISSING> {
+  async readRegion(info: EntryInfo, region: Region, held = false): Promise<Image | typeof MISSING> {
     return this.reading(
       info,
+      held,
       (parsed, read) => readRegion(parsed, read, region),
       (bytes) => {
         const parsed = parseHeader(info.id, bytes, bytes.byteLength, true)
@@ -74,7 +111,7 @@ export class Records {
    * The description (geometry, type, metadata) of the image in `info`'s record, from its header alone.
    * @throws {UnsupportedValueError} when the entry is not an image. @throws {CorruptEntryError} @throws {SchemaVersionError}
    */
-  async readImageInfo(info: EntryInfo): Promise<ImageInfo | typeof MISSING> {
+  async readImageInfo(info: EntryInfo, held = false): Promise<ImageInfo | typeof MISSING> {
     const describe = (parsed: ParsedRecord): ImageInfo => {
       const { header } = parsed
       if (header.dataType !== 'Image' || !header.image) {
@@ -82,50 +119,116 @@ export class Records {
       }
       return imageInfoOf(header.image)
     }
-    return this.reading(info, async (parsed) => describe(parsed), (bytes) => describe(parseHeader(info.id, bytes, bytes.byteLength, true)))
+    return this.reading(info, held, async (parsed) => describe(parsed), (bytes) => describe(parseHeader(info.id, bytes, bytes.byteLength, true)))
   }
 
-  /** The record of `info`, parsed, handed to `fromFile` with a reader of its chunks, or whole to `inline`. */
+  /**
+   * The record of `info`, parsed, handed to `fromFile` with a reader of its chunks, or whole to `inline`.
+   * With `held` (the caller holds the cache's shared lock, so no one moves or removes the files) the
+   * files are read through the backend's read handles, else as Blobs.
+   */
   private async reading<T>(
     info: EntryInfo,
+    held: boolean,
     fromFile: (parsed: ParsedRecord, read: ChunkReader) => Promise<T>,
     inline: (bytes: Uint8Array) => T | Promise<T>,
   ): Promise<T | typeof MISSING> {
     const id = info.id
+    const open: Open = { handles: [], scratch: undefined }
     try {
       if (info.inline) {
         const data = this.index.db.inlineData(id)
         if (!data) throw new CorruptEntryError(id, 'inline row without data')
         return await inline(data)
       }
-      const file = await this.backend.file(payloadPath(id))
-      if (!file) return MISSING
-      const parsed = await readRecordHeader(id, file)
+      const source = await this.source(payloadPath(id), held, open)
+      if (!source) return MISSING
+      const parsed = await this.header(id, payloadPath(id), source)
       // The record's own checksums decide integrity. Its checksum may differ from the index's when
       // another tab replaced the entry since this tab last looked: a newer value, not corruption.
-      return await fromFile(parsed, this.chunkReader(id, file, parsed))
+      return await fromFile(parsed, this.chunkReader(id, source, parsed, held, open))
     } catch (error) {
+      this.forget(payloadPath(id))
       // The file went away (another tab evicted or replaced it) between the index lookup and the read.
       if (error instanceof DOMException && (error.name === 'NotFoundError' || error.name === 'NotReadableError')) {
         return MISSING
       }
       if (error instanceof SchemaVersionError) this.newer.set(id, error)
       throw error
+    } finally {
+      for (const handle of open.handles) handle.close()
+      if (open.scratch && this.scratchPool.length < SCRATCH_POOL) this.scratchPool.push(open.scratch)
     }
   }
 
-  /** Reads chunk 0 from the record file, the others from their own files (a missing one is damage). */
-  private chunkReader(id: string, file: Blob, parsed: ParsedRecord): ChunkReader {
-    const blobs = new Map<number, Blob>([[0, file.slice(parsed.bodyOffset)]])
-    return async (chunk, at, length) => {
-      let blob = blobs.get(chunk)
-      if (!blob) {
-        const sha256 = parsed.header.format === 2 ? parsed.header.chunks[chunk]?.sha256 : undefined
-        blob = sha256 === undefined ? undefined : await this.backend.file(chunkPath(id, sha256))
-        if (!blob) throw new CorruptEntryError(id, `chunk ${chunk} is missing`)
-        blobs.set(chunk, blob)
+  /** `path` to read from: a read handle (kept in `open` to close) when `held` allows one, else a Blob. */
+  private async source(path: string, held: boolean, open: Open): Promise<ByteSource | undefined> {
+    const handle = held ? await this.backend.openRead?.(path) : undefined
+    if (handle) {
+      open.handles.push(handle)
+      const scratch = (length: number) => {
+        open.scratch ??= this.scratchPool.pop()
+        if (!open.scratch || open.scratch.byteLength < length) open.scratch = new Uint8Array(Math.max(length, FRAME_SCRATCH))
+        return open.scratch
       }
-      return new Uint8Array(await blob.slice(at, at + length).arrayBuffer())
+      return {
+        size: handle.size,
+        // A region's frames go to a buffer this read borrows, which saves allocating (and zeroing) each.
+        read: async (at, length, transient) => handle.read(at, length, transient && length <= SCRATCH_BYTES ? scratch(length) : undefined),
+      }
+    }
+    const file = await this.backend.file(path)
+    return file && blobSource(file)
+  }
+
+  /**
+   * The parsed header of the record at `path`: from the cache of headers when the file's size and its
+   * 64-byte prefix (which carries the hash of the header and the table's offset) are unchanged, which
+   * saves a region read one or two reads of the header and table; else read and checked afresh.
+   */
+  private async header(id: string, path: string, source: ByteSource): Promise<ParsedRecord> {
+    const known = this.headers.get(path)
+    if (known && known.size === source.size) {
+      const prefix = await source.read(0, PREFIX_BYTES)
+      if (sameBytes(prefix, known.prefix)) {
+        this.headers.delete(path)
+        this.headers.set(path, known)
+        return known.parsed
+      }
+    }
+    const { parsed, head } = await readHeaderFrom(id, source)
+    if (parsed.header.format === 2) this.remember(path, { prefix: head.slice(0, PREFIX_BYTES), size: source.size, parsed, bytes: parsed.bodyOffset })
+    return parsed
+  }
+
+  /** Keeps a parsed header, within HEADER_CACHE entries and HEADER_CACHE_BYTES of header and table. */
+  private remember(path: string, entry: KnownHeader): void {
+    this.forget(path)
+    if (entry.bytes > HEADER_CACHE_BYTES / 4) return
+    this.headers.set(path, entry)
+    this.headerBytes += entry.bytes
+    while (this.headers.size > HEADER_CACHE || this.headerBytes > HEADER_CACHE_BYTES) this.forget(this.headers.keys().next().value!)
+  }
+
+  private forget(path: string): void {
+    const known = this.headers.get(path)
+    if (!known) return
+    this.headers.delete(path)
+    this.headerBytes -= known.bytes
+  }
+
+  /** Reads chunk 0 from the record file, the others from their own files (a missing one is damage). */
+  private chunkReader(id: string, record: ByteSource, parsed: ParsedRecord, held: boolean, open: Open): ChunkReader {
+    const sources = new Map<number, ByteSource>([[0, record]])
+    return async (chunk, at, length, transient) => {
+      let source = sources.get(chunk)
+      if (!source) {
+        const sha256 = parsed.header.format === 2 ? parsed.header.chunks[chunk]?.sha256 : undefined
+        source = sha256 === undefined ? undefined : await this.source(chunkPath(id, sha256), held, open)
+        if (!source) throw new CorruptEntryError(id, `chunk ${chunk} is missing`)
+        sources.set(chunk, source)
+      }
+      return source.read(chunk === 0 ? parsed.bodyOffset + at : at, length, transient)
     }
   }
 
@@ -229,9 +332,23 @@ export class Records {
  * @throws {CorruptEntryError} @throws {SchemaVersionError}
  */
 export async function readRecordHeader(id: string, file: Blob): Promise<ParsedRecord> {
-  const bytes = async (from: number, to: number) => new Uint8Array(await file.slice(from, to).arrayBuffer())
-  let head = await bytes(0, Math.min(file.size, HEAD_GUESS))
+  return (await readHeaderFrom(id, blobSource(file))).parsed
+}
+
+/** readRecordHeader from any source; also returns the bytes read (prefix, header and table). */
+async function readHeaderFrom(id: string, source: ByteSource): Promise<{ parsed: ParsedRecord; head: Uint8Array }> {
+  let head = await source.read(0, Math.min(source.size, HEAD_GUESS))
   const extent = headerExtent(id, head)
-  if (extent > head.byteLength) head = await bytes(0, Math.min(file.size, extent))
-  return parseHeader(id, head, file.size)
+  if (extent > head.byteLength) head = await source.read(0, Math.min(source.size, extent))
+  return { parsed: parseHeader(id, head, source.size), head }
+}
+
+function blobSource(file: Blob): ByteSource {
+  return { size: file.size, read: async (at, length) => new Uint8Array(await file.slice(at, at + length).arrayBuffer()) }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
 }

@@ -7,6 +7,11 @@ export interface Coordinator {
   exclusive<T>(fn: () => Promise<T>): Promise<T>
   /** Runs `fn` alongside other readers, but never during a mutation. */
   shared<T>(fn: () => Promise<T>): Promise<T>
+  /**
+   * Runs `fn` with `held` true when the shared lock was free at once (then held until `fn` settles),
+   * false when a mutation holds or awaits it: a reader that can do without it never waits.
+   */
+  sharedIfFree<T>(fn: (held: boolean) => Promise<T>): Promise<T>
   /** Tells the other contexts that the index moved to `generation`. */
   announce(generation: number): void
   close(): void
@@ -24,6 +29,8 @@ export function createCoordinator(cacheName: string, onRemoteChange: (generation
     // lib.dom types request() as Promise<Promise<T>>; it resolves to fn's result.
     exclusive: <T>(fn: () => Promise<T>) => locks.request(key, { mode: 'exclusive' }, fn) as unknown as Promise<T>,
     shared: <T>(fn: () => Promise<T>) => locks.request(key, { mode: 'shared' }, fn) as unknown as Promise<T>,
+    sharedIfFree: <T>(fn: (held: boolean) => Promise<T>) =>
+      locks.request(key, { mode: 'shared', ifAvailable: true }, (lock) => fn(lock !== null)) as unknown as Promise<T>,
     announce(generation) {
       channel.postMessage({ generation })
     },

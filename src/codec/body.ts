@@ -13,9 +13,10 @@ import { checkFrameHeader, decompressFrameInto, decompressFrames, FRAME_HEADER_M
 
 /**
  * Reads bytes [at, at + length) of chunk `chunk`'s stored bytes (chunk 0 starts at the record's body
- * offset). A format-1 record has one chunk, its body.
+ * offset). A format-1 record has one chunk, its body. With `transient`, the caller is done with the
+ * bytes before its next call, so a reader may return them in a buffer it reuses.
  */
-export type ChunkReader = (chunk: number, at: number, length: number) => Promise<Uint8Array>
+export type ChunkReader = (chunk: number, at: number, length: number, transient?: boolean) => Promise<Uint8Array>
 
 /**
  * Body bytes are read in pieces of about this size: a Blob read costs milliseconds in a worker, and one

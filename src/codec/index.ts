@@ -4,7 +4,7 @@ import { initZstd } from './zstd.js'
 export * from './body.js'
 export * from './record.js'
 export { checkRegion, readRegion, type Region } from './region.js'
-export { CHUNK_BYTES } from './layout.js'
+export { CHUNK_BYTES, PREFIX2_BYTES } from './layout.js'
 export { classify, imageInfoOf, isImage, reconstruct, type ImageHeader } from './values.js'
 
 /** Loads the codec's wasm: the hashers (embedded) and zstd (from `zstdWasm`, a URL or the bytes). */

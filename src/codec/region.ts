@@ -169,5 +169,6 @@ async function readBatch(
     last++
   }
   const length = frames[last]!.storedOffset + frames[last]!.storedLength - first.storedOffset
-  return { first: f, last, bytes: await read(first.chunk, first.storedOffset, length), at: first.storedOffset }
+  // The batch's bytes are done with (checked, inflated or copied out) before the next batch is read.
+  return { first: f, last, bytes: await read(first.chunk, first.storedOffset, length, true), at: first.storedOffset }
 }

@@ -12,6 +12,13 @@ export interface Backend {
   read(name: string, at?: number, length?: number): Promise<Uint8Array | undefined>
   /** The file as a Blob to read from, or undefined when it does not exist. */
   file(name: string): Promise<Blob | undefined>
+  /**
+   * Opens `name` for reads that do not pass through the browser process (OPFS: a read-only sync access
+   * handle), or undefined when it does not exist or cannot be opened so (then read it as a Blob). While
+   * the handle is open nobody can move or remove the file, so callers hold the cache's shared lock, which
+   * every mutation's exclusive lock waits for, and close the handle before they let go of it.
+   */
+  openRead?(name: string): Promise<ReadHandle | undefined>
   /** Size in bytes, or undefined when it does not exist. */
   size(name: string): Promise<number | undefined>
   /** Appends bytes durably (flushed before the promise settles). */
@@ -25,6 +32,17 @@ export interface Backend {
   list(dir: string): Promise<string[]>
   /** Removes everything this backend holds. */
   destroy(): Promise<void>
+}
+
+/** A file open for reading: see Backend.openRead. */
+export interface ReadHandle {
+  readonly size: number
+  /**
+   * Bytes [at, at + length) (fewer at the end of the file), in a buffer of their own, or at the start
+   * of `into` when it is given and long enough.
+   */
+  read(at: number, length: number, into?: Uint8Array): Uint8Array
+  close(): void
 }
 
 export const TMP_SUFFIX = '.tmp'

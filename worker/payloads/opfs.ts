@@ -1,7 +1,12 @@
-import { quotaError, splitPath, TMP_SUFFIX, type Backend } from './backend.js'
+import { quotaError, splitPath, TMP_SUFFIX, type Backend, type ReadHandle } from './backend.js'
 
 /** FileSystemHandle.move() ships in Chromium (and OPFS elsewhere) but not yet in lib.dom. */
 type MovableHandle = FileSystemFileHandle & { move(dir: FileSystemDirectoryHandle, name: string): Promise<void> }
+/** The read-only mode of sync access handles (Chromium 121+) is not in lib.dom either. */
+type ReadOnlyOpen = { createSyncAccessHandle(options: { mode: 'read-only' }): Promise<FileSystemSyncAccessHandle> }
+
+/** File handles openRead keeps (a handle names a path, so it stays valid across replacements). */
+const READ_HANDLES = 1024
 
 /**
  * The Origin Private File System through sync access handles, which only dedicated workers have:
@@ -62,6 +67,8 @@ export async function createOpfsBackend(cacheName: string): Promise<Backend> {
     return at + n
   }
 
+  const readHandles = new Map<string, FileSystemFileHandle>()
+
   const backend: Backend = {
     kind: 'opfs',
     async writeAtomic(name, parts) {
@@ -90,6 +97,31 @@ export async function createOpfsBackend(cacheName: string): Promise<Backend> {
     },
     async file(name) {
       return (await fileHandle(name))?.getFile()
+    },
+    async openRead(name) {
+      // Measured here: getFileHandle 0.3 ms; opening and closing the access handle 0.5 ms; 1 MiB read
+      // 1.7 ms, against 3.2 ms through a Blob (plus 0.4 ms for getFile).
+      let file = readHandles.get(name)
+      if (!file) {
+        file = await fileHandle(name)
+        if (!file) return undefined
+        if (readHandles.size >= READ_HANDLES) readHandles.delete(readHandles.keys().next().value!)
+        readHandles.set(name, file)
+      }
+      let handle: FileSystemSyncAccessHandle
+      try {
+        handle = await (file as unknown as ReadOnlyOpen).createSyncAccessHandle({ mode: 'read-only' })
+      } catch (error) {
+        // Gone (NotFoundError), or open in a mode that excludes this one (NoModificationAllowedError,
+        // e.g. a browser without read-only handles opening them exclusive in two tabs): the caller
+        // reads a Blob instead, which says which.
+        if (error instanceof DOMException) {
+          readHandles.delete(name)
+          return undefined
+        }
+        throw error
+      }
+      return readHandleOf(handle)
     },
     async size(name) {
       const file = await fileHandle(name)
@@ -136,8 +168,28 @@ export async function createOpfsBackend(cacheName: string): Promise<Backend> {
     },
     async destroy() {
       dirs.clear()
+      readHandles.clear()
       await top.removeEntry(encodeURIComponent(cacheName), { recursive: true })
     },
   }
   return backend
+}
+
+function readHandleOf(handle: FileSystemSyncAccessHandle): ReadHandle {
+  const size = handle.getSize()
+  return {
+    size,
+    read(at, length, into) {
+      const n = Math.max(0, Math.min(length, size - at))
+      const out = into && into.byteLength >= n ? into.subarray(0, n) : new Uint8Array(n)
+      let done = 0
+      while (done < out.byteLength) {
+        const n = handle.read(out.subarray(done), { at: at + done })
+        if (n <= 0) throw new DOMException(`${out.byteLength - done} bytes of the file could not be read at ${at + done}`, 'NotReadableError')
+        done += n
+      }
+      return out
+    },
+    close: () => handle.close(),
+  }
 }

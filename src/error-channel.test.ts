@@ -1,6 +1,6 @@
 import { describe as group, expect, it } from 'vitest'
 import { fromWire, toWire, type WireThrown } from './error-channel.js'
-import { CacheFullError, CorruptEntryError, DecodeError, InvalidImportError, SchemaVersionError, VoxCacheError } from './errors.js'
+import { CacheFullError, CorruptEntryError, DecodeError, InvalidImportError, KeyMismatchError, SchemaVersionError, VoxCacheError } from './errors.js'
 
 /** Through structured clone, as postMessage carries it. */
 const across = (thrown: unknown) => fromWire(structuredClone(toWire(thrown)))
@@ -23,6 +23,12 @@ group('the error channel', () => {
     expect(corrupt).toBeInstanceOf(CorruptEntryError)
     expect([corrupt.entryId, corrupt.code, corrupt.message]).toEqual(['b'.repeat(64), 'CORRUPT_ENTRY', `entry ${'b'.repeat(64)} is corrupt: body checksum mismatch`])
     expect('cause' in corrupt).toBe(false)
+
+    const locked = across(new KeyMismatchError('is sealed under another key', { entryId: 'c'.repeat(64) })) as KeyMismatchError
+    expect(locked).toBeInstanceOf(KeyMismatchError)
+    expect([locked.entryId, locked.code, locked.message]).toEqual(['c'.repeat(64), 'KEY_MISMATCH', `entry ${'c'.repeat(64)} is sealed under another key`])
+    const atOpen = across(new KeyMismatchError('this cache is protected by another key')) as KeyMismatchError
+    expect([atOpen.entryId, atOpen.message]).toEqual([undefined, 'this cache is protected by another key'])
   })
 
   it('carries foreign causes: a DOMException, a TypeError, the bare number itk-wasm throws, a string', () => {

@@ -3,7 +3,7 @@
 // and their cause, recursively, and revives them to their classes on the main thread. Not exported
 // from the package: apps see only the classes.
 import * as Comlink from 'comlink'
-import { CacheFullError, ClosedError, CorruptEntryError, DecodeError, InvalidImportError, InvalidKeyError, SchemaVersionError, StorageUnavailableError, UnsupportedFormatError, UnsupportedValueError, VoxCacheError } from './errors.js'
+import { CacheFullError, ClosedError, CorruptEntryError, DecodeError, InvalidImportError, InvalidKeyError, KeyMismatchError, SchemaVersionError, StorageUnavailableError, UnsupportedFormatError, UnsupportedValueError, VoxCacheError } from './errors.js'
 import { describeThrown } from './thrown.js'
 
 /**
@@ -68,6 +68,8 @@ export function fromWire(wire: WireThrown): unknown {
     error = new CorruptEntryError(w.entryId ?? 'unknown', '', options)
   } else if (w.name === 'SchemaVersionError' && w.code === 'SCHEMA_VERSION') {
     error = new SchemaVersionError('', { ...options, entryId: w.entryId })
+  } else if (w.name === 'KeyMismatchError' && w.code === 'KEY_MISMATCH') {
+    error = new KeyMismatchError('', { ...options, entryId: w.entryId })
   } else if (Class && w.code === new Class('').code) {
     error = new Class(w.message, options)
   } else {

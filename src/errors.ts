@@ -68,6 +68,20 @@ export class SchemaVersionError extends VoxCacheError {
     this.entryId = options?.entryId
   }
 }
+/**
+ * The key does not open what it was given: a protected cache opened with another key (at open, nothing
+ * deleted or overwritten), or without one (the cache opens locked: reads and writes of values throw
+ * this), or a record sealed under another key. `entryId` names the record when one is concerned.
+ */
+export class KeyMismatchError extends VoxCacheError {
+  override name = 'KeyMismatchError'
+  override readonly code = 'KEY_MISMATCH'
+  readonly entryId: string | undefined
+  constructor(message: string, options?: { cause?: unknown; entryId?: string }) {
+    super(options?.entryId ? `entry ${options.entryId} ${message}` : message, options && 'cause' in options ? { cause: options.cause } : undefined)
+    this.entryId = options?.entryId
+  }
+}
 /** A database given to importDatabase is not a voxcache export. */
 export class InvalidImportError extends VoxCacheError {
   override name = 'InvalidImportError'
@@ -89,6 +103,7 @@ const classes = {
   InvalidKeyError,
   UnsupportedValueError,
   SchemaVersionError,
+  KeyMismatchError,
   InvalidImportError,
   ClosedError,
 } as const

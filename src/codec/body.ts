@@ -5,9 +5,10 @@ import { describeThrown } from '../thrown.js'
 import type { Value } from '../types.js'
 import { checksumParts, createBodyHasher, frameHash } from './checksum.js'
 import { FRAME_ZSTD, type FrameEntry } from './layout.js'
-import { fail, parseHeader, type ParsedRecord, type RecordHeader } from './record.js'
+import { fail, headerExtent, parseHeader, type ParsedRecord, type RecordHeader } from './record.js'
 import type { RecordHeader1 } from './record1.js'
-import type { RecordHeader2 } from './record2.js'
+import { openHeader2, type RecordHeader2 } from './record2.js'
+import { frameAad, TAG_BYTES, unseal, type Keyring } from './seal.js'
 import { reconstruct } from './values.js'
 import { checkFrameHeader, decompressFrameInto, decompressFrames, FRAME_HEADER_MAX } from './zstd.js'
 
@@ -60,6 +61,32 @@ export function checkFrame2(id: string, e: FrameEntry, stored: Uint8Array, index
       throw corruptFrames(id, error)
     }
   }
+}
+
+/**
+ * A format-2 frame's stored bytes as inflateFrame2 takes them: checked (checkFrame2), or, in a sealed
+ * record, opened (the tag checks them; a buffer of their own) and then their zstd header checked.
+ * @throws {CorruptEntryError}
+ */
+export async function openFrame2(parsed: ParsedRecord, e: FrameEntry, stored: Uint8Array, index: number): Promise<Uint8Array> {
+  const id = parsed.header.operationId
+  if (!parsed.sealed) {
+    checkFrame2(id, e, stored, index)
+    return stored
+  }
+  if (stored.byteLength !== e.storedLength) fail(id, `frame ${index} is cut short`)
+  const { keyring, nonceBase } = parsed.sealed
+  const plain = await unseal(id, keyring, nonceBase, index + 1, frameAad(id, index, e), stored, `frame ${index}`)
+  if (e.flags & FRAME_ZSTD) {
+    try {
+      checkFrameHeader(plain.subarray(0, FRAME_HEADER_MAX), plain.byteLength, e.rawLength)
+    } catch (error) {
+      throw corruptFrames(id, error)
+    }
+  } else if (plain.byteLength !== e.storedLength - TAG_BYTES) {
+    fail(id, `frame ${index} opens to ${plain.byteLength} bytes`)
+  }
+  return plain
 }
 
 /** A checked format-2 frame's raw bytes, into `out` at `outAt` (a view of `stored` is copied). */
@@ -149,10 +176,11 @@ export async function readBody(parsed: ParsedRecord, read: ChunkReader): Promise
   if (header.format === 1) return readBody1(header, (at, length) => read(0, at, length))
   const id = header.operationId
   const frames = parsed.frames!
-  if (header.codec === 'none' && header.chunks.length === 1) return decodeBody(parsed, await read(0, 0, header.storedLength))
+  if (header.codec === 'none' && header.chunks.length === 1 && !parsed.sealed) return decodeBody(parsed, await read(0, 0, header.storedLength))
   const readers = header.chunks.map((c, i) => chunkedReader(read, i, c.storedLength))
   const frameAt = (e: FrameEntry) => readers[e.chunk]!(e.storedOffset, e.storedLength)
-  if (needsPreflight(header)) {
+  // A sealed header is authentic (its tag held), so its raw size is no forged claim.
+  if (needsPreflight(header) && !parsed.sealed) {
     // A forged header of a few bytes could claim gigabytes: every compressed frame's header is checked
     // (reading the small body twice) before the output is allocated.
     const peek = header.chunks.map((c, i) => chunkedReader(read, i, c.storedLength))
@@ -169,9 +197,7 @@ export async function readBody(parsed: ParsedRecord, read: ChunkReader): Promise
   const out = new Uint8Array(header.rawLength)
   for (let i = 0; i < frames.length; i++) {
     const e = frames[i]!
-    const stored = await frameAt(e)
-    checkFrame2(id, e, stored, i)
-    inflateFrame2(id, e, stored, out, e.rawOffset)
+    inflateFrame2(id, e, await openFrame2(parsed, e, await frameAt(e), i), out, e.rawOffset)
   }
   return rebuild(header, out)
 }
@@ -219,8 +245,30 @@ async function readBody1(header: RecordHeader1, read: (offset: number, length: n
   return rebuild(header, out)
 }
 
-/** Decodes a whole record held in memory, every chunk joined after it (inline index values, imports). */
+/**
+ * Decodes a whole record held in memory, every chunk joined after it (inline index values, imports).
+ * @throws {SchemaVersionError} for a sealed record: openRecord opens those.
+ */
 export function decodeRecord(id: string, bytes: Uint8Array): { header: RecordHeader; value: Value } {
   const parsed = parseHeader(id, bytes, bytes.byteLength, true)
   return { header: parsed.header, value: decodeBody(parsed, bytes.subarray(parsed.bodyOffset)) }
+}
+
+/**
+ * decodeRecord for a record that may be sealed: a sealed one is opened with `keyring`.
+ * @throws {KeyMismatchError} for a sealed record and no keyring, or a keyring of another key.
+ * @throws {CorruptEntryError} @throws {SchemaVersionError}
+ */
+export async function openRecord(id: string, bytes: Uint8Array, keyring: Keyring | undefined): Promise<{ header: RecordHeader; value: Value }> {
+  if (bytes.byteLength < 4 || String.fromCharCode(...bytes.subarray(0, 4)) !== 'VXC2') return decodeRecord(id, bytes)
+  const head = bytes.subarray(0, Math.min(bytes.byteLength, headerExtent(id, bytes.subarray(0, 64))))
+  const parsed = await openHeader2(id, head, bytes.byteLength, true, keyring)
+  const starts: number[] = []
+  let at = parsed.bodyOffset
+  for (const c of parsed.header.chunks) {
+    starts.push(at)
+    at += c.storedLength
+  }
+  const read: ChunkReader = async (chunk, from, length) => bytes.subarray(starts[chunk]! + from, starts[chunk]! + from + length)
+  return { header: parsed.header, value: await readBody(parsed, read) }
 }

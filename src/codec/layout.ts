@@ -4,7 +4,7 @@
 //
 //   prefix (64 bytes, little-endian, never sealed)
 //     0  "VXC2"
-//     4  u32 flags: bit 0 sealed (the encryption issue fills it); other bits zero
+//     4  u32 flags: bit 0 sealed (AES-GCM, seal.ts); other bits zero
 //     8  u32 stored header length H
 //    12  u32 xxhash32 of prefix bytes 0..64 (this field read as zero) then the H stored header bytes
 //    16  16 bytes key id (zero when not sealed)
@@ -80,8 +80,10 @@ export function readPrefix2(bytes: Uint8Array): Prefix2 | undefined {
 }
 
 /** The 64 bytes of a prefix, its hash field zero (filled once the header is known). */
-export function writePrefix2(out: Uint8Array, p: Omit<Prefix2, 'hash' | 'keyId' | 'nonceBase'>): void {
+export function writePrefix2(out: Uint8Array, p: Omit<Prefix2, 'hash' | 'keyId' | 'nonceBase'> & { keyId?: Uint8Array; nonceBase?: Uint8Array }): void {
   out.set(MAGIC2, 0)
+  if (p.keyId) out.set(p.keyId, 16)
+  if (p.nonceBase) out.set(p.nonceBase, 32)
   const dv = new DataView(out.buffer, out.byteOffset, PREFIX2_BYTES)
   dv.setUint32(4, p.flags, true)
   dv.setUint32(8, p.headerLength, true)

@@ -5,13 +5,14 @@
 import type { Codec, JsonValue, Value } from '../types.js'
 import type { FrameEntry } from './layout.js'
 import { headerExtent1, parseHeader1, PREFIX1_BYTES, verifiesAsFormat1, type RecordHeader1 } from './record1.js'
-import { encodeRecord2, headerExtent2, parseHeader2, verifiesAsFormat2, type EncodedChunk, type RecordHeader2 } from './record2.js'
+import { encodeRecord2, headerExtent2, parseHeader2, verifiesAsFormat2, type EncodedChunk, type RecordHeader2, type Sealing } from './record2.js'
+import type { Keyring } from './seal.js'
 import { fail, magicVersion, newer } from './shared.js'
 
 export { fail } from './shared.js'
 export { MAX_HEADER_BYTES } from './shared.js'
 export type { RecordHeader1 } from './record1.js'
-export type { ChunkInfo, EncodedChunk, RecordHeader2 } from './record2.js'
+export type { ChunkInfo, EncodedChunk, RecordHeader2, Sealing } from './record2.js'
 export type { FrameEntry } from './layout.js'
 
 /** The newest record format this voxcache writes and reads. */
@@ -27,6 +28,8 @@ export interface ParsedRecord {
   bodyOffset: number
   /** Format 2: the frame table. */
   frames?: FrameEntry[]
+  /** Format 2, sealed: what its frames are opened with. */
+  sealed?: Sealing
 }
 
 export interface EncodedRecord {
@@ -43,6 +46,8 @@ export interface EncodeOptions {
   createdAt?: string
   /** Stored bytes per chunk at most (tests make it small). */
   chunkBytes?: number
+  /** Seal the record under this key (record format 2's sealing: header and every frame, AES-GCM). */
+  seal?: Keyring
 }
 
 /**

@@ -21,9 +21,11 @@ import {
   writeEntry,
   writePrefix2,
   type FrameEntry,
+  type Prefix2,
 } from './layout.js'
 import { assertJsonValue, classify, DATA_TYPES, isCount, TYPED_ARRAYS, type ImageHeader, type TypedArrayName } from './values.js'
-import { compressFrameInto } from './zstd.js'
+import { compressFrame, compressFrameInto } from './zstd.js'
+import { checkKeyId, frameAad, headerAad, MAX_COUNTER, newNonceBase, seal, TAG_BYTES, unseal, ZERO_HASH, type Keyring } from './seal.js'
 import { concatParts, fail, MAX_HEADER_BYTES, parseHeaderJson, validateImage, type HeaderCommon } from './shared.js'
 
 /** Compression of a frame is kept only when it saves at least this fraction. */
@@ -61,6 +63,8 @@ export interface Encode2Options {
   createdAt?: string
   /** Stored bytes per chunk at most (tests make it small). */
   chunkBytes?: number
+  /** Seal the record (header and every frame) under this key. */
+  seal?: Keyring
 }
 
 export interface EncodedRecord2 {
@@ -124,8 +128,10 @@ export class RecordWriter {
   #frame = 0
   /** The start of a frame whose bytes have not all come yet (a copy). */
   #carry: Uint8Array | undefined
-  /** 'zstd': the buffer the current chunk's stored bytes are built in. */
+  /** 'zstd' or sealed: the buffer the current chunk's stored bytes are built in. */
   #arena: Uint8Array | undefined
+  /** Sealed: the record's nonce base (random), zero-free in its first 8 bytes. */
+  readonly #nonceBase: Uint8Array | undefined
 
   /** @throws {UnsupportedValueError} for an unknown codec or metadata a record cannot hold. */
   constructor(shape: ValueShape, options: Encode2Options, sink?: (chunk: EncodedChunk) => Promise<void>) {
@@ -138,6 +144,10 @@ export class RecordWriter {
     ;({ frameBytes: this.#frameBytes, sliceBytes: this.#sliceBytes } = frameLayout(shape.dataType, shape.image))
     this.#frameCount = Math.ceil(shape.rawLength / this.#frameBytes)
     this.#table = new Uint8Array(this.#frameCount * ENTRY_BYTES)
+    if (options.seal) {
+      if (this.#frameCount >= MAX_COUNTER) throw new UnsupportedValueError(`a sealed record holds at most ${MAX_COUNTER - 1} frames`)
+      this.#nonceBase = newNonceBase()
+    }
   }
 
   #frameLength(i: number): number {
@@ -180,6 +190,7 @@ export class RecordWriter {
     const rawOffset = i * this.#frameBytes
     let stored = frame
     let flags = 0
+    if (this.#options.seal) return this.#sealFrame(i, rawOffset, frame)
     if (this.#options.codec === 'zstd') {
       // A compressed chunk is built in one buffer (an arena), frames stored raw copied
       // in too: its SHA-256 is then taken without joining the frames first (a second copy of the chunk).
@@ -208,6 +219,41 @@ export class RecordWriter {
   }
 
   /**
+   * Frame i compressed (when that saves MIN_SAVING) and sealed, bound to its table entry, then copied
+   * into the chunk's arena: WebCrypto returns a buffer per call, and one arena keeps the chunk's SHA-256
+   * from needing a joined copy.
+   */
+  async #sealFrame(i: number, rawOffset: number, frame: Uint8Array): Promise<void> {
+    const keyring = this.#options.seal!
+    const limit = this.#options.chunkBytes ?? CHUNK_BYTES
+    let body = frame
+    let flags = 0
+    if (this.#options.codec === 'zstd') {
+      const packed = compressFrame(frame)
+      if (packed.byteLength <= Math.floor(frame.byteLength * (1 - MIN_SAVING))) {
+        body = packed
+        flags = FRAME_ZSTD
+      }
+    }
+    const storedLength = body.byteLength + TAG_BYTES
+    if (this.#partsLength > 0 && this.#partsLength + storedLength > limit) await this.#closeChunk()
+    const entry: FrameEntry = {
+      rawOffset,
+      rawLength: frame.byteLength,
+      ...sliceRange(this.#sliceBytes, rawOffset, frame.byteLength),
+      chunk: this.#chunks.length,
+      storedOffset: this.#partsLength,
+      storedLength,
+      flags,
+      hash: ZERO_HASH,
+    }
+    const sealed = await seal(keyring, this.#nonceBase!, i + 1, frameAad(this.#options.operationId, i, entry), body)
+    const arena = this.#room(this.#partsLength + storedLength, rawOffset)
+    arena.set(sealed, this.#partsLength)
+    this.#place(i, rawOffset, frame, arena.subarray(this.#partsLength, this.#partsLength + storedLength), flags)
+  }
+
+  /**
    * The arena with room for `need` bytes, allocated once at the most the chunk can hold (its limit, or
    * the value's raw bytes left): a large zeroed buffer's pages are only taken as they are written, so
    * the memory it costs is what the chunk holds (the benchmark's peak-memory figures). Grown (the
@@ -217,7 +263,9 @@ export class RecordWriter {
     const arena = this.#arena
     if (arena && arena.byteLength >= need) return arena
     const limit = this.#options.chunkBytes ?? CHUNK_BYTES
-    const next = new Uint8Array(Math.max(need, Math.min(limit, this.#partsLength + this.#shape.rawLength - rawOffset)))
+    // A sealed frame stores its tag beside its bytes.
+    const tags = this.#options.seal ? TAG_BYTES * (this.#frameCount - rawOffset / this.#frameBytes) : 0
+    const next = new Uint8Array(Math.max(need, Math.min(limit, this.#partsLength + this.#shape.rawLength - rawOffset + tags)))
     if (arena && this.#partsLength) {
       next.set(arena.subarray(0, this.#partsLength))
       this.#parts = [next.subarray(0, this.#partsLength)]
@@ -236,7 +284,7 @@ export class RecordWriter {
       storedOffset: this.#partsLength,
       storedLength: stored.byteLength,
       flags,
-      hash: frameHash(stored),
+      hash: this.#options.seal ? ZERO_HASH : frameHash(stored),
     })
     // Neighbouring stored bytes (frames stored raw in the value, or in the arena): one view covers them.
     const parts = this.#parts
@@ -292,13 +340,23 @@ export class RecordWriter {
       chunks,
       ...(image ? { image } : {}),
     }
-    const headerBytes = new TextEncoder().encode(JSON.stringify(header))
-    if (headerBytes.byteLength > MAX_HEADER_BYTES) {
-      throw new UnsupportedValueError(`record header is ${headerBytes.byteLength} bytes; metadata must stay under 1 MiB`)
+    const clear = new TextEncoder().encode(JSON.stringify(header))
+    const keyring = this.#options.seal
+    const headerLength = clear.byteLength + (keyring ? TAG_BYTES : 0)
+    if (headerLength > MAX_HEADER_BYTES) {
+      throw new UnsupportedValueError(`record header is ${headerLength} bytes; metadata must stay under 1 MiB`)
     }
-    const tableOffset = align8(PREFIX2_BYTES + headerBytes.byteLength)
+    const tableOffset = align8(PREFIX2_BYTES + headerLength)
     const head = new Uint8Array(tableOffset)
-    writePrefix2(head, { flags: 0, headerLength: headerBytes.byteLength, frameCount: this.#frameCount, tableOffset })
+    writePrefix2(head, {
+      flags: keyring ? FLAG_SEALED : 0,
+      headerLength,
+      frameCount: this.#frameCount,
+      tableOffset,
+      ...(keyring ? { keyId: keyring.keyId, nonceBase: this.#nonceBase! } : {}),
+    })
+    // Sealed, the header is bound to the prefix (key id, nonce, lengths) and the operation id.
+    const headerBytes = keyring ? await seal(keyring, this.#nonceBase!, 0, headerAad(head, this.#options.operationId), clear) : clear
     head.set(headerBytes, PREFIX2_BYTES)
     new DataView(head.buffer).setUint32(12, prefixHash(head.subarray(0, PREFIX2_BYTES), headerBytes), true)
     return {
@@ -314,6 +372,14 @@ export interface Parsed2 {
   header: RecordHeader2
   bodyOffset: number
   frames: FrameEntry[]
+  /** A sealed record: what its frames are opened with. */
+  sealed?: Sealing
+}
+
+/** A sealed record's key and nonce base, for opening its frames. */
+export interface Sealing {
+  keyring: Keyring
+  nonceBase: Uint8Array
 }
 
 /**
@@ -347,6 +413,33 @@ export function verifiesAsFormat2(head: Uint8Array): boolean {
  * @throws {SchemaVersionError} for a sealed record (this voxcache cannot open it) or unknown flags.
  */
 export function parseHeader2(id: string, head: Uint8Array, recordLength: number, joined: boolean): Parsed2 {
+  const { p, extent, headerBytes } = checkPrefix2(id, head, recordLength)
+  // The hash held, so these flags were written on purpose.
+  if (p.flags & FLAG_SEALED) {
+    throw new SchemaVersionError('is sealed (encrypted); it opens only with its key (openHeader2).', { entryId: id })
+  }
+  return parseTableAndHeader(id, head, p, extent, recordLength, joined, headerBytes, undefined)
+}
+
+/**
+ * parseHeader2 for a record that may be sealed: a sealed header is opened with `keyring` (its key id
+ * must match the prefix's), and the parse carries what the frames need to be opened.
+ * @throws {KeyMismatchError} for a sealed record and no keyring, or a keyring of another key.
+ * @throws {CorruptEntryError} (a sealed header whose tag fails too) @throws {SchemaVersionError}
+ */
+export async function openHeader2(id: string, head: Uint8Array, recordLength: number, joined: boolean, keyring: Keyring | undefined): Promise<Parsed2> {
+  const { p, extent, headerBytes } = checkPrefix2(id, head, recordLength)
+  if (!(p.flags & FLAG_SEALED)) return parseTableAndHeader(id, head, p, extent, recordLength, joined, headerBytes, undefined)
+  if (p.flags !== FLAG_SEALED) throw new SchemaVersionError(`has record flags ${p.flags} from a newer voxcache; upgrade voxcache to read it.`, { entryId: id })
+  const key = checkKeyId(id, p.keyId, keyring)
+  const nonceBase = p.nonceBase.slice()
+  if (nonceBase.subarray(0, 8).every((b) => b === 0)) fail(id, 'sealed with a zero nonce base')
+  const clear = await unseal(id, key, nonceBase, 0, headerAad(head, id), headerBytes, 'header')
+  return parseTableAndHeader(id, head, p, extent, recordLength, joined, clear, { keyring: key, nonceBase })
+}
+
+/** The checks of the prefix and the bytes around the header, before its JSON is read. */
+function checkPrefix2(id: string, head: Uint8Array, recordLength: number): { p: Prefix2; extent: number; headerBytes: Uint8Array } {
   const extent = headerExtent2(id, head)
   if (recordLength < extent || head.byteLength < extent) fail(id, 'record ends inside its header or frame table')
   const p = readPrefix2(head)!
@@ -354,13 +447,23 @@ export function parseHeader2(id: string, head: Uint8Array, recordLength: number,
   if (prefixHash(head.subarray(0, PREFIX2_BYTES), headerBytes) !== p.hash) fail(id, 'header checksum mismatch')
   for (let i = 56; i < 64; i++) if (head[i] !== 0) fail(id, 'reserved prefix bytes are not zero')
   for (let i = PREFIX2_BYTES + p.headerLength; i < p.tableOffset; i++) if (head[i] !== 0) fail(id, 'padding is not zero')
-  // The hash held, so these flags were written on purpose.
-  if (p.flags & FLAG_SEALED) {
-    throw new SchemaVersionError('is sealed (encrypted); this voxcache cannot open sealed records. It is left as it is.', { entryId: id })
-  }
-  if (p.flags !== 0) throw new SchemaVersionError(`has record flags ${p.flags} from a newer voxcache; upgrade voxcache to read it.`, { entryId: id })
-  if (p.keyId.some((b) => b !== 0) || p.nonceBase.some((b) => b !== 0)) fail(id, 'key id or nonce on an unsealed record')
-  const h = parseHeaderJson(id, headerBytes)
+  return { p, extent, headerBytes }
+}
+
+/** The header's JSON (opened, when sealed) and the frame table, checked against each other. */
+function parseTableAndHeader(
+  id: string,
+  head: Uint8Array,
+  p: Prefix2,
+  extent: number,
+  recordLength: number,
+  joined: boolean,
+  json: Uint8Array,
+  sealed: Sealing | undefined,
+): Parsed2 {
+  if (p.flags !== (sealed ? FLAG_SEALED : 0)) throw new SchemaVersionError(`has record flags ${p.flags} from a newer voxcache; upgrade voxcache to read it.`, { entryId: id })
+  if (!sealed && (p.keyId.some((b) => b !== 0) || p.nonceBase.some((b) => b !== 0))) fail(id, 'key id or nonce on an unsealed record')
+  const h = parseHeaderJson(id, json)
   if (h.format !== 2) fail(id, `format ${String(h.format)} under a VXC2 magic`)
   checkCommonFields(id, h)
   const header = h as unknown as RecordHeader2
@@ -384,8 +487,8 @@ export function parseHeader2(id: string, head: Uint8Array, recordLength: number,
   const bodyOffset = extent
   const expected = bodyOffset + (joined ? header.storedLength : chunkList[0]!.storedLength)
   if (recordLength !== expected) fail(id, `record should be ${expected} bytes, it is ${recordLength}`)
-  const frames = checkTable(id, header, tableBytes)
-  return { header, bodyOffset, frames }
+  const frames = checkTable(id, header, tableBytes, sealed !== undefined)
+  return { header, bodyOffset, frames, ...(sealed ? { sealed } : {}) }
 }
 
 /** The header fields both formats share. */
@@ -410,7 +513,9 @@ export function checkCommonFields(id: string, h: Record<string, unknown>): void 
 }
 
 /** Every entry must be exactly what the encoder would have written around its stored bytes. */
-function checkTable(id: string, header: RecordHeader2, table: Uint8Array): FrameEntry[] {
+function checkTable(id: string, header: RecordHeader2, table: Uint8Array, sealed: boolean): FrameEntry[] {
+  // A sealed frame stores its tag after its bytes; the tag checks it, so its hash field is zero.
+  const tag = sealed ? TAG_BYTES : 0
   const { sliceBytes } = frameLayout(header.dataType, header.image)
   const frames: FrameEntry[] = []
   let chunk = 0
@@ -433,11 +538,12 @@ function checkTable(id: string, header: RecordHeader2, table: Uint8Array): Frame
     if (e.chunk !== chunk || e.storedOffset !== storedAt) fail(id, `frame ${i}: stored range does not follow the one before`)
     if (e.flags & ~FRAME_ZSTD) fail(id, `frame ${i}: unknown flags`)
     if (e.flags & FRAME_ZSTD) {
-      if (e.storedLength < 6) fail(id, `frame ${i}: compressed frame too short`)
+      if (e.storedLength < 6 + tag) fail(id, `frame ${i}: compressed frame too short`)
       compressed = true
-    } else if (e.storedLength !== e.rawLength) {
+    } else if (e.storedLength !== e.rawLength + tag) {
       fail(id, `frame ${i}: stored raw but ${e.storedLength} bytes for ${e.rawLength}`)
     }
+    if (sealed && e.hash !== ZERO_HASH) fail(id, `frame ${i}: a sealed frame with a hash`)
     storedAt += e.storedLength
     if (storedAt > header.chunks[chunk]!.storedLength) fail(id, `frame ${i}: past the end of chunk ${chunk}`)
     frames.push(e)

@@ -3,7 +3,7 @@
 // no others; a format-1 record (one checksum over its whole body) is decoded whole and cropped.
 import { UnsupportedValueError } from '../errors.js'
 import type { Image } from '../types.js'
-import { checkFrame2, inflateFrame2, READ_CHUNK, readBody, type ChunkReader } from './body.js'
+import { inflateFrame2, openFrame2, READ_CHUNK, readBody, type ChunkReader } from './body.js'
 import { FRAME_ZSTD, type FrameEntry } from './layout.js'
 import { fail, type ParsedRecord } from './record.js'
 import { COMPONENT_ARRAYS, reconstruct, TYPED_ARRAYS, type ImageHeader } from './values.js'
@@ -119,8 +119,7 @@ export async function readRegion(parsed: ParsedRecord, read: ChunkReader, region
   const load = async (f: number): Promise<Uint8Array> => {
     if (!batch || f < batch.first || f > batch.last) batch = await readBatch(read, frames, needed, f)
     const e = frames[f]!
-    const stored = batch.bytes.subarray(e.storedOffset - batch.at, e.storedOffset - batch.at + e.storedLength)
-    checkFrame2(id, e, stored, f)
+    const stored = await openFrame2(parsed, e, batch.bytes.subarray(e.storedOffset - batch.at, e.storedOffset - batch.at + e.storedLength), f)
     if (!(e.flags & FRAME_ZSTD)) return stored
     if (!scratch || scratch.byteLength < e.rawLength) scratch = new Uint8Array(e.rawLength)
     inflateFrame2(id, e, stored, scratch, 0)

@@ -494,3 +494,50 @@ test('wasmUrls: the worker loads both wasm files from there; a wrong one is a St
   expect(got.missing).toMatch(/^true: could not load zstd's wasm from http:\/\/localhost:\d+\/elsewhere\/missing\.wasm: HTTP 404$/)
   expect(got.notWasm).toMatch(/^true: http:\/\/localhost:\d+\/elsewhere\/text\.wasm is not sql\.js's wasm/)
 })
+
+// Chromium evicts best-effort storage under pressure, silently and for the whole origin.
+test('persist: asks the browser to keep the storage (stats().persisted says whether it does); a cache whose files the browser removed opens empty and works', async ({ page, context }) => {
+  await openPage(page, 'cache=persist-page&storage=memory')
+  const origin = new URL(page.url()).origin
+  const cdp = await context.newCDPSession(page)
+  const open = (persist: boolean) =>
+    page.evaluate(async (persist) => {
+      // The browser's side, observed: how often openCache asks for persistence.
+      const storage = navigator.storage as StorageManager & { asked?: number; original?: () => Promise<boolean> }
+      storage.original ??= storage.persist.bind(storage)
+      storage.asked = 0
+      storage.persist = () => ((storage.asked! += 1), storage.original!())
+      const lib = window.voxcacheLib!
+      const cache = await lib.openCache({ name: 'persist-asked', persist })
+      const persisted = (await cache.stats()).persisted
+      const id = await lib.operationId('persist', 1)
+      await cache.store(id, new Uint8Array(100_000).fill(7), { codec: 'none' })
+      await cache.store(await lib.operationId('persist', 2), { small: true })
+      await cache.close()
+      return { asked: storage.asked, persisted, id }
+    }, persist)
+  // Headless Chromium grants persistence to no one by itself.
+  expect(await open(false)).toMatchObject({ asked: 0, persisted: false })
+  expect(await open(true)).toMatchObject({ asked: 1, persisted: false })
+  // What Chromium decides from engagement, here decided for the test: persistence is granted (in this
+  // test's browser context; without its id the grant goes to the default one).
+  const { targetInfo } = await cdp.send('Target.getTargetInfo')
+  await cdp.send('Browser.grantPermissions', { origin, permissions: ['durableStorage'], browserContextId: targetInfo.browserContextId })
+  const got = await open(true)
+  expect(got).toMatchObject({ asked: 1, persisted: true })
+
+  // The browser removes everything of the origin (what eviction or "clear site data" does).
+  await cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' })
+  const after = await page.evaluate(async (id) => {
+    const lib = window.voxcacheLib!
+    const cache = await lib.openCache({ name: 'persist-asked' })
+    const listed = (await cache.list()).length
+    const miss = (await cache.retrieve(id)) === undefined
+    await cache.store(id, new Uint8Array(1000).fill(9), { codec: 'none' })
+    const back = (await cache.retrieve(id)) as Uint8Array
+    const stats = await cache.stats()
+    await cache.destroy()
+    return { listed, miss, back: [back.length, back[0]], entries: stats.entries }
+  }, got.id)
+  expect(after).toEqual({ listed: 0, miss: true, back: [1000, 9], entries: 1 })
+})

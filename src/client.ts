@@ -386,6 +386,9 @@ export async function openCache(options: OpenCacheOptions = {}): Promise<VoxCach
     })
   })
   try {
+    // persist() is the page's to call (workers have only persisted()); a refusal is no error: the
+    // browser decides, and stats().persisted reports it.
+    if (options.persist) await globalThis.navigator?.storage?.persist?.().catch(() => false)
     // Resolved here, against the page: the worker's own URL says where the bundler put the worker.
     const page = globalThis.document?.baseURI ?? location.href
     const pipelinesUrl = new URL(options.pipelinesUrl ?? '/itk/', page).href

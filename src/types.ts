@@ -95,6 +95,13 @@ export interface OpenCacheOptions {
    * fails openCache with a StorageUnavailableError naming the URL.
    */
   wasmUrls?: { sqlite?: string; zstd?: string }
+  /**
+   * Ask the browser to keep this origin's storage (`navigator.storage.persist()`, called by openCache on
+   * the page). Chromium evicts best-effort storage under pressure, silently and for the whole origin;
+   * it grants persistence by its own rules (site engagement, an installed app, a permission), without a
+   * prompt. `stats().persisted` says whether the origin's storage is persistent. Default false.
+   */
+  persist?: boolean
 }
 
 export interface StoreOptions {
@@ -173,6 +180,11 @@ export interface CacheStats {
   indexRecovery: { snapshot?: string; journal?: string; salvaged: number } | null
   /** Records quarantined by this page since it opened the cache (at open, or on a failed read). */
   quarantined: number
+  /**
+   * Whether the browser keeps this origin's storage under pressure (`navigator.storage.persisted()`;
+   * see the `persist` option); null where the browser cannot say.
+   */
+  persisted: boolean | null
 }
 
 /** One input file of {@link VoxCache.decode}: a File, a Blob, or a name and its bytes. */

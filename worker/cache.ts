@@ -418,6 +418,12 @@ export class Cache {
     } catch {
       quota = null
     }
+    let persisted: boolean | null = null
+    try {
+      persisted = typeof navigator.storage?.persisted === 'function' ? await navigator.storage.persisted() : null
+    } catch {
+      persisted = null
+    }
     return {
       name: this.name,
       storage: this.backend.kind,
@@ -428,6 +434,7 @@ export class Cache {
       evictions: this.space.evictions,
       quotaRetries: this.space.quotaRetries,
       quarantined: this.records.quarantined,
+      persisted,
       ...decodeCounters,
       quota,
       indexRecovery: this.index.recovery ?? null,

@@ -271,15 +271,16 @@ test.describe('a record from a newer voxcache is refused, left where it is, and 
     out.writeUInt32LE(Number.parseInt(await xxhash32(Buffer.concat([prefix, out.subarray(64, 64 + length)])), 16), 12)
     return out
   }
-  const cases: [string, boolean, (record: Buffer) => Promise<Buffer>][] = [
+  // A sealed record in a cache without its key is left as it is too, refused as KeyMismatchError.
+  const cases: [string, boolean, (record: Buffer) => Promise<Buffer>, ('SchemaVersionError' | 'KeyMismatchError')?][] = [
     ['magic VXC3, a layout of its own, not in the index', false, async () => Buffer.concat([Buffer.from('VXC3'), Buffer.alloc(12, 0xff), Buffer.from('tomorrow')])],
     ['format 3 under magic VXC3 in format 2\'s layout, indexed', true, (record) => resigned(record, (out) => {
       out.write('VXC3', 0, 'latin1')
       out[out.indexOf('"format":2', 64) + '"format":'.length] = 0x33
     })],
-    ['a sealed (encrypted) record, indexed', true, (record) => resigned(record, (out) => out.writeUInt32LE(1, 4))],
+    ['a sealed (encrypted) record, indexed', true, (record) => resigned(record, (out) => out.writeUInt32LE(1, 4)), 'KeyMismatchError'],
   ]
-  for (const [what, indexed, make] of cases) {
+  for (const [what, indexed, make, refusal = 'SchemaVersionError'] of cases) {
     test(what, async ({ page }) => {
       const entries = await sourceEntries(page)
       const victim = entries[2]! // a file entry
@@ -290,7 +291,10 @@ test.describe('a record from a newer voxcache is refused, left where it is, and 
       const before = (await readCacheFiles(page, 'vx-record')).get(`payloads/${victim.id}.vxc`)!
 
       const got = await retrieveAll(page, 'vx-record', [victim.id, ...others.map((e) => e.id)])
-      expect(got.outcomes[0]).toMatchObject({ kind: 'error', newer: true, corrupt: false, code: 'SCHEMA_VERSION', entryId: victim.id })
+      expect(got.outcomes[0]).toMatchObject({
+        kind: 'error', name: refusal, newer: refusal === 'SchemaVersionError', corrupt: false,
+        code: refusal === 'SchemaVersionError' ? 'SCHEMA_VERSION' : 'KEY_MISMATCH', entryId: victim.id,
+      })
       expect(got.outcomes.slice(1)).toEqual(values(others))
       expect(got.stillListed[0]).toBe(indexed)
       const refusedStore = await page.evaluate(async (id) => {
@@ -301,12 +305,12 @@ test.describe('a record from a newer voxcache is refused, left where it is, and 
           await cache.store(id, new Uint8Array(10))
           return 'stored'
         } catch (e) {
-          return e instanceof lib.SchemaVersionError ? 'SchemaVersionError' : String(e)
+          return e instanceof lib.SchemaVersionError ? 'SchemaVersionError' : e instanceof lib.KeyMismatchError ? 'KeyMismatchError' : String(e)
         } finally {
           await cache.close()
         }
       }, victim.id)
-      expect(refusedStore).toBe('SchemaVersionError')
+      expect(refusedStore).toBe(refusal)
 
       const files = await readCacheFiles(page, 'vx-record')
       expect(files.get(`payloads/${victim.id}.vxc`)!.equals(before), 'the newer record is byte for byte as it was').toBe(true)

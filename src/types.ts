@@ -102,6 +102,15 @@ export interface OpenCacheOptions {
    * prompt. `stats().persisted` says whether the origin's storage is persistent. Default false.
    */
   persist?: boolean
+  /**
+   * Protect the cache with an AES-GCM key the app supplies (non-extractable keys work): every record is
+   * sealed (header and frames), and so is every entry's metadata in the index. The key is never stored;
+   * the cache keeps only its id. Opened with another key: KeyMismatchError, nothing changed. Opened
+   * without a key, a protected cache is locked: list, stats, clear, delete and destroy work (metadata
+   * reads as null); reading or writing values throws KeyMismatchError. A cache that holds entries stored
+   * without a key is refused with a key (clear it first).
+   */
+  encryption?: { key: CryptoKey }
 }
 
 export interface StoreOptions {
@@ -185,6 +194,8 @@ export interface CacheStats {
    * see the `persist` option); null where the browser cannot say.
    */
   persisted: boolean | null
+  /** A cache protected by a key (the `encryption` option): the key's id, and whether this page lacks the key. Else null. */
+  protection: { keyId: string; locked: boolean } | null
 }
 
 /** One input file of {@link VoxCache.decode}: a File, a Blob, or a name and its bytes. */

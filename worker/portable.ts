@@ -16,6 +16,7 @@ import { payloadPath } from './paths.js'
  *   SQLite cell cannot hold it.
  */
 export async function exportDatabase(cache: Cache): Promise<Uint8Array> {
+  refuseProtected(cache, 'export')
   await cache.freshen()
   return cache.tabs.shared(async () => {
     const target = IndexDb.open(cache.SQL)
@@ -41,6 +42,7 @@ export async function exportDatabase(cache: Cache): Promise<Uint8Array> {
  *   newer voxcache. @throws {CacheFullError} when the entries do not fit.
  */
 export async function importDatabase(cache: Cache, bytes: Uint8Array): Promise<ImportReport> {
+  refuseProtected(cache, 'import')
   let source: IndexDb
   try {
     source = IndexDb.open(cache.SQL, bytes, { mustHoldResults: true })
@@ -109,5 +111,16 @@ function* importRows(source: IndexDb, report: ImportReport): Generator<ImportRow
     }
     if (next.done) return
     yield next.value
+  }
+}
+
+/**
+ * Export and import of a protected cache (ciphertext and key id kept, the same key to import) come with
+ * the rest of the encryption issue; until then they are refused rather than done in clear.
+ * @throws {UnsupportedValueError}
+ */
+function refuseProtected(cache: Cache, what: 'export' | 'import'): void {
+  if (cache.keys.protectedBy !== undefined) {
+    throw new UnsupportedValueError(`${what} of a cache protected by a key is not supported yet (its records and metadata would leave sealed, and that is not built)`)
   }
 }

@@ -3,6 +3,7 @@
 import {
   CHUNK_BYTES,
   decodeRecord,
+  openRecord,
   PREFIX2_BYTES,
   imageInfoOf,
   headerExtent,
@@ -10,15 +11,18 @@ import {
   readBody,
   readRegion,
   type ChunkReader,
+  type Keyring,
   type ParsedRecord,
   type Region,
 } from '../src/codec/index.js'
-import { CorruptEntryError, SchemaVersionError, UnsupportedValueError } from '../src/errors.js'
+import { CorruptEntryError, KeyMismatchError, SchemaVersionError, UnsupportedValueError } from '../src/errors.js'
+import { openHeader2 } from '../src/codec/record2.js'
 import type { EntryInfo, Image, ImageInfo, Value } from '../src/types.js'
 import type { Batch } from './batch.js'
 import { headerInfo } from './index/changes.js'
 import type { IndexStore } from './index/store.js'
 import { isQuotaError, TMP_SUFFIX, type Backend, type ReadHandle } from './payloads/backend.js'
+import type { Keys } from './keys.js'
 import { chunkName, chunkPath, PAYLOADS, payloadPath, QUARANTINE, quarantinePath, QUOTA_PROBE } from './paths.js'
 
 /** What read() returns when the entry's file is gone (another tab evicted or replaced it meanwhile). */
@@ -60,10 +64,19 @@ export class Records {
   /** Records set aside by this worker since it opened the cache. */
   quarantined = 0
   /**
-   * Entries whose record a newer voxcache wrote, by id, with the error that says so: they are left as
-   * they are (not indexed, moved or overwritten) and every access to them is refused.
+   * Entries whose record a newer voxcache wrote, or that are sealed under a key this worker does not
+   * have, by id, with the error that says so: they are left as they are (not indexed, moved or
+   * overwritten) and every access to them is refused.
    */
-  readonly newer = new Map<string, SchemaVersionError>()
+  readonly newer = new Map<string, SchemaVersionError | KeyMismatchError>()
+
+  /** The cache's key (set once it is known, before reconcile; see keys.ts). */
+  keys: Keys | undefined
+
+  /** The key sealed records are opened with: undefined for a clear or a locked cache. */
+  get keyring(): Keyring | undefined {
+    return this.keys?.keyring
+  }
 
   /** Parsed headers by record path, least recently used first (see header()). */
   private readonly headers = new Map<string, KnownHeader>()
@@ -76,7 +89,7 @@ export class Records {
     private readonly index: IndexStore,
   ) {}
 
-  /** @throws {SchemaVersionError} when a newer voxcache's record is stored under `id`. */
+  /** @throws {SchemaVersionError} when a newer voxcache's record is stored under `id`; {KeyMismatchError} when one sealed under another key is. */
   refuseNewer(id: string): void {
     const newer = this.newer.get(id)
     if (newer) throw newer
@@ -87,7 +100,7 @@ export class Records {
    * @throws {CorruptEntryError} @throws {SchemaVersionError} (remembered: later accesses are refused).
    */
   async read(info: EntryInfo, held = false): Promise<Value | typeof MISSING> {
-    return this.reading(info, held, (parsed, read) => readBody(parsed, read), (bytes) => decodeRecord(info.id, bytes).value)
+    return this.reading(info, held, (parsed, read) => readBody(parsed, read), async (bytes) => (await openRecord(info.id, bytes, this.keyring)).value)
   }
 
   /**
@@ -100,8 +113,8 @@ export class Records {
       info,
       held,
       (parsed, read) => readRegion(parsed, read, region),
-      (bytes) => {
-        const parsed = parseHeader(info.id, bytes, bytes.byteLength, true)
+      async (bytes) => {
+        const parsed = await parseRecordHeader(info.id, bytes, bytes.byteLength, true, this.keyring)
         return readRegion(parsed, async (_chunk, at, length) => bytes.subarray(parsed.bodyOffset + at, parsed.bodyOffset + at + length), region)
       },
     )
@@ -119,7 +132,7 @@ export class Records {
       }
       return imageInfoOf(header.image)
     }
-    return this.reading(info, held, async (parsed) => describe(parsed), (bytes) => describe(parseHeader(info.id, bytes, bytes.byteLength, true)))
+    return this.reading(info, held, async (parsed) => describe(parsed), async (bytes) => describe(await parseRecordHeader(info.id, bytes, bytes.byteLength, true, this.keyring)))
   }
 
   /**
@@ -153,7 +166,7 @@ export class Records {
       if (error instanceof DOMException && (error.name === 'NotFoundError' || error.name === 'NotReadableError')) {
         return MISSING
       }
-      if (error instanceof SchemaVersionError) this.newer.set(id, error)
+      if (error instanceof SchemaVersionError || error instanceof KeyMismatchError) this.newer.set(id, error)
       throw error
     } finally {
       for (const handle of open.handles) handle.close()
@@ -196,7 +209,7 @@ export class Records {
         return known.parsed
       }
     }
-    const { parsed, head } = await readHeaderFrom(id, source)
+    const { parsed, head } = await readHeaderFrom(id, source, this.keyring)
     if (parsed.header.format === 2) this.remember(path, { prefix: head.slice(0, PREFIX_BYTES), size: source.size, parsed, bytes: parsed.bodyOffset })
     return parsed
   }
@@ -237,22 +250,25 @@ export class Records {
    * as orphans, which the next open's reconcile removes.
    */
   async removeFiles(id: string): Promise<void> {
-    for (const path of await this.chunkPaths(id)) await this.backend.delete(path)
+    for (const path of (await this.chunkPaths(id)) ?? []) await this.backend.delete(path)
     await this.backend.delete(payloadPath(id))
   }
 
-  /** The chunk files `id`'s record names (none for a record of one chunk, or one that cannot be read). */
-  async chunkPaths(id: string): Promise<string[]> {
+  /**
+   * The chunk files `id`'s record names (none for a record of one chunk, or one that cannot be read);
+   * undefined when a sealed record's key is not here to tell (its chunks are then kept).
+   */
+  async chunkPaths(id: string): Promise<string[] | undefined> {
     const size = await this.backend.size(payloadPath(id))
     // Only a record whose chunks passed CHUNK_BYTES has others beside it (its file holds chunk 0 and more).
     if (size === undefined || size < CHUNK_BYTES / 2) return []
     const file = await this.backend.file(payloadPath(id))
     if (!file) return []
     try {
-      const { header } = await readRecordHeader(id, file)
+      const { header } = await readRecordHeader(id, file, this.keyring)
       return header.format === 2 ? header.chunks.slice(1).map((c) => chunkPath(id, c.sha256)) : []
-    } catch {
-      return []
+    } catch (error) {
+      return error instanceof KeyMismatchError ? undefined : []
     }
   }
 
@@ -265,7 +281,7 @@ export class Records {
         if (!isQuotaError(error)) throw error
       })
     } else {
-      for (const path of await this.chunkPaths(id)) await this.backend.delete(path)
+      for (const path of (await this.chunkPaths(id)) ?? []) await this.backend.delete(path)
       await this.backend.move(payloadPath(id), quarantinePath(id)).catch(() => undefined)
     }
     if (info) batch.remove(id)
@@ -291,11 +307,13 @@ export class Records {
     }
     // A chunk no record names: left by a store killed before its record was written, or by a
     // replaced or deleted value whose chunks were not all removed.
-    const named = new Map<string, Set<string>>()
+    const named = new Map<string, string[] | undefined>()
     for (const name of chunkFiles) {
       const chunk = chunkName(name)
-      if (chunk && !named.has(chunk.id)) named.set(chunk.id, new Set(files.has(chunk.id) ? await this.chunkPaths(chunk.id) : []))
-      if (!chunk || !named.get(chunk.id)!.has(`${PAYLOADS}/${name}`)) await this.backend.delete(`${PAYLOADS}/${name}`)
+      // A sealed record whose key is not here cannot name its chunks: they stay (undefined).
+      if (chunk && !named.has(chunk.id)) named.set(chunk.id, files.has(chunk.id) ? await this.chunkPaths(chunk.id) : [])
+      const names = chunk ? named.get(chunk.id) : []
+      if (names && !names.includes(`${PAYLOADS}/${name}`)) await this.backend.delete(`${PAYLOADS}/${name}`)
     }
     for (const id of this.index.db.ids()) {
       if (!files.delete(id)) batch.remove(id)
@@ -304,9 +322,12 @@ export class Records {
       const file = await this.backend.file(payloadPath(id))
       if (!file) continue
       try {
-        const { header } = await readRecordHeader(id, file)
-        batch.put(headerInfo(header, file.size, false), null)
+        const { header } = await readRecordHeader(id, file, this.keyring)
+        const info = headerInfo(header, file.size, false)
+        batch.put(this.keys ? await this.keys.sealInfo(info) : info, null)
       } catch (error) {
+        // Sealed under a key that is not here (a locked cache): left as it is for an open with the key.
+        if (error instanceof KeyMismatchError) continue
         if (error instanceof SchemaVersionError) {
           this.newer.set(id, error)
           continue
@@ -331,16 +352,25 @@ export class Records {
  * when they are longer.
  * @throws {CorruptEntryError} @throws {SchemaVersionError}
  */
-export async function readRecordHeader(id: string, file: Blob): Promise<ParsedRecord> {
-  return (await readHeaderFrom(id, blobSource(file))).parsed
+export async function readRecordHeader(id: string, file: Blob, keyring?: Keyring): Promise<ParsedRecord> {
+  return (await readHeaderFrom(id, blobSource(file), keyring)).parsed
 }
 
 /** readRecordHeader from any source; also returns the bytes read (prefix, header and table). */
-async function readHeaderFrom(id: string, source: ByteSource): Promise<{ parsed: ParsedRecord; head: Uint8Array }> {
+async function readHeaderFrom(id: string, source: ByteSource, keyring: Keyring | undefined): Promise<{ parsed: ParsedRecord; head: Uint8Array }> {
   let head = await source.read(0, Math.min(source.size, HEAD_GUESS))
   const extent = headerExtent(id, head)
   if (extent > head.byteLength) head = await source.read(0, Math.min(source.size, extent))
-  return { parsed: parseHeader(id, head, source.size), head }
+  return { parsed: await parseRecordHeader(id, head, source.size, false, keyring), head }
+}
+
+/**
+ * parseHeader, opening a sealed format-2 header with `keyring`.
+ * @throws {KeyMismatchError} for a sealed record without its key. @throws {CorruptEntryError} @throws {SchemaVersionError}
+ */
+async function parseRecordHeader(id: string, head: Uint8Array, recordLength: number, joined: boolean, keyring: Keyring | undefined): Promise<ParsedRecord> {
+  const sealed = head.byteLength >= 8 && String.fromCharCode(...head.subarray(0, 4)) === 'VXC2' && (new DataView(head.buffer, head.byteOffset).getUint32(4, true) & 1) === 1
+  return sealed ? openHeader2(id, head, recordLength, joined, keyring) : parseHeader(id, head, recordLength, joined)
 }
 
 function blobSource(file: Blob): ByteSource {

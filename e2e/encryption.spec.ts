@@ -168,3 +168,54 @@ test('a changed ciphertext byte is a CorruptEntryError, never other pixels; a cl
   expect(got.refused).toMatch(/^KeyMismatchError: this cache holds 1 entries stored without a key/)
   expect(got.still).toEqual({ a: 1 })
 })
+
+test('on IndexedDB too: every stored Blob sealed, exact with the key after a reopen, locked without it', async ({ page }) => {
+  const got = await page.evaluate(async (MARKER) => {
+    const lib = window.voxcacheLib!
+    const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt'])
+    const cache = await lib.openCache({ name: 'enc-idb', storage: 'idb', encryption: { key } })
+    await cache.clear()
+    const data = new Uint8Array(200_000)
+    for (let at = 0; at < data.length; at += 65536) crypto.getRandomValues(data.subarray(at, Math.min(at + 65536, data.length)))
+    const raw = data.slice()
+    const ids = { big: await lib.operationId('enc-idb', 'big'), small: await lib.operationId('enc-idb', 'small') }
+    await cache.store(ids.big, data, { metadata: { patient: MARKER }, codec: 'none' })
+    await cache.store(ids.small, { note: MARKER })
+    await cache.close()
+    // Every value of the cache's IndexedDB store, read from the page.
+    const texts: Uint8Array[] = await new Promise((resolve, reject) => {
+      const open = indexedDB.open('voxcache:enc-idb')
+      open.onerror = () => reject(open.error)
+      open.onsuccess = () => {
+        const all = open.result.transaction('files').objectStore('files').getAll()
+        all.onerror = () => reject(all.error)
+        all.onsuccess = async () => {
+          const values = all.result as unknown[]
+          resolve(await Promise.all(values.map(async (v) => (v instanceof Blob ? new Uint8Array(await v.arrayBuffer()) : new TextEncoder().encode(JSON.stringify(v))))))
+          open.result.close()
+        }
+      }
+    })
+    const marker = new TextEncoder().encode(MARKER)
+    const has = (hay: Uint8Array, needle: Uint8Array) => {
+      outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+        for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer
+        return true
+      }
+      return false
+    }
+    const leaks = texts.filter((t) => has(t, marker) || has(t, raw.subarray(1000, 1064))).length
+    const again = await lib.openCache({ name: 'enc-idb', storage: 'idb', encryption: { key } })
+    const back = (await again.retrieve(ids.big)) as Uint8Array
+    const same = back.length === raw.length && back.every((b, i) => b === raw[i])
+    const metadata = (await again.info(ids.big))!.metadata
+    await again.close()
+    const locked = await lib.openCache({ name: 'enc-idb', storage: 'idb' })
+    const lockedRead = await locked.retrieve(ids.small).then(() => 'read', (e: Error) => e.name)
+    const lockedList = (await locked.list()).map((e) => e.metadata)
+    await locked.destroy()
+    return { files: texts.length, leaks, same, metadata, lockedRead, lockedList }
+  }, MARKER)
+  expect(got.files).toBeGreaterThan(1)
+  expect(got).toMatchObject({ leaks: 0, same: true, metadata: { patient: MARKER }, lockedRead: 'KeyMismatchError', lockedList: [null, null] })
+})

@@ -219,3 +219,50 @@ test('on IndexedDB too: every stored Blob sealed, exact with the key after a reo
   expect(got.files).toBeGreaterThan(1)
   expect(got).toMatchObject({ leaks: 0, same: true, metadata: { patient: MARKER }, lockedRead: 'KeyMismatchError', lockedList: [null, null] })
 })
+
+test('wipeAll removes every cache of the origin, OPFS and IndexedDB, key ids included, while another tab holds caches open: they then throw ClosedError', async ({ page, context }) => {
+  const other = await context.newPage()
+  await openPage(other, 'cache=enc-other&storage=memory')
+  // The other tab: a protected cache on OPFS and a cache on IndexedDB, open, with entries.
+  await other.evaluate(async () => {
+    const lib = window.voxcacheLib!
+    const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt'])
+    const w = window as unknown as Record<string, unknown>
+    const a = await lib.openCache({ name: 'wipe-a', storage: 'opfs', encryption: { key } })
+    const b = await lib.openCache({ name: 'wipe-b', storage: 'idb' })
+    await a.store(await lib.operationId('wipe', 1), new Uint8Array(50_000).fill(1))
+    await b.store(await lib.operationId('wipe', 2), new Uint8Array(50_000).fill(2))
+    w.wipeCaches = [a, b]
+  })
+  const before = await page.evaluate(async () => {
+    const top = await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache')
+    const names: string[] = []
+    for await (const [name] of top as unknown as AsyncIterable<[string, FileSystemHandle]>) names.push(name)
+    return { opfs: names.sort(), idb: (await indexedDB.databases()).map((d) => d.name).filter((n) => n?.startsWith('voxcache:')).sort() }
+  })
+  expect(before.opfs).toEqual(expect.arrayContaining(['wipe-a']))
+  expect(before.idb).toEqual(expect.arrayContaining(['voxcache:wipe-b']))
+
+  await page.evaluate(() => window.voxcacheLib!.wipeAll())
+
+  const after = await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory()
+    const names: string[] = []
+    for await (const [name] of root as unknown as AsyncIterable<[string, FileSystemHandle]>) names.push(name)
+    return { opfs: names, idb: (await indexedDB.databases()).map((d) => d.name).filter((n) => n?.startsWith('voxcache:')) }
+  })
+  expect(after).toEqual({ opfs: [], idb: [] })
+  const seen = await other.evaluate(async () => {
+    const lib = window.voxcacheLib!
+    const [a, b] = (window as unknown as { wipeCaches: import('../src/client.js').VoxCache[] }).wipeCaches
+    const outcome = (p: Promise<unknown>) => p.then(() => 'done', (e: Error) => (e instanceof lib.ClosedError ? 'ClosedError' : `${e.name}: ${e.message}`))
+    const got = [await outcome(a!.retrieve(await lib.operationId('wipe', 1))), await outcome(b!.store(await lib.operationId('wipe', 3), { x: 1 })), await outcome(a!.list())]
+    // Opened again: empty, and no longer protected.
+    const again = await lib.openCache({ name: 'wipe-a', storage: 'opfs' })
+    const fresh = { entries: (await again.stats()).entries, protection: (await again.stats()).protection }
+    await again.destroy()
+    return { got, fresh }
+  })
+  expect(seen).toEqual({ got: ['ClosedError', 'ClosedError', 'ClosedError'], fresh: { entries: 0, protection: null } })
+  await other.close()
+})

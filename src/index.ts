@@ -1,4 +1,5 @@
 export { openCache, VoxCache } from './client.js'
+export { wipeAll } from './wipe.js'
 export { operationId, contentRef, ref, isOperationId, type OperationId } from './operation-id.js'
 export * from './errors.js'
 export { deriveImage, pixels, type PixelArray } from './image.js'

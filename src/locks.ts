@@ -7,3 +7,15 @@
 export function onceLock(cache: string, id: string): string {
   return `voxcache:${cache}:once:${id}`
 }
+
+/**
+ * Held shared by every open cache (in its worker) for as long as it is open; wipeAll() takes it
+ * exclusive, so it waits until every cache has closed after its broadcast, and an open that comes
+ * meanwhile waits until the wipe is done (and finds nothing).
+ */
+export const OPEN_LOCK = 'voxcache-open'
+/**
+ * The BroadcastChannel on which wipeAll() tells every open cache of the origin to close. Both names use
+ * a hyphen: no cache's own lock or channel (`voxcache:<name>`) can be spelled so.
+ */
+export const WIPE_CHANNEL = 'voxcache-wipe'

@@ -509,6 +509,18 @@ export class Cache {
     this.index.close()
   }
 
+  /**
+   * Lets go of the cache without writing anything (pending access times dropped), once any mutation in
+   * progress has finished: wipeAll() is about to remove its files.
+   */
+  async discard(): Promise<void> {
+    await this.tabs.exclusive(async () => {
+      this.touches.stop()
+      this.tabs.close()
+      this.index.close()
+    })
+  }
+
   /** Deletes every file of this cache, index included. */
   async destroy(): Promise<void> {
     await this.tabs.exclusive(async () => {

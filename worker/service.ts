@@ -6,7 +6,7 @@ import type { ValueShape } from '../src/codec/record2.js'
 import { checkShape } from '../src/codec/values.js'
 import { toWire, type WireThrown } from '../src/error-channel.js'
 import { CacheFullError, ClosedError, StorageUnavailableError, UnsupportedValueError } from '../src/errors.js'
-import { onceLock } from '../src/locks.js'
+import { OPEN_LOCK, onceLock, WIPE_CHANNEL } from '../src/locks.js'
 import { assertOperationId } from '../src/operation-id.js'
 import { forTransfer, transferring } from '../src/transfer.js'
 import type {
@@ -40,6 +40,20 @@ export function createService() {
     return s
   }
 
+  /** Ends this worker's hold of OPEN_LOCK (set while a cache is open). */
+  let letGo: () => void = () => undefined
+
+  /** Holds OPEN_LOCK shared until letGo(); resolves once it is held (after any wipe in progress). */
+  async function holdOpen(): Promise<void> {
+    const held = new Promise<void>((resolve) => (letGo = resolve))
+    await new Promise<void>((granted) => {
+      void navigator.locks.request(OPEN_LOCK, { mode: 'shared' }, () => {
+        granted()
+        return held
+      })
+    })
+  }
+
   function ready(): Cache {
     if (!cache) throw new ClosedError('the cache is not open (or was closed)')
     return cache
@@ -54,13 +68,33 @@ export function createService() {
     async open(options: OpenCacheOptions = {}): Promise<{ storage: Backend['kind']; seeded: ImportReport | undefined }> {
       if (cache) throw new StorageUnavailableError('this worker already serves a cache')
       usePipelines(options.pipelinesUrl ?? new URL('/itk/', self.location.href).href)
-      const opened = await Cache.open(options)
+      await holdOpen()
+      let opened: Cache
+      try {
+        opened = await Cache.open(options)
+      } catch (error) {
+        letGo()
+        throw error
+      }
+      // wipeAll() in any context: close without writing, then let the wipe proceed.
+      const wipe = new BroadcastChannel(WIPE_CHANNEL)
+      const release = letGo
+      letGo = () => {
+        wipe.close()
+        release()
+      }
+      wipe.onmessage = async () => {
+        const c = cache
+        cache = undefined
+        await c?.discard().catch(() => undefined)
+        letGo()
+      }
       try {
         const seeded = await importSeed(opened, options.name ?? 'default')
         cache = opened
         return { storage: opened.backend.kind, seeded }
       } catch (error) {
-        await opened.close()
+        await opened.close().finally(() => letGo())
         throw error
       }
     },
@@ -300,14 +334,22 @@ export function createService() {
     async close(): Promise<void> {
       const c = cache
       cache = undefined
-      await c?.close()
+      try {
+        await c?.close()
+      } finally {
+        letGo()
+      }
     },
 
     /** Deletes every file of this cache (index included) and closes it. */
     async destroy(): Promise<void> {
       const c = ready()
       cache = undefined
-      await c.destroy()
+      try {
+        await c.destroy()
+      } finally {
+        letGo()
+      }
     },
   }
   return api

@@ -9,6 +9,11 @@ import { splitPath, type Backend } from './backend.js'
 export function createIdbBackend(cacheName: string): Backend {
   const store: UseStore = createStore(`voxcache:${cacheName}`, 'files')
   const blob = (name: string) => get<Blob>(name, store)
+  // A deleteDatabase elsewhere (wipeAll) waits for every connection to close: this one closes at once.
+  void store('readonly', (s) => {
+    const db = s.transaction.db
+    db.onversionchange = () => db.close()
+  }).catch(() => undefined)
   return {
     kind: 'idb',
     async writeAtomic(name, parts) {

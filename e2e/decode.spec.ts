@@ -1,17 +1,7 @@
 import type { Page } from '@playwright/test'
 import { gzipSync } from 'node:zlib'
-import { dicomTag, fixture, metaFields, mrSeries, niftiPair, niftiReference, setDicomValue, voxels, type Reference } from './decode-reference.js'
+import { dicomTag, fixture, metaFields, mrSeries, niftiPair, niftiReference, serve, setDicomValue, voxels, type Reference } from './decode-reference.js'
 import { expect, HARNESS, openPage, test } from './fixtures.js'
-
-// Fixtures reach the page through page.route from disk (or from memory), never through Vite's server:
-// it would send *.gz with Content-Encoding: gzip and the browser would inflate them on the way.
-async function serve(page: Page, files: Record<string, Buffer>): Promise<void> {
-  await page.route('**/__fixtures/**', async (route) => {
-    const name = decodeURIComponent(new URL(route.request().url()).pathname.replace('/__fixtures/', ''))
-    const body = files[name]
-    await (body ? route.fulfill({ body, contentType: 'application/octet-stream' }) : route.fulfill({ status: 404 }))
-  })
-}
 
 interface Summary {
   size: number[]

@@ -26,9 +26,14 @@ const DEFLATED = '1.2.840.10008.1.2.1.99'
 const UNDEFINED = 0xffffffff
 const PIXEL_DATA = 0x7fe00010
 
-/** A Part 10 file ('DICM' after the 128-byte preamble), or a bare data set starting with group 0002/0008. */
+/** A DICOM Part 10 file: 'DICM' after its 128-byte preamble, whatever the preamble holds. */
+export function isPart10(head: Uint8Array): boolean {
+  return head.length >= 132 && ascii(head.subarray(128, 132)) === 'DICM'
+}
+
+/** A Part 10 file, or a bare data set starting with group 0002/0008. */
 export function isDicom(head: Uint8Array): boolean {
-  if (head.length >= 132 && ascii(head.subarray(128, 132)) === 'DICM') return true
+  if (isPart10(head)) return true
   if (head.length < 8) return false
   const group = head[0]! | (head[1]! << 8)
   const vr = ascii(head.subarray(4, 6))

@@ -1,12 +1,12 @@
 // What to decode and how: formats sniffed from content (never trusted from names), the files of a
 // multi-file image paired up, every header checked, and the bytes itk-wasm will see made whole.
 import { UnsupportedFormatError } from '../../src/errors.js'
-import { checkSliceSpacing, parseDicom, isDicom, type DicomInfo } from './dicom.js'
+import { checkSliceSpacing, isDicom, isPart10, parseDicom, type DicomInfo } from './dicom.js'
 import { inflate, isGzip } from './gzip.js'
 import { ascii, fail, type DecodeFile } from './input.js'
 import { MAX_VOXEL_BYTES } from './limits.js'
 import { isMeta, joinMeta, parseMetaHeader } from './meta.js'
-import { checkVoxelsPresent, niftiExtent, parseNiftiHeader, sniffNifti, type NiftiHeader } from './nifti.js'
+import { checkVoxelsPresent, niftiExtent, parseNiftiHeader, sniffAnalyze, sniffNifti, type NiftiHeader } from './nifti.js'
 import { isNrrd, joinNrrd, parseNrrdHeader } from './nrrd.js'
 
 export type Format = 'nifti' | 'nrrd' | 'meta' | 'dicom' | 'dicom-series' | 'iwi'
@@ -45,29 +45,38 @@ const ANALYZE_UNREADABLE = 'this Analyze 7.5 variant is not read by itk-wasm'
 const HEAD = 64 * 1024
 type Kind = 'gzip' | 'nifti' | 'nrrd' | 'meta' | 'dicom' | 'iwi' | 'text' | 'unknown'
 
-/** The format of `head` (the first bytes of a file) by content alone. */
+/**
+ * The format of `head` (the first bytes of a file) by content alone, magic numbers first: a DICOM
+ * file's 128-byte preamble is free-form and real files carry anything there (TIFF headers, other
+ * formats' headers, a length field that reads as 348), so 'DICM' at byte 128 wins over everything; then
+ * gzip, the NIfTI magics, NRRD, MetaImage keys and itk-wasm's CBOR; then a DICOM data set without
+ * preamble (ACR-NEMA style). Analyze 7.5 has no magic, only sizeof_hdr 348: it comes last.
+ */
 export function sniff(head: Uint8Array): Kind {
+  if (isPart10(head)) return 'dicom'
   if (isGzip(head)) return 'gzip'
   if (sniffNifti(head)) return 'nifti'
   if (isNrrd(head)) return 'nrrd'
-  if (isDicom(head)) return 'dicom'
   if (isMeta(head)) return 'meta'
   // CBOR map (major type 5) whose first key is itk-wasm's "imageType": the .iwi.cbor format.
   if (head.length > 12 && head[0]! >> 5 === 5 && ascii(head.subarray(0, 32)).includes('imageType')) return 'iwi'
+  if (isDicom(head)) return 'dicom'
+  if (sniffAnalyze(head)) return 'nifti'
   const sample = head.subarray(0, 4096)
   if (sample.length && sample.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127) || b >= 160)) return 'text'
   return 'unknown'
 }
 
 async function headOf(file: DecodeFile): Promise<{ kind: Kind; head: Uint8Array }> {
-  let head = file.data.subarray(0, HEAD)
-  if (isGzip(head)) {
+  const head = file.data.subarray(0, HEAD)
+  const kind = sniff(head)
+  if (kind === 'gzip') {
     // Enough of the inflated start to see what is inside; the whole stream is checked in prepare().
-    head = await inflatePrefix(file.data, HEAD)
-    const inner = sniff(head)
-    return { kind: inner === 'gzip' ? 'unknown' : inner, head }
+    const inflated = await inflatePrefix(file.data, HEAD)
+    const inner = sniff(inflated)
+    return { kind: inner === 'gzip' ? 'unknown' : inner, head: inflated }
   }
-  return { kind: sniff(head), head }
+  return { kind, head }
 }
 
 async function inflatePrefix(bytes: Uint8Array, n: number): Promise<Uint8Array> {
@@ -166,7 +175,7 @@ export async function assignRoles(files: DecodeFile[]): Promise<Roles> {
 
 /** The whole file, inflated and checked when it is gzip; `limitFrom` bounds the output from its header. */
 async function whole(file: DecodeFile, limitFrom?: (head: Uint8Array) => number): Promise<Uint8Array> {
-  if (!isGzip(file.data)) return file.data
+  if (sniff(file.data.subarray(0, 132)) !== 'gzip') return file.data // a DICOM preamble may start like gzip
   return inflate(file.name, file.data, 'gzip', {
     limit: MAX_VOXEL_BYTES,
     peek: limitFrom && { bytes: 540, limitFrom },

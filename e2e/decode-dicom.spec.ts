@@ -1,7 +1,11 @@
-// Real-world DICOM files in Chromium: preambles that carry other formats' headers.
+// Real-world DICOM files in Chromium: preambles that carry other formats' headers, old encodings and
+// files without preamble or file meta (pydicom's test files, fetched at test time), and a series of
+// hundreds of slices written from a real brain volume.
 import type { Page } from '@playwright/test'
-import { preambles, withNiftiMagicAt344, withPreamble } from '../test/dicom-files.js'
-import { fixture, serve } from './decode-reference.js'
+import { createHash } from 'node:crypto'
+import { bareDataSet, preambles, withNiftiMagicAt344, withoutSopUids, withPreamble } from '../test/dicom-files.js'
+import { pydicom } from '../test/pydicom.js'
+import { fixture, mrSeries, serve } from './decode-reference.js'
 import { expect, openPage, test } from './fixtures.js'
 
 /** What decode gave for one file (or series): the image's geometry and a digest of every voxel, or the error. */
@@ -65,6 +69,68 @@ test.describe('decode DICOM', () => {
     for (const [name, outcome] of Object.entries(got)) {
       // n+1 at 344 replaced 4 bytes of ImageType, which GDCM reads but does not put in the image.
       expect(outcome, name).toEqual(reference)
+    }
+  })
+
+  test('implicit VR, big endian, and data sets without preamble or file meta decode to the same image; non-images are refused', async ({ page }) => {
+    const mr = new Uint8Array(fixture('MR_small.dcm'))
+    const implicit = pydicom('MR_small_implicit.dcm')
+    const bigEndian = pydicom('MR_small_bigendian.dcm')
+    const noMeta = pydicom('no_meta.dcm')
+    const series = mrSeries()
+    const bareSeries = Object.fromEntries(Object.entries(series.files).map(([n, b]) => [`bare-${n}`, buf(bareDataSet(new Uint8Array(b)))]))
+    await serve(page, {
+      'MR_small.dcm': buf(mr),
+      'MR_small_implicit.dcm': buf(implicit),
+      'MR_small_bigendian.dcm': buf(bigEndian),
+      'bare explicit LE': buf(bareDataSet(mr)),
+      'bare implicit LE': buf(bareDataSet(implicit)),
+      'bare explicit BE': buf(bareDataSet(bigEndian)),
+      'ACR-NEMA (implicit LE, no SOP UIDs)': buf(withoutSopUids(bareDataSet(implicit))),
+      'file meta without preamble': buf(implicit.subarray(132)),
+      'CT_small.dcm': fixture('CT_small.dcm'),
+      'no_meta.dcm without its stray first byte': buf(noMeta.subarray(1)),
+      'no_meta.dcm': buf(noMeta),
+      'ExplVR_BigEnd.dcm': buf(pydicom('ExplVR_BigEnd.dcm')),
+      'ExplVR_LitEndNoMeta.dcm': buf(pydicom('ExplVR_LitEndNoMeta.dcm')),
+      'ExplVR_BigEndNoMeta.dcm': buf(pydicom('ExplVR_BigEndNoMeta.dcm')),
+      'rtstruct.dcm': buf(pydicom('rtstruct.dcm')),
+      ...series.files,
+      ...bareSeries,
+    })
+    const got = await decodeAll(page, {
+      ...one([
+        'MR_small.dcm', 'MR_small_implicit.dcm', 'MR_small_bigendian.dcm', 'bare explicit LE', 'bare implicit LE', 'bare explicit BE',
+        'ACR-NEMA (implicit LE, no SOP UIDs)', 'file meta without preamble', 'CT_small.dcm', 'no_meta.dcm without its stray first byte',
+        'no_meta.dcm', 'ExplVR_BigEnd.dcm', 'ExplVR_LitEndNoMeta.dcm', 'ExplVR_BigEndNoMeta.dcm', 'rtstruct.dcm',
+      ]),
+      series: Object.keys(series.files),
+      'bare series': Object.keys(bareSeries),
+    })
+    const mrImage = got['MR_small.dcm']!
+    expect(mrImage).toMatchObject({ ok: true, size: [64, 64, 1], componentType: 'int16' })
+    for (const name of ['MR_small_implicit.dcm', 'MR_small_bigendian.dcm', 'bare explicit LE', 'bare implicit LE', 'bare explicit BE', 'ACR-NEMA (implicit LE, no SOP UIDs)', 'file meta without preamble']) {
+      expect(got[name], name).toEqual(mrImage)
+    }
+    expect(got['CT_small.dcm']).toMatchObject({ ok: true, size: [128, 128, 1] })
+    expect(got['no_meta.dcm without its stray first byte']).toEqual(got['CT_small.dcm'])
+    // A series of bare data sets is the series of the Part 10 files.
+    expect(got.series).toMatchObject({ ok: true, size: [64, 64, 5] })
+    expect(got['bare series']).toEqual(got.series)
+    // Explicit VR big endian RGB, 8 bits a sample, planar (PlanarConfiguration 1: all R, then G, then B,
+    // at the end of the file): the image holds the samples interleaved.
+    const planes = pydicom('ExplVR_BigEnd.dcm').subarray(-60 * 80 * 3)
+    const interleaved = new Uint8Array(planes.length)
+    for (let i = 0; i < 60 * 80; i++) for (let c = 0; c < 3; c++) interleaved[3 * i + c] = planes[c * 60 * 80 + i]!
+    expect(got['ExplVR_BigEnd.dcm']).toMatchObject({
+      ok: true, size: [80, 60, 1], components: 3, componentType: 'uint8', sha256: createHash('sha256').update(interleaved).digest('hex'),
+    })
+    const refused = (name: string) => got[name] as Extract<Outcome, { ok: false }>
+    expect(refused('no_meta.dcm')).toMatchObject({ ok: false, unsupported: true })
+    expect(refused('no_meta.dcm').message).toMatch(/^no_meta\.dcm: is not in a format voxcache reads/)
+    for (const [name, what] of [['ExplVR_LitEndNoMeta.dcm', 'RTPLAN'], ['ExplVR_BigEndNoMeta.dcm', 'RTPLAN'], ['rtstruct.dcm', 'RTSTRUCT']] as const) {
+      expect(refused(name), name).toMatchObject({ ok: false, unsupported: true })
+      expect(refused(name).message).toMatch(new RegExp(`^${name.replace(/\./g, '\\.')}: is a DICOM object without pixel data \\(Modality ${what}, SOP class [\\d.]+\\), not an image$`))
     }
   })
 })

@@ -1,5 +1,7 @@
 // DICOM test files made from real ones at test time, for worker/decode's unit tests and
-// e2e/decode-dicom.spec.ts: preambles full of other formats' headers. Plain Uint8Array and DataView.
+// e2e/decode.spec.ts: preambles full of other formats' headers, data sets stripped of preamble and
+// file meta (ACR-NEMA style), and a series written from a real volume. Plain Uint8Array and DataView, so
+// that the benchmark page can build series with it too.
 
 const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0))
 
@@ -55,5 +57,49 @@ export function withNiftiMagicAt344(dicom: Uint8Array): Uint8Array {
   const out = new Uint8Array(dicom)
   if (String.fromCharCode(...out.subarray(342, 349)) !== 'DERIVED') throw new Error('expected MR_small.dcm (ImageType at byte 342)')
   out.set(latin1('n+1\0'), 344)
+  return out
+}
+
+/** Offset of the data set of a Part 10 file: after the preamble, 'DICM' and the file meta group. */
+export function dataSetOffset(dicom: Uint8Array): number {
+  const dv = new DataView(dicom.buffer, dicom.byteOffset, dicom.byteLength)
+  if (String.fromCharCode(...dicom.subarray(128, 132)) !== 'DICM') throw new Error('not a Part 10 file')
+  let at = 132
+  while (dv.getUint16(at, true) === 0x0002) {
+    const vr = String.fromCharCode(dicom[at + 4]!, dicom[at + 5]!)
+    at += ['OB', 'OW', 'SQ', 'UN', 'UT'].includes(vr) ? 12 + dv.getUint32(at + 8, true) : 8 + dv.getUint16(at + 6, true)
+  }
+  return at
+}
+
+/** The data set alone, as an ACR-NEMA style file has it: no preamble, no 'DICM', no file meta. */
+export function bareDataSet(dicom: Uint8Array): Uint8Array {
+  return dicom.slice(dataSetOffset(dicom))
+}
+
+/**
+ * An implicit VR little endian data set without the elements ACR-NEMA files predate: SOP Class UID
+ * (0008,0016) and SOP Instance UID (0008,0018).
+ */
+export function withoutSopUids(implicitDataSet: Uint8Array): Uint8Array {
+  const dv = new DataView(implicitDataSet.buffer, implicitDataSet.byteOffset, implicitDataSet.byteLength)
+  const kept: Uint8Array[] = []
+  for (let at = 0; at < implicitDataSet.length; ) {
+    const group = dv.getUint16(at, true)
+    const element = dv.getUint16(at + 2, true)
+    const end = at + 8 + dv.getUint32(at + 4, true)
+    if (!(group === 0x0008 && (element === 0x0016 || element === 0x0018))) kept.push(implicitDataSet.subarray(at, end))
+    at = end
+  }
+  return concat(kept)
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
   return out
 }

@@ -1,7 +1,7 @@
 // What to decode and how: formats sniffed from content (never trusted from names), the files of a
 // multi-file image paired up, every header checked, and the bytes itk-wasm will see made whole.
 import { UnsupportedFormatError } from '../../src/errors.js'
-import { checkSliceSpacing, isDicom, isPart10, parseDicom, type DicomInfo } from './dicom.js'
+import { asPart10, bareEncoding, checkSliceSpacing, isPart10, parseDicom, type DicomInfo } from './dicom.js'
 import { inflate, isGzip } from './gzip.js'
 import { ascii, fail, type DecodeFile } from './input.js'
 import { MAX_VOXEL_BYTES } from './limits.js'
@@ -60,7 +60,7 @@ export function sniff(head: Uint8Array): Kind {
   if (isMeta(head)) return 'meta'
   // CBOR map (major type 5) whose first key is itk-wasm's "imageType": the .iwi.cbor format.
   if (head.length > 12 && head[0]! >> 5 === 5 && ascii(head.subarray(0, 32)).includes('imageType')) return 'iwi'
-  if (isDicom(head)) return 'dicom'
+  if (bareEncoding(head)) return 'dicom'
   if (sniffAnalyze(head)) return 'nifti'
   const sample = head.subarray(0, 4096)
   if (sample.length && sample.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127) || b >= 160)) return 'text'
@@ -232,16 +232,17 @@ export async function prepare(roles: Roles): Promise<Prepared> {
     }
     case 'dicom': {
       const bytes = await whole(header)
-      parseDicom(header.name, bytes)
-      return { reader: 'gdcm', name: roles.name, inputs: [{ name: 'input.dcm', data: bytes }], expectedBytes: undefined }
+      const info = parseDicom(header.name, bytes)
+      return { reader: 'gdcm', name: roles.name, inputs: [{ name: 'input.dcm', data: asPart10(info, bytes) }], expectedBytes: undefined }
     }
     case 'dicom-series': {
       const infos: DicomInfo[] = []
       const inputs: DecodeFile[] = []
       for (const [n, f] of roles.files.entries()) {
         const bytes = await whole(f)
-        infos.push(parseDicom(f.name, bytes))
-        inputs.push({ name: `series-${String(n).padStart(5, '0')}.dcm`, data: bytes })
+        const info = parseDicom(f.name, bytes)
+        infos.push(info)
+        inputs.push({ name: `series-${String(n).padStart(5, '0')}.dcm`, data: asPart10(info, bytes) })
       }
       const uids = new Set(infos.map((x) => x.seriesUid))
       if (uids.size > 1) throw fail(roles.name, `the ${roles.files.length} DICOM files belong to ${uids.size} different series; decode one series at a time`)

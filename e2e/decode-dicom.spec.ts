@@ -3,10 +3,11 @@
 // hundreds of slices written from a real brain volume.
 import type { Page } from '@playwright/test'
 import { createHash } from 'node:crypto'
-import { bareDataSet, preambles, withNiftiMagicAt344, withoutSopUids, withPreamble } from '../test/dicom-files.js'
+import { gunzipSync } from 'node:zlib'
+import { bareDataSet, dicomSeries, preambles, resampledSlices, withNiftiMagicAt344, withoutSopUids, withPreamble } from '../test/dicom-files.js'
 import { pydicom } from '../test/pydicom.js'
 import { fixture, mrSeries, serve } from './decode-reference.js'
-import { expect, openPage, test } from './fixtures.js'
+import { expect, HARNESS, openPage, test } from './fixtures.js'
 
 /** What decode gave for one file (or series): the image's geometry and a digest of every voxel, or the error. */
 type Outcome =
@@ -132,5 +133,52 @@ test.describe('decode DICOM', () => {
       expect(refused(name), name).toMatchObject({ ok: false, unsupported: true })
       expect(refused(name).message).toMatch(new RegExp(`^${name.replace(/\./g, '\\.')}: is a DICOM object without pixel data \\(Modality ${what}, SOP class [\\d.]+\\), not an image$`))
     }
+  })
+
+  test('a series of 543 slices written from ch2bet decodes, is cached, and comes back from the cache after a reload', async ({ page }) => {
+    test.setTimeout(300_000)
+    // ch2bet (181×217×181 uint8, 1 mm) resampled to 543 slices (180/542 mm apart), written as int16 DICOM.
+    const nii = gunzipSync(fixture('ch2bet.nii.gz'))
+    const size = [1, 2, 3].map((i) => nii.readInt16LE(40 + 2 * i))
+    const voxels = new Uint8Array(nii.buffer, nii.byteOffset + nii.readFloatLE(108), size[0]! * size[1]! * size[2]!)
+    const source = resampledSlices({ size, spacing: [1, 1, 1], voxels }, 181, 217, 543, [-90, -126, -72])
+    const files: Record<string, Buffer> = {}
+    const expected = createHash('sha256')
+    let k = 0
+    for (const file of dicomSeries(new Uint8Array(fixture('MR_small.dcm')), source, '2.25.1616')) {
+      files[`slice-${String(++k).padStart(4, '0')}.dcm`] = buf(file)
+      const pixels = source.slice(k - 1)
+      expected.update(new Uint8Array(pixels.buffer))
+    }
+    const sha256 = expected.digest('hex')
+    await serve(page, files)
+    const names = Object.keys(files)
+    const cache = 'cache=dicom-large-series'
+    await openPage(page, cache)
+    await page.evaluate(() => window.voxcache!.clear())
+    const first = await decodeAll(page, { series: names })
+    expect(first.series).toMatchObject({ ok: true, size: [181, 217, 543], componentType: 'int16', sha256 })
+    const image = first.series as Extract<Outcome, { ok: true }>
+    source.spacing.forEach((v, i) => expect(image.spacing[i]).toBeCloseTo(v, 5))
+    source.origin.forEach((v, i) => expect(image.origin[i]).toBeCloseTo(v, 4))
+    const stored = await page.evaluate(async () => {
+      const cache = window.voxcache!
+      const [entry] = await cache.list()
+      return { stats: await cache.stats(), entry: entry && { dataType: entry.dataType, rawBytes: entry.rawBytes } }
+    })
+    expect(stored.stats).toMatchObject({ entries: 1, decodeMisses: 1, decodeHits: 0 })
+    expect(stored.entry).toEqual({ dataType: 'Image', rawBytes: 181 * 217 * 543 * 2 })
+
+    // After a reload, the same files (in another order) come from the cache, without itk-wasm.
+    await page.goto(`${HARNESS}?${cache}`)
+    await openPage(page, cache)
+    const itk: string[] = []
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/itk/')) itk.push(r.url())
+    })
+    const again = await decodeAll(page, { series: [...names].reverse() })
+    expect(again.series).toEqual(first.series)
+    expect(await page.evaluate(async () => window.voxcache!.stats())).toMatchObject({ entries: 1, decodeMisses: 0, decodeHits: 1 })
+    expect(itk).toEqual([])
   })
 })

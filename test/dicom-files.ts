@@ -103,3 +103,142 @@ function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out
 }
+
+const TEXT_PAD: Record<string, number> = { UI: 0 } // UIDs are padded with \0, other strings with a space
+const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV'])
+
+/**
+ * A copy of an explicit VR little endian Part 10 file (top-level elements of defined length, as
+ * MR_small.dcm has them) with some values replaced, at any length: a string is padded to even length,
+ * bytes are taken as they are; the file meta group's length is recomputed. Keys are tags as numbers,
+ * 0xggggeeee.
+ */
+export function rewriteDicom(template: Uint8Array, values: Map<number, string | Uint8Array>): Uint8Array {
+  const dv = new DataView(template.buffer, template.byteOffset, template.byteLength)
+  const elements: { tag: number; vr: string; value: Uint8Array }[] = []
+  for (let at = firstElement(template); at < template.length; ) {
+    const tag = ((dv.getUint16(at, true) << 16) | dv.getUint16(at + 2, true)) >>> 0
+    const vr = String.fromCharCode(template[at + 4]!, template[at + 5]!)
+    const long = LONG_VRS.has(vr)
+    const length = long ? dv.getUint32(at + 8, true) : dv.getUint16(at + 6, true)
+    if (length === 0xffffffff) throw new Error(`rewriteDicom: (${tag.toString(16)}) has an undefined length`)
+    const start = at + (long ? 12 : 8)
+    elements.push({ tag, vr, value: template.subarray(start, start + length) })
+    at = start + length
+  }
+  for (const e of elements) {
+    const v = values.get(e.tag)
+    if (v === undefined) continue
+    if (typeof v !== 'string') e.value = v
+    else e.value = latin1(v.length % 2 ? v + String.fromCharCode(TEXT_PAD[e.vr] ?? 0x20) : v)
+  }
+  const missing = [...values.keys()].filter((t) => !elements.some((e) => e.tag === t))
+  if (missing.length) throw new Error(`rewriteDicom: the template has no ${missing.map((t) => t.toString(16)).join(', ')}`)
+  const size = (e: { vr: string; value: Uint8Array }) => (LONG_VRS.has(e.vr) ? 12 : 8) + e.value.length
+  const metaLength = elements.filter((e) => e.tag >>> 16 === 0x0002 && e.tag !== 0x00020000).reduce((n, e) => n + size(e), 0)
+  const out = new Uint8Array(132 + elements.reduce((n, e) => n + size(e), 0))
+  const odv = new DataView(out.buffer)
+  out.set(latin1('DICM'), 128)
+  let at = 132
+  for (const e of elements) {
+    odv.setUint16(at, e.tag >>> 16, true)
+    odv.setUint16(at + 2, e.tag & 0xffff, true)
+    out.set(latin1(e.vr), at + 4)
+    const value = e.tag === 0x00020000 ? new Uint8Array(new Uint32Array([metaLength]).buffer) : e.value
+    if (LONG_VRS.has(e.vr)) odv.setUint32(at + 8, value.length, true)
+    else odv.setUint16(at + 6, value.length, true)
+    at += LONG_VRS.has(e.vr) ? 12 : 8
+    out.set(value, at)
+    at += value.length
+  }
+  return out
+}
+
+function firstElement(dicom: Uint8Array): number {
+  if (String.fromCharCode(...dicom.subarray(128, 132)) !== 'DICM') throw new Error('not a Part 10 file')
+  return 132
+}
+
+/** A stack of axial int16 slices, each made on demand (a large series need not be held twice). */
+export interface SliceSource {
+  columns: number
+  rows: number
+  slices: number
+  /** x, y, z in mm: column spacing, row spacing, distance between slices. */
+  spacing: [number, number, number]
+  /** ImagePositionPatient of the first slice (LPS, mm); slice k lies k × spacing[2] above it. */
+  origin: [number, number, number]
+  slice(k: number): Int16Array
+}
+
+const ds = (n: number) => String(Number(n.toFixed(6)))
+
+/**
+ * One Part 10 file per slice of `source`, written over `template` (MR_small.dcm: explicit VR little
+ * endian, 16-bit signed, axial): slice k gets its own SOP instance UID `${seriesUid}.${k + 1}`,
+ * InstanceNumber k + 1, and ImagePositionPatient origin + k × spacing[2] along +z.
+ */
+export function* dicomSeries(template: Uint8Array, source: SliceSource, seriesUid: string): Generator<Uint8Array> {
+  const [sx, sy, sz] = source.spacing
+  const [ox, oy, oz] = source.origin
+  const us = (n: number) => new Uint8Array(new Uint16Array([n]).buffer)
+  for (let k = 0; k < source.slices; k++) {
+    const pixels = source.slice(k)
+    if (pixels.length !== source.columns * source.rows) throw new Error(`slice ${k} has ${pixels.length} pixels, not ${source.columns}×${source.rows}`)
+    const uid = `${seriesUid}.${k + 1}`
+    yield rewriteDicom(template, new Map<number, string | Uint8Array>([
+      [0x00020003, uid],
+      [0x00080018, uid],
+      [0x0020000e, seriesUid],
+      [0x00200013, String(k + 1)],
+      [0x00200032, `${ds(ox)}\\${ds(oy)}\\${ds(oz + k * sz)}`],
+      [0x00200037, '1\\0\\0\\0\\1\\0'],
+      [0x00201041, ds(oz + k * sz)],
+      [0x00180050, ds(sz)],
+      [0x00280010, us(source.rows)],
+      [0x00280011, us(source.columns)],
+      [0x00280030, `${ds(sy)}\\${ds(sx)}`], // PixelSpacing is row spacing (y), then column spacing (x)
+      [0x7fe00010, new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength)],
+    ]))
+  }
+}
+
+/**
+ * Slices of a real uint8 volume (x fastest, then y, then z) resampled to `columns` × `rows` × `slices`:
+ * nearest neighbour in the slice plane, linear between the source's slices along z, so that a
+ * series of any length is made of real anatomy. Voxel spacing shrinks as the count grows, keeping the
+ * volume's extent.
+ */
+export function resampledSlices(
+  volume: { size: number[]; spacing: number[]; voxels: Uint8Array },
+  columns: number,
+  rows: number,
+  slices: number,
+  origin: [number, number, number],
+): SliceSource {
+  const [nx, ny, nz] = volume.size as [number, number, number]
+  const [vx, vy, vz] = volume.spacing as [number, number, number]
+  const xs = Int32Array.from({ length: columns }, (_, i) => Math.min(nx - 1, Math.floor(((i + 0.5) * nx) / columns)))
+  const ys = Int32Array.from({ length: rows }, (_, j) => Math.min(ny - 1, Math.floor(((j + 0.5) * ny) / rows)))
+  return {
+    columns,
+    rows,
+    slices,
+    spacing: [(vx * nx) / columns, (vy * ny) / rows, slices > 1 ? (vz * (nz - 1)) / (slices - 1) : vz],
+    origin,
+    slice(k) {
+      const z = slices > 1 ? (k * (nz - 1)) / (slices - 1) : 0
+      const z0 = Math.floor(z)
+      const z1 = Math.min(nz - 1, z0 + 1)
+      const t = z - z0
+      const out = new Int16Array(columns * rows)
+      for (let j = 0; j < rows; j++) {
+        for (let i = 0; i < columns; i++) {
+          const at = ys[j]! * nx + xs[i]!
+          out[j * columns + i] = Math.round(volume.voxels[z0 * nx * ny + at]! * (1 - t) + volume.voxels[z1 * nx * ny + at]! * t)
+        }
+      }
+      return out
+    },
+  }
+}

@@ -181,4 +181,28 @@ test.describe('decode DICOM', () => {
     expect(await page.evaluate(async () => window.voxcache!.stats())).toMatchObject({ entries: 1, decodeMisses: 0, decodeHits: 1 })
     expect(itk).toEqual([])
   })
+
+  // itk-wasm's series reader copies every file name onto a 64 KiB stack and aborts past about a
+  // thousand files, whatever their size: voxcache reads a long series in blocks and stacks them.
+  test('a series of 2,000 files, past what one itk-wasm call takes, decodes to the voxels written', async ({ page }) => {
+    test.setTimeout(300_000)
+    const nii = gunzipSync(fixture('ch2bet.nii.gz'))
+    const size = [1, 2, 3].map((i) => nii.readInt16LE(40 + 2 * i))
+    const voxels = new Uint8Array(nii.buffer, nii.byteOffset + nii.readFloatLE(108), size[0]! * size[1]! * size[2]!)
+    const source = resampledSlices({ size, spacing: [1, 1, 1], voxels }, 64, 64, 2000, [10, -20, -30.5])
+    const files: Record<string, Buffer> = {}
+    const expected = createHash('sha256')
+    let k = 0
+    for (const file of dicomSeries(new Uint8Array(fixture('MR_small.dcm')), source, '2.25.2000')) {
+      files[`s${++k}`] = buf(file)
+      expected.update(new Uint8Array(source.slice(k - 1).buffer))
+    }
+    await serve(page, files)
+    const got = await decodeAll(page, { series: Object.keys(files) })
+    expect(got.series).toMatchObject({ ok: true, size: [64, 64, 2000], componentType: 'int16', sha256: expected.digest('hex') })
+    const image = got.series as Extract<Outcome, { ok: true }>
+    source.spacing.forEach((v, i) => expect(image.spacing[i]).toBeCloseTo(v, 5))
+    source.origin.forEach((v, i) => expect(image.origin[i]).toBeCloseTo(v, 4))
+    expect(image.direction).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1])
+  })
 })

@@ -289,32 +289,3 @@ function numbers(text: string, n: number): number[] | undefined {
 }
 
 const hex = (n: number) => n.toString(16).padStart(4, '0')
-
-/**
- * Checks that the slices of a series lie evenly along one normal: itk-wasm stacks them with one
- * spacing (first to last position over the count), so a missing or duplicated slice would give every
- * voxel in between a wrong position without a word. Skipped when a file lacks position or orientation.
- * @throws {DecodeError} naming the files around a gap, a duplicate, or a file tilted unlike the rest.
- */
-export function checkSliceSpacing(names: string[], infos: DicomInfo[]): void {
-  if (infos.length < 2 || infos.some((x) => !x.position || !x.orientation || x.frames !== 1)) return
-  const o = infos[0]!.orientation!
-  const tilted = infos.findIndex((x) => x.orientation!.some((v, i) => Math.abs(v - o[i]!) > 1e-4))
-  if (tilted >= 0) throw fail(names[tilted]!, `has an ImageOrientationPatient unlike the rest of the series (${x6(infos[tilted]!.orientation!)} versus ${x6(o)})`)
-  const normal = [o[1]! * o[5]! - o[2]! * o[4]!, o[2]! * o[3]! - o[0]! * o[5]!, o[0]! * o[4]! - o[1]! * o[3]!]
-  const along = infos
-    .map((x, i) => ({ name: names[i]!, at: x.position!.reduce((a, v, k) => a + v * normal[k]!, 0) }))
-    .sort((a, b) => a.at - b.at)
-  const gaps = along.slice(1).map((s, i) => s.at - along[i]!.at)
-  const dup = gaps.findIndex((g) => g < 1e-4)
-  if (dup >= 0) throw fail(along[dup + 1]!.name, `is at the same position as ${along[dup]!.name} in the series (a duplicated slice, or two series)`)
-  const step = [...gaps].sort((a, b) => a - b)[Math.floor((gaps.length - 1) / 2)]!
-  const odd = gaps.findIndex((g) => Math.abs(g - step) > 0.01 * step + 1e-3)
-  if (odd >= 0) {
-    const [a, b] = [along[odd]!, along[odd + 1]!]
-    throw fail(b.name, `the series' slices are not evenly spaced: ${round(gaps[odd]!)} mm from ${a.name} to ${b.name}, ${round(step)} mm between the others (a slice missing?)`)
-  }
-}
-
-const round = (n: number) => String(Math.round(n * 1e4) / 1e4)
-const x6 = (v: number[]) => v.map(round).join('\\')

@@ -13,6 +13,7 @@ import { DecodeError, UnsupportedFormatError } from '../../src/errors.js'
 import { describeThrown } from '../../src/thrown.js'
 import { fail } from './input.js'
 import type { Prepared, Reader } from './plan.js'
+import { stackBlocks } from './series.js'
 
 
 let bases = { imageIo: '', dicom: '' }
@@ -38,6 +39,14 @@ const PIPELINES: Record<Reader, { base: keyof typeof bases; path: string }> = {
  * @throws {DecodeError} (or {UnsupportedFormatError}) naming the file, with itk-wasm's failure as cause.
  */
 export async function read(p: Prepared): Promise<Image> {
+  if (!p.series) return readOnce(p)
+  // A long series, block by block: each call holds one block's files and volume, not the whole.
+  const images: Image[] = []
+  for (const block of p.series.blocks) images.push(await readOnce({ ...p, series: undefined, inputs: block.map((i) => p.inputs[i]!) }))
+  return stackBlocks(p.name, images, p.series) as Image
+}
+
+async function readOnce(p: Prepared): Promise<Image> {
   const { base, path } = PIPELINES[p.reader]
   const files = p.inputs.map((f) => ({ type: InterfaceTypes.BinaryFile, data: { path: f.name, data: f.data } }))
   const series = p.reader === 'dicom-series'

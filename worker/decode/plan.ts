@@ -1,13 +1,14 @@
 // What to decode and how: formats sniffed from content (never trusted from names), the files of a
 // multi-file image paired up, every header checked, and the bytes itk-wasm will see made whole.
 import { UnsupportedFormatError } from '../../src/errors.js'
-import { asPart10, bareEncoding, checkSliceSpacing, isPart10, parseDicom, type DicomInfo } from './dicom.js'
+import { asPart10, bareEncoding, isPart10, parseDicom, type DicomInfo } from './dicom.js'
 import { inflate, isGzip } from './gzip.js'
 import { ascii, fail, type DecodeFile } from './input.js'
-import { MAX_VOXEL_BYTES } from './limits.js'
+import { MAX_VOXEL_BYTES, voxelBytes } from './limits.js'
 import { isMeta, joinMeta, parseMetaHeader } from './meta.js'
 import { checkVoxelsPresent, niftiExtent, parseNiftiHeader, sniffAnalyze, sniffNifti, type NiftiHeader } from './nifti.js'
 import { isNrrd, joinNrrd, parseNrrdHeader } from './nrrd.js'
+import { checkSliceSpacing, seriesBlocks, type SeriesBlocks } from './series.js'
 
 export type Format = 'nifti' | 'nrrd' | 'meta' | 'dicom' | 'dicom-series' | 'iwi'
 /** The itk-wasm pipeline that reads a format. */
@@ -34,6 +35,8 @@ export interface Prepared {
    * message of the UnsupportedFormatError, after the file's name.
    */
   unsupportedIfFails?: string
+  /** A long DICOM series: read block by block, then stacked (worker/decode/series.ts). */
+  series?: SeriesBlocks
 }
 
 // @itk-wasm/image-io 1.6's nifti-read-image is built with nifti1_io, not nifti2_io (its wasm has
@@ -253,8 +256,11 @@ export async function prepare(roles: Roles): Promise<Prepared> {
       const usual = [...counts].sort((a, b) => b[1] - a[1])[0]![0]
       const odd = infos.findIndex((x) => sizeOf(x) !== usual)
       if (odd >= 0) throw fail(roles.files[odd]!.name, `is ${sizeOf(infos[odd]!)}, unlike the rest of the series (${usual})`)
-      checkSliceSpacing(roles.files.map((f) => f.name), infos)
-      return { reader: 'dicom-series', name: roles.name, inputs, expectedBytes: undefined }
+      const order = checkSliceSpacing(roles.files.map((f) => f.name), infos)
+      const first = infos[0]!
+      // The whole volume within the limit before anything is read (each file was checked alone).
+      voxelBytes(roles.name, [first.columns, first.rows, infos.reduce((n, x) => n + x.frames, 0)], (first.samples * first.bitsAllocated) / 8)
+      return { reader: 'dicom-series', name: roles.name, inputs, expectedBytes: undefined, series: seriesBlocks(roles.name, infos, order) }
     }
     case 'iwi':
       return { reader: 'wasm', name: roles.name, inputs: [{ name: 'input.iwi.cbor', data: header.data }], expectedBytes: undefined }

@@ -46,6 +46,29 @@ describe('sniff and roles', () => {
     await expect(assignRoles([file('huge.nii.gz', bomb)])).rejects.toThrow(/over the .* limit/)
   })
 
+  it('refuses a DICOM series whose voxels would pass 2 GiB before reading it, though each file is within the limit', async () => {
+    // Three copies of JPEG2000.dcm claiming 30000×30000 pixels (1.7 GiB each): compressed pixel data
+    // says nothing of its size, so only Rows and Columns count.
+    const usValue = (bytes: Uint8Array, element: number, value: number) => {
+      const tag = Uint8Array.from([0x28, 0, element, 0, 0x55, 0x53, 2, 0])
+      const at = Buffer.from(bytes).indexOf(tag, 132)
+      expect(at).toBeGreaterThan(0)
+      new DataView(bytes.buffer, bytes.byteOffset).setUint16(at + 8, value, true)
+    }
+    const files = [1, 2, 3].map((k) => {
+      const bytes = new Uint8Array(data('JPEG2000.dcm'))
+      usValue(bytes, 0x10, 30000)
+      usValue(bytes, 0x11, 30000)
+      bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ k // three different files
+      return file(`j${k}.dcm`, bytes)
+    })
+    const roles = await assignRoles(files)
+    expect(roles.format).toBe('dicom-series')
+    await expect(prepare(roles)).rejects.toThrow(DecodeError)
+    await expect(prepare(roles)).rejects.toThrow(/^j1\.dcm: the series' 3 files hold 30000×30000×3 voxels \(5\.0 GiB\), over the 2\.0 GiB limit$/)
+    await expect(prepare({ ...roles, files: roles.files.slice(0, 1), format: 'dicom' })).resolves.toMatchObject({ reader: 'gdcm' })
+  })
+
   it('sniffs text as text', () => {
     expect(sniff(new TextEncoder().encode('just some words'))).toBe('text')
   })

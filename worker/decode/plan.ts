@@ -4,11 +4,11 @@ import { UnsupportedFormatError } from '../../src/errors.js'
 import { asPart10, bareEncoding, isPart10, parseDicom, type DicomInfo } from './dicom.js'
 import { inflate, isGzip } from './gzip.js'
 import { ascii, fail, type DecodeFile } from './input.js'
-import { MAX_VOXEL_BYTES, voxelBytes } from './limits.js'
+import { fmtBytes, MAX_VOXEL_BYTES } from './limits.js'
 import { isMeta, joinMeta, parseMetaHeader } from './meta.js'
 import { checkVoxelsPresent, niftiExtent, parseNiftiHeader, sniffAnalyze, sniffNifti, type NiftiHeader } from './nifti.js'
 import { isNrrd, joinNrrd, parseNrrdHeader } from './nrrd.js'
-import { checkSliceSpacing, seriesBlocks, type SeriesBlocks } from './series.js'
+import { checkSliceSpacing, seriesBlocks, seriesInputName, type SeriesBlocks } from './series.js'
 
 export type Format = 'nifti' | 'nrrd' | 'meta' | 'dicom' | 'dicom-series' | 'iwi'
 /** The itk-wasm pipeline that reads a format. */
@@ -245,7 +245,7 @@ export async function prepare(roles: Roles): Promise<Prepared> {
         const bytes = await whole(f)
         const info = parseDicom(f.name, bytes)
         infos.push(info)
-        inputs.push({ name: `series-${String(n).padStart(5, '0')}.dcm`, data: asPart10(info, bytes) })
+        inputs.push({ name: seriesInputName(n), data: asPart10(info, bytes) })
       }
       const uids = new Set(infos.map((x) => x.seriesUid))
       if (uids.size > 1) throw fail(roles.name, `the ${roles.files.length} DICOM files belong to ${uids.size} different series; decode one series at a time`)
@@ -256,10 +256,14 @@ export async function prepare(roles: Roles): Promise<Prepared> {
       const usual = [...counts].sort((a, b) => b[1] - a[1])[0]![0]
       const odd = infos.findIndex((x) => sizeOf(x) !== usual)
       if (odd >= 0) throw fail(roles.files[odd]!.name, `is ${sizeOf(infos[odd]!)}, unlike the rest of the series (${usual})`)
-      const order = checkSliceSpacing(roles.files.map((f) => f.name), infos)
       const first = infos[0]!
       // The whole volume within the limit before anything is read (each file was checked alone).
-      voxelBytes(roles.name, [first.columns, first.rows, infos.reduce((n, x) => n + x.frames, 0)], (first.samples * first.bitsAllocated) / 8)
+      const slices = infos.reduce((n, x) => n + x.frames, 0)
+      const total = first.columns * first.rows * slices * ((first.samples * first.bitsAllocated) / 8)
+      if (total > MAX_VOXEL_BYTES) {
+        throw fail(roles.name, `the series' ${roles.files.length} files hold ${first.columns}×${first.rows}×${slices} voxels (${fmtBytes(total)}), over the ${fmtBytes(MAX_VOXEL_BYTES)} limit`)
+      }
+      const order = checkSliceSpacing(roles.files.map((f) => f.name), infos)
       return { reader: 'dicom-series', name: roles.name, inputs, expectedBytes: undefined, series: seriesBlocks(roles.name, infos, order) }
     }
     case 'iwi':

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { DecodeError } from '../../src/errors.js'
 import type { Image } from '../../src/types.js'
 import type { DicomInfo } from './dicom.js'
-import { checkSliceSpacing, SERIES_BLOCK, seriesBlocks, stackBlocks } from './series.js'
+import { checkSliceSpacing, createStack, SERIES_BLOCK, seriesBlocks } from './series.js'
 
 /** An axial slice at z (0.5 mm pixels), as parseDicom reports it. */
 const slice = (z: number): DicomInfo => ({
@@ -18,6 +18,13 @@ const block = (n: number, z: number, first: number): Image => ({
   direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
   size: [3, 2, n], metadata: new Map(), data: Int16Array.from({ length: 6 * n }, (_, i) => first + i),
 })
+
+/** The stack of `images`, added one by one as itk.ts adds them. */
+function stackBlocks(name: string, images: Image[], plan: Parameters<typeof createStack>[1]): Image {
+  const stack = createStack(name, plan)
+  for (const image of images) stack.add(image)
+  return stack.result()
+}
 
 describe('long DICOM series', () => {
   it('a series of SERIES_BLOCK files is read in one call; one more is split into near-equal blocks of consecutive slices', () => {
@@ -60,5 +67,6 @@ describe('long DICOM series', () => {
     expect(() => stackBlocks('s', [block(2, 0, 0), block(2, 2.5, 12)], plan)).toThrow(DecodeError)
     const float = { ...block(3, 2.5, 12), data: new Float32Array(18) }
     expect(() => stackBlocks('s', [block(2, 0, 0), float], plan)).toThrow(DecodeError)
+    expect(() => stackBlocks('s', [block(2, 0, 0)], plan)).toThrow(/^s: itk-wasm returned 1 of the series' 2 blocks$/)
   })
 })

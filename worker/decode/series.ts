@@ -9,6 +9,9 @@ import { fail } from './input.js'
 /** Most files one itk-wasm call is given; a longer series is read in blocks of at most this many. */
 export const SERIES_BLOCK = 256
 
+/** The name the n-th file of one itk-wasm call has in its file system (fixed: nothing stale is read). */
+export const seriesInputName = (n: number) => `series-${String(n).padStart(5, '0')}.dcm`
+
 /**
  * Checks that the slices of a series lie evenly along one normal: itk-wasm stacks them with one
  * spacing (first to last position over the count), so a missing or duplicated slice would give every
@@ -73,41 +76,51 @@ export function seriesBlocks(name: string, infos: DicomInfo[], order: number[] |
 }
 
 /**
- * One volume from the images of consecutive blocks: the first block's origin and direction, the
- * whole series' slice spacing, the voxels one block after another along the slowest axis.
- * @throws {DecodeError} when a block's image does not continue the first one (size, type, direction,
- * or an origin other than its first slice's position).
+ * One volume from the images of consecutive blocks, filled block by block as they are read (so that
+ * only one block's image is held beside it): the first block's origin and direction, the whole series'
+ * slice spacing, the voxels one block after another along the slowest axis.
  */
-export function stackBlocks(name: string, images: Image[], plan: SeriesBlocks): Image {
-  const [head] = images
-  if (!head?.data || images.length !== plan.blocks.length) throw fail(name, 'itk-wasm returned no image for a block of the series')
-  const dim = head.size.length
-  const slab = head.size.slice(0, -1).reduce((a, b) => a * b, 1) * head.imageType.components
-  let slices = 0
-  for (const [b, image] of images.entries()) {
-    const same =
-      image.data?.constructor === head.data.constructor &&
-      image.size.length === dim &&
-      image.size.slice(0, -1).every((n, i) => n === head.size[i]) &&
-      image.size[dim - 1] === plan.blocks[b]!.length &&
-      Array.from(image.direction as ArrayLike<number>).every((v, i) => Math.abs(v - Number(head.direction[i])) < 1e-6) &&
-      plan.starts[b]!.every((v, i) => Math.abs(v - image.origin[i]!) < 1e-3)
-    if (!same) throw fail(name, `block ${b + 1} of the series (${plan.blocks[b]!.length} slices) does not continue the first one in itk-wasm's reading (${image.size.join('×')} from ${x6(image.origin)})`)
-    slices += image.size[dim - 1]!
-  }
-  const Data = head.data.constructor as new (n: number) => NonNullable<Image['data']>
-  const data = new Data(slab * slices)
+export function createStack(name: string, plan: SeriesBlocks): { add(image: Image): void; result(): Image } {
+  let head: Image | undefined
+  let data: NonNullable<Image['data']> | undefined
   let at = 0
-  for (const image of images) {
-    data.set(image.data as never, at)
-    at += image.data!.length
-  }
+  let b = 0
+  const total = plan.blocks.reduce((n, block) => n + block.length, 0)
   return {
-    ...head,
-    size: [...head.size.slice(0, -1), slices],
-    spacing: [...head.spacing.slice(0, -1), plan.spacing],
-    origin: [...head.origin],
-    data,
+    /** @throws {DecodeError} when the block's image does not continue the first one (size, type, direction, or an origin other than its first slice's position). */
+    add(image) {
+      const first = head ?? image
+      const dim = first.size.length
+      const same =
+        b < plan.blocks.length &&
+        image.data !== null &&
+        image.data.constructor === first.data?.constructor &&
+        image.size.length === dim &&
+        image.size.slice(0, -1).every((n, i) => n === first.size[i]) &&
+        image.size[dim - 1] === plan.blocks[b]!.length &&
+        Array.from(image.direction as ArrayLike<number>).every((v, i) => Math.abs(v - Number(first.direction[i])) < 1e-6) &&
+        plan.starts[b]!.every((v, i) => Math.abs(v - image.origin[i]!) < 1e-3)
+      if (!same) throw fail(name, `block ${b + 1} of the series (${plan.blocks[b]?.length} slices) does not continue the first one in itk-wasm's reading (${image.size.join('×')} from ${x6(image.origin)})`)
+      if (!data) {
+        head = image
+        const Data = image.data!.constructor as new (n: number) => NonNullable<Image['data']>
+        data = new Data((image.data!.length / image.size[dim - 1]!) * total)
+      }
+      data.set(image.data as never, at)
+      at += image.data!.length
+      b++
+    },
+    /** @throws {DecodeError} when a block is missing. */
+    result() {
+      if (!head || !data || b !== plan.blocks.length) throw fail(name, `itk-wasm returned ${b} of the series' ${plan.blocks.length} blocks`)
+      return {
+        ...head,
+        size: [...head.size.slice(0, -1), total],
+        spacing: [...head.spacing.slice(0, -1), plan.spacing],
+        origin: [...head.origin],
+        data,
+      }
+    },
   }
 }
 

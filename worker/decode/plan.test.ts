@@ -46,7 +46,7 @@ describe('sniff and roles', () => {
     await expect(assignRoles([file('huge.nii.gz', bomb)])).rejects.toThrow(/over the .* limit/)
   })
 
-  it('refuses a DICOM series whose voxels would pass 2 GiB before reading it, though each file is within the limit', async () => {
+  it('refuses a DICOM series whose voxels would pass the limit before reading it, though each file is within the limit', async () => {
     // Three copies of JPEG2000.dcm claiming 30000×30000 pixels (1.7 GiB each): compressed pixel data
     // says nothing of its size, so only Rows and Columns count.
     const usValue = (bytes: Uint8Array, element: number, value: number) => {
@@ -65,7 +65,7 @@ describe('sniff and roles', () => {
     const roles = await assignRoles(files)
     expect(roles.format).toBe('dicom-series')
     await expect(prepare(roles)).rejects.toThrow(DecodeError)
-    await expect(prepare(roles)).rejects.toThrow(/^j1\.dcm: the series' 3 files hold 30000×30000×3 voxels \(5\.0 GiB\), over the 2\.0 GiB limit$/)
+    await expect(prepare(roles)).rejects.toThrow(/^j1\.dcm: the series' 3 files hold 30000×30000×3 voxels \(5\.0 GiB\), over the 2032 MiB limit$/)
     await expect(prepare({ ...roles, files: roles.files.slice(0, 1), format: 'dicom' })).resolves.toMatchObject({ reader: 'gdcm' })
   })
 

@@ -4,7 +4,7 @@ import { UnsupportedFormatError } from '../../src/errors.js'
 import { asPart10, bareEncoding, isPart10, parseDicom, type DicomInfo } from './dicom.js'
 import { inflate, isGzip } from './gzip.js'
 import { ascii, fail, type DecodeFile } from './input.js'
-import { fmtBytes, MAX_VOXEL_BYTES } from './limits.js'
+import { fmtBytes, MAX_FILE_BYTES, MAX_VOXEL_BYTES, VOXEL_LIMIT_TEXT } from './limits.js'
 import { isMeta, joinMeta, parseMetaHeader } from './meta.js'
 import { checkVoxelsPresent, niftiExtent, parseNiftiHeader, sniffAnalyze, sniffNifti, type NiftiHeader } from './nifti.js'
 import { isNrrd, joinNrrd, parseNrrdHeader } from './nrrd.js'
@@ -180,7 +180,7 @@ export async function assignRoles(files: DecodeFile[]): Promise<Roles> {
 async function whole(file: DecodeFile, limitFrom?: (head: Uint8Array) => number): Promise<Uint8Array> {
   if (sniff(file.data.subarray(0, 132)) !== 'gzip') return file.data // a DICOM preamble may start like gzip
   return inflate(file.name, file.data, 'gzip', {
-    limit: MAX_VOXEL_BYTES,
+    limit: MAX_FILE_BYTES,
     peek: limitFrom && { bytes: 540, limitFrom },
   })
 }
@@ -261,7 +261,7 @@ export async function prepare(roles: Roles): Promise<Prepared> {
       const slices = infos.reduce((n, x) => n + x.frames, 0)
       const total = first.columns * first.rows * slices * ((first.samples * first.bitsAllocated) / 8)
       if (total > MAX_VOXEL_BYTES) {
-        throw fail(roles.name, `the series' ${roles.files.length} files hold ${first.columns}×${first.rows}×${slices} voxels (${fmtBytes(total)}), over the ${fmtBytes(MAX_VOXEL_BYTES)} limit`)
+        throw fail(roles.name, `the series' ${roles.files.length} files hold ${first.columns}×${first.rows}×${slices} voxels (${fmtBytes(total)}), over the ${VOXEL_LIMIT_TEXT} limit`)
       }
       const order = checkSliceSpacing(roles.files.map((f) => f.name), infos)
       return { reader: 'dicom-series', name: roles.name, inputs, expectedBytes: undefined, series: seriesBlocks(roles.name, infos, order) }

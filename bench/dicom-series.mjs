@@ -7,10 +7,12 @@
 // Peak memory is the renderer's (page and workers) VmHWM from /proc (bench/proc-memory.mjs), above its
 // VmRSS once the files were built: `extra`. What voxcache adds is its extra minus itk-wasm's.
 //
-//   node bench/dicom-series.mjs                          # the sizes below (~15 min)
-//   SERIES=543x181x217,1000x512x512 node bench/dicom-series.mjs
+//   node bench/dicom-series.mjs                          # the sizes below (~4 min, up to 6 GiB of RAM)
+//   SERIES=543x181x217,1000x512x512 node bench/dicom-series.mjs     # slices x columns x rows
+//   SERIES_OUT=bench/results-series node bench/dicom-series.mjs      # the committed results
 //
-// Writes bench/.tmp/results-series.md and .json (SERIES_OUT=<path without extension> elsewhere).
+// Writes bench/.tmp/results-series.md and .json (SERIES_OUT=<path without extension> elsewhere). The
+// default sizes end at the decode limit: 4,064 slices of 512×512 int16 are 2032 MiB, 4,065 one too many.
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -23,7 +25,7 @@ import { findTestdata, serve } from './server.mjs'
 
 const repo = fileURLToPath(new URL('..', import.meta.url))
 const out = process.env.SERIES_OUT ?? 'bench/.tmp/results-series'
-const sizes = (process.env.SERIES ?? '543x181x217,500x512x512,1000x512x512,2000x512x512,3000x512x512,4000x512x512')
+const sizes = (process.env.SERIES ?? '543x181x217,500x512x512,1000x512x512,2000x512x512,3000x512x512,4064x512x512,4065x512x512')
   .split(',')
   .map((s) => s.trim().split('x').map(Number))
 const LIMIT_MS = 20 * 60_000
@@ -100,7 +102,8 @@ server.close()
 
 function writeReport() {
   mkdirSync(join(out, '..'), { recursive: true })
-  const meta = { date: new Date().toISOString(), commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout.trim(), cpus: os.cpus().length, memory: os.totalmem(), chromium: chromiumPath, memoryProbe: probe }
+  const git = (...args) => spawnSync('git', args, { cwd: repo, encoding: 'utf8' }).stdout.trim()
+  const meta = { date: new Date().toISOString(), commit: git('rev-parse', '--short', 'HEAD'), uncommitted: git('status', '--porcelain', '--untracked-files=no') !== '', cpus: os.cpus().length, memory: os.totalmem(), chromium: chromiumPath, memoryProbe: probe }
   writeFileSync(`${out}.json`, JSON.stringify({ meta, results }, null, 2))
   const mib = (b) => (Number.isFinite(b) ? (b / MiB).toFixed(0) : '–')
   const x = (b, of) => (Number.isFinite(b) && of ? `×${(b / of).toFixed(2)}` : '–')
@@ -108,7 +111,7 @@ function writeReport() {
   const lines = [
     `# Large DICOM series: decode and peak memory`,
     '',
-    `${meta.date}, commit ${meta.commit} (plus the working tree), ${meta.cpus} CPUs, ${(meta.memory / 2 ** 30).toFixed(0)} GiB, \`node bench/dicom-series.mjs\`` +
+    `${meta.date}, commit ${meta.commit}${meta.uncommitted ? ' plus uncommitted changes' : ''}, ${meta.cpus} CPUs, ${(meta.memory / 2 ** 30).toFixed(0)} GiB, \`node bench/dicom-series.mjs\`` +
       (process.env.SERIES ? ` with \`SERIES=${process.env.SERIES}\`` : '') + '.',
     'Peak extra: the renderer\'s VmHWM during the decode above its VmRSS before it, once the files were built in the page',
     '(so the input files themselves are not counted); ×files: that over the size of the files.',

@@ -1,5 +1,6 @@
-// DICOM Part 10 files walked element by element, so that a truncated file (which GDCM decodes into
-// zero-padded pixels) is refused, and a series can be checked before it reaches itk-wasm.
+// DICOM files walked element by element, so that a truncated file (which GDCM decodes into
+// zero-padded pixels) is refused, and a series can be checked before it reaches itk-wasm; old files
+// without preamble (ACR-NEMA style) are recognised and given to GDCM as the Part 10 files it reads.
 import { UnsupportedFormatError } from '../../src/errors.js'
 import { ascii, fail } from './input.js'
 import { voxelBytes } from './limits.js'
@@ -78,8 +79,10 @@ export function bareEncoding(head: Uint8Array): BareEncoding | undefined {
 }
 
 /**
- * Walks a DICOM file and checks that every element, and the pixel data, lies within it.
- * @throws {DecodeError} naming `file` when the file is truncated, has no image or claims absurd sizes.
+ * Walks a DICOM file (Part 10, or a bare data set) and checks that every element, and the pixel data,
+ * lies within it.
+ * @throws {DecodeError} naming `file` when the file is truncated, lacks the image's size, or claims absurd sizes.
+ * @throws {UnsupportedFormatError} when it is not DICOM, or a DICOM object without pixel data.
  */
 export function parseDicom(file: string, bytes: Uint8Array): DicomInfo {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)

@@ -41,7 +41,7 @@ log(`serving ${url}`)
 
 /** One fresh browser (a persistent profile: an incognito context's quota is a fraction of memory). */
 async function inBrowser(work) {
-  const profile = mkdtempSync(join(os.tmpdir(), 'voxcache-series-'))
+  const profile = mkdtempSync(join(os.tmpdir(), 'voxcache-bench-series-'))
   const context = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath, args: [...chromiumArgs, '--js-flags=--expose-gc'] })
   try {
     const page = context.pages()[0] ?? (await context.newPage())

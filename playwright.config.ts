@@ -11,6 +11,7 @@ const demoOut = resolve(`${outDir}-demo`)
 
 export default defineConfig({
   testDir: 'e2e',
+  globalSetup: './scripts/testdata-setup.mjs',
   outputDir: process.env.OUT_DIR ? `test-results-${outDir}` : 'test-results',
   timeout: 120_000,
   expect: { timeout: 20_000 },

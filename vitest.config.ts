@@ -9,5 +9,6 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'worker/**/*.test.ts', 'demo/src/**/*.test.ts'],
     environment: 'node',
     testTimeout: 30_000,
+    globalSetup: ['scripts/testdata-setup.mjs'],
   },
 })

@@ -10,6 +10,7 @@ import { createStore, del, get, set, clear, type UseStore } from 'idb-keyval'
 import { SeedPort } from './seed-port.js'
 import { copyImage, imageOf, phantom, smallValue } from './volumes.js'
 import { decodeBench, hasDecode } from './decode.js'
+import { seriesBench } from './series.js'
 import type { BulkRequest } from './bulk.worker.js'
 
 type Spec = { kind: 'ch2bet' } | { kind: 'phantom'; n: number; type: 'u8' | 'f32' } | { kind: 'small'; bytes: number }
@@ -331,6 +332,7 @@ const bench = {
   hangs: () => hangs,
   hasDecode,
   decode: decodeBench,
+  ...seriesBench,
 }
 
 declare global {

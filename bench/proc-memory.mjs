@@ -58,13 +58,21 @@ export function memoryProbeAvailable() {
   }
 }
 
-/** Runs `op` and returns the renderers' peak bytes above what they held just before it. */
+/**
+ * Runs `op` and returns the renderers' peak bytes above what they held just before it (`extra`), and
+ * what they held before (`before`, VmRSS) and at their peak (`peak`, VmHWM), summed over renderers.
+ */
 export async function peakExtra(op) {
   const pids = renderers()
   const before = new Map(pids.map((pid) => [pid, field(pid, 'VmRSS')]))
   for (const pid of pids) writeFileSync(`/proc/${pid}/clear_refs`, '5')
   const result = await op()
   let extra = 0
-  for (const pid of pids) extra += Math.max(0, field(pid, 'VmHWM') - before.get(pid))
-  return { extra, result }
+  let peak = 0
+  for (const pid of pids) {
+    const hwm = field(pid, 'VmHWM')
+    extra += Math.max(0, hwm - before.get(pid))
+    peak += hwm
+  }
+  return { extra, before: [...before.values()].reduce((a, b) => a + b, 0), peak, result }
 }

@@ -1,10 +1,21 @@
 // Reference values for e2e/decode.spec.ts, worked out in Node from the raw file bytes with code of
 // their own (zlib, DataView), independent of worker/decode and of itk-wasm.
+import type { Page } from '@playwright/test'
 import { readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 
 export const TESTDATA = new URL('../../shared/testdata/', import.meta.url)
 export const fixture = (name: string): Buffer => readFileSync(new URL(name, TESTDATA))
+
+// Fixtures reach the page through page.route from disk (or from memory), never through Vite's server:
+// it would send *.gz with Content-Encoding: gzip and the browser would inflate them on the way.
+export async function serve(page: Page, files: Record<string, Buffer>): Promise<void> {
+  await page.route('**/__fixtures/**', async (route) => {
+    const name = decodeURIComponent(new URL(route.request().url()).pathname.replace('/__fixtures/', ''))
+    const body = files[name]
+    await (body ? route.fulfill({ body, contentType: 'application/octet-stream' }) : route.fulfill({ status: 404 }))
+  })
+}
 
 export interface Reference {
   size: number[]

@@ -1,17 +1,7 @@
 import type { Page } from '@playwright/test'
 import { gzipSync } from 'node:zlib'
-import { dicomTag, fixture, metaFields, mrSeries, niftiPair, niftiReference, setDicomValue, voxels, type Reference } from './decode-reference.js'
+import { dicomTag, fixture, metaFields, mrSeries, niftiPair, niftiReference, serve, setDicomValue, voxels, type Reference } from './decode-reference.js'
 import { expect, HARNESS, openPage, test } from './fixtures.js'
-
-// Fixtures reach the page through page.route from disk (or from memory), never through Vite's server:
-// it would send *.gz with Content-Encoding: gzip and the browser would inflate them on the way.
-async function serve(page: Page, files: Record<string, Buffer>): Promise<void> {
-  await page.route('**/__fixtures/**', async (route) => {
-    const name = decodeURIComponent(new URL(route.request().url()).pathname.replace('/__fixtures/', ''))
-    const body = files[name]
-    await (body ? route.fulfill({ body, contentType: 'application/octet-stream' }) : route.fulfill({ status: 404 }))
-  })
-}
 
 interface Summary {
   size: number[]
@@ -421,7 +411,7 @@ test.describe('decode', () => {
       ['RatLungSlice1.mha', 'DecodeError', /RatLungSlice1\.mha: .*RatLungSlice1\.raw, which was not given/],
       ['cut.nii.gz', 'DecodeError', /cut\.nii\.gz: gzip stream is truncated/],
       ['cut.dcm', 'DecodeError', /cut\.dcm: DICOM file is truncated/],
-      ['huge.nii', 'DecodeError', /huge\.nii: header claims 30000×30000×30000 .* over the 2\.0 GiB limit/],
+      ['huge.nii', 'DecodeError', /huge\.nii: header claims 30000×30000×30000 .* over the 2032 MiB limit/],
       ['short.nii', 'DecodeError', /short\.nii: voxel data is truncated/],
     ]
     for (const [name, cls, message] of cases) {

@@ -19,6 +19,8 @@ let broken = false
 
 const chromium = run('bash', ['scripts/ensure-chromium.sh'])
 if (chromium !== 0) broken = true
+// Test images fetched from Debian at test time (not committed): see test/TESTDATA.md.
+if (run('bash', ['scripts/ensure-testdata.sh']) !== 0) broken = true
 
 const unitStatus = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${out}/vitest.json`])
 if (existsSync(`${out}/vitest.json`)) {

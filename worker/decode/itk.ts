@@ -13,6 +13,7 @@ import { DecodeError, UnsupportedFormatError } from '../../src/errors.js'
 import { describeThrown } from '../../src/thrown.js'
 import { fail } from './input.js'
 import type { Prepared, Reader } from './plan.js'
+import { createStack, seriesInputName } from './series.js'
 
 
 let bases = { imageIo: '', dicom: '' }
@@ -38,6 +39,20 @@ const PIPELINES: Record<Reader, { base: keyof typeof bases; path: string }> = {
  * @throws {DecodeError} (or {UnsupportedFormatError}) naming the file, with itk-wasm's failure as cause.
  */
 export async function read(p: Prepared): Promise<Image> {
+  if (!p.series) return readOnce(p)
+  // A long series, block by block: each call holds one block's files and volume, not the whole, and
+  // each block's image is copied into the volume and dropped before the next is read. itk-wasm writes
+  // the inputs into its in-memory file system and never removes them, so every block uses the same
+  // names: each block's files replace the last one's instead of piling up beside them.
+  const stack = createStack(p.name, p.series)
+  for (const block of p.series.blocks) {
+    const inputs = block.map((i, j) => ({ name: seriesInputName(j), data: p.inputs[i]!.data }))
+    stack.add(await readOnce({ ...p, series: undefined, inputs }))
+  }
+  return stack.result() as Image
+}
+
+async function readOnce(p: Prepared): Promise<Image> {
   const { base, path } = PIPELINES[p.reader]
   const files = p.inputs.map((f) => ({ type: InterfaceTypes.BinaryFile, data: { path: f.name, data: f.data } }))
   const series = p.reader === 'dicom-series'

@@ -33,15 +33,29 @@ export interface NiftiHeader {
   voxelBytes: number
 }
 
-/** Which NIfTI flavour `head` starts with, from sizeof_hdr in either byte order; undefined if none. */
+/**
+ * A NIfTI header by its magic: NIfTI-1 (sizeof_hdr 348 and `n+1\0` or `ni1\0` at byte 344) or NIfTI-2
+ * (sizeof_hdr 540 and `n+2\0` or `ni2\0` at byte 4), in either byte order; undefined if neither.
+ */
 export function sniffNifti(head: Uint8Array): { version: 1 | 2; littleEndian: boolean } | undefined {
-  if (head.length < 4) return undefined
+  if (head.length < 8) return undefined
   const dv = new DataView(head.buffer, head.byteOffset, head.byteLength)
   for (const littleEndian of [true, false]) {
     const n = dv.getInt32(0, littleEndian)
-    if (n === 348 && head.length >= 348) return { version: 1, littleEndian }
+    if (n === 348 && head.length >= 348 && /^n[+i]1\0/.test(ascii(head.subarray(344, 348)))) return { version: 1, littleEndian }
     if (n === 540 && head.length >= 540 && /^n[+i]2\0/.test(ascii(head.subarray(4, 8)))) return { version: 2, littleEndian }
   }
+  return undefined
+}
+
+/**
+ * An Analyze 7.5 header: sizeof_hdr 348, in either byte order, and nothing more to go by (it has no
+ * magic), so only what no other format claims is taken for one.
+ */
+export function sniffAnalyze(head: Uint8Array): { littleEndian: boolean } | undefined {
+  if (head.length < 348) return undefined
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength)
+  for (const littleEndian of [true, false]) if (dv.getInt32(0, littleEndian) === 348) return { littleEndian }
   return undefined
 }
 
@@ -51,7 +65,8 @@ export function sniffNifti(head: Uint8Array): { version: 1 | 2; littleEndian: bo
  * @throws {UnsupportedFormatError} for datatypes itk-wasm does not read.
  */
 export function parseNiftiHeader(file: string, head: Uint8Array): NiftiHeader {
-  const kind = sniffNifti(head)
+  const analyze = sniffAnalyze(head)
+  const kind = sniffNifti(head) ?? (analyze && { version: 1 as const, littleEndian: analyze.littleEndian })
   if (!kind) throw fail(file, 'not a NIfTI header (sizeof_hdr is neither 348 nor 540)')
   const { version, littleEndian } = kind
   const dv = new DataView(head.buffer, head.byteOffset, head.byteLength)

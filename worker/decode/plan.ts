@@ -1,13 +1,14 @@
 // What to decode and how: formats sniffed from content (never trusted from names), the files of a
 // multi-file image paired up, every header checked, and the bytes itk-wasm will see made whole.
 import { UnsupportedFormatError } from '../../src/errors.js'
-import { checkSliceSpacing, parseDicom, isDicom, type DicomInfo } from './dicom.js'
+import { asPart10, bareEncoding, isPart10, parseDicom, type DicomInfo } from './dicom.js'
 import { inflate, isGzip } from './gzip.js'
 import { ascii, fail, type DecodeFile } from './input.js'
-import { MAX_VOXEL_BYTES } from './limits.js'
+import { fmtBytes, MAX_FILE_BYTES, MAX_VOXEL_BYTES, VOXEL_LIMIT_TEXT } from './limits.js'
 import { isMeta, joinMeta, parseMetaHeader } from './meta.js'
-import { checkVoxelsPresent, niftiExtent, parseNiftiHeader, sniffNifti, type NiftiHeader } from './nifti.js'
+import { checkVoxelsPresent, niftiExtent, parseNiftiHeader, sniffAnalyze, sniffNifti, type NiftiHeader } from './nifti.js'
 import { isNrrd, joinNrrd, parseNrrdHeader } from './nrrd.js'
+import { checkSliceSpacing, seriesBlocks, seriesInputName, type SeriesBlocks } from './series.js'
 
 export type Format = 'nifti' | 'nrrd' | 'meta' | 'dicom' | 'dicom-series' | 'iwi'
 /** The itk-wasm pipeline that reads a format. */
@@ -34,6 +35,8 @@ export interface Prepared {
    * message of the UnsupportedFormatError, after the file's name.
    */
   unsupportedIfFails?: string
+  /** A long DICOM series: read block by block, then stacked (worker/decode/series.ts). */
+  series?: SeriesBlocks
 }
 
 // @itk-wasm/image-io 1.6's nifti-read-image is built with nifti1_io, not nifti2_io (its wasm has
@@ -45,29 +48,38 @@ const ANALYZE_UNREADABLE = 'this Analyze 7.5 variant is not read by itk-wasm'
 const HEAD = 64 * 1024
 type Kind = 'gzip' | 'nifti' | 'nrrd' | 'meta' | 'dicom' | 'iwi' | 'text' | 'unknown'
 
-/** The format of `head` (the first bytes of a file) by content alone. */
+/**
+ * The format of `head` (the first bytes of a file) by content alone, magic numbers first: a DICOM
+ * file's 128-byte preamble is free-form and real files carry anything there (TIFF headers, other
+ * formats' headers, a length field that reads as 348), so 'DICM' at byte 128 wins over everything; then
+ * gzip, the NIfTI magics, NRRD, MetaImage keys and itk-wasm's CBOR; then a DICOM data set without
+ * preamble (ACR-NEMA style). Analyze 7.5 has no magic, only sizeof_hdr 348: it comes last.
+ */
 export function sniff(head: Uint8Array): Kind {
+  if (isPart10(head)) return 'dicom'
   if (isGzip(head)) return 'gzip'
   if (sniffNifti(head)) return 'nifti'
   if (isNrrd(head)) return 'nrrd'
-  if (isDicom(head)) return 'dicom'
   if (isMeta(head)) return 'meta'
   // CBOR map (major type 5) whose first key is itk-wasm's "imageType": the .iwi.cbor format.
   if (head.length > 12 && head[0]! >> 5 === 5 && ascii(head.subarray(0, 32)).includes('imageType')) return 'iwi'
+  if (bareEncoding(head)) return 'dicom'
+  if (sniffAnalyze(head)) return 'nifti'
   const sample = head.subarray(0, 4096)
   if (sample.length && sample.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127) || b >= 160)) return 'text'
   return 'unknown'
 }
 
 async function headOf(file: DecodeFile): Promise<{ kind: Kind; head: Uint8Array }> {
-  let head = file.data.subarray(0, HEAD)
-  if (isGzip(head)) {
+  const head = file.data.subarray(0, HEAD)
+  const kind = sniff(head)
+  if (kind === 'gzip') {
     // Enough of the inflated start to see what is inside; the whole stream is checked in prepare().
-    head = await inflatePrefix(file.data, HEAD)
-    const inner = sniff(head)
-    return { kind: inner === 'gzip' ? 'unknown' : inner, head }
+    const inflated = await inflatePrefix(file.data, HEAD)
+    const inner = sniff(inflated)
+    return { kind: inner === 'gzip' ? 'unknown' : inner, head: inflated }
   }
-  return { kind: sniff(head), head }
+  return { kind, head }
 }
 
 async function inflatePrefix(bytes: Uint8Array, n: number): Promise<Uint8Array> {
@@ -166,9 +178,9 @@ export async function assignRoles(files: DecodeFile[]): Promise<Roles> {
 
 /** The whole file, inflated and checked when it is gzip; `limitFrom` bounds the output from its header. */
 async function whole(file: DecodeFile, limitFrom?: (head: Uint8Array) => number): Promise<Uint8Array> {
-  if (!isGzip(file.data)) return file.data
+  if (sniff(file.data.subarray(0, 132)) !== 'gzip') return file.data // a DICOM preamble may start like gzip
   return inflate(file.name, file.data, 'gzip', {
-    limit: MAX_VOXEL_BYTES,
+    limit: MAX_FILE_BYTES,
     peek: limitFrom && { bytes: 540, limitFrom },
   })
 }
@@ -223,16 +235,17 @@ export async function prepare(roles: Roles): Promise<Prepared> {
     }
     case 'dicom': {
       const bytes = await whole(header)
-      parseDicom(header.name, bytes)
-      return { reader: 'gdcm', name: roles.name, inputs: [{ name: 'input.dcm', data: bytes }], expectedBytes: undefined }
+      const info = parseDicom(header.name, bytes)
+      return { reader: 'gdcm', name: roles.name, inputs: [{ name: 'input.dcm', data: asPart10(info, bytes) }], expectedBytes: undefined }
     }
     case 'dicom-series': {
       const infos: DicomInfo[] = []
       const inputs: DecodeFile[] = []
       for (const [n, f] of roles.files.entries()) {
         const bytes = await whole(f)
-        infos.push(parseDicom(f.name, bytes))
-        inputs.push({ name: `series-${String(n).padStart(5, '0')}.dcm`, data: bytes })
+        const info = parseDicom(f.name, bytes)
+        infos.push(info)
+        inputs.push({ name: seriesInputName(n), data: asPart10(info, bytes) })
       }
       const uids = new Set(infos.map((x) => x.seriesUid))
       if (uids.size > 1) throw fail(roles.name, `the ${roles.files.length} DICOM files belong to ${uids.size} different series; decode one series at a time`)
@@ -243,8 +256,15 @@ export async function prepare(roles: Roles): Promise<Prepared> {
       const usual = [...counts].sort((a, b) => b[1] - a[1])[0]![0]
       const odd = infos.findIndex((x) => sizeOf(x) !== usual)
       if (odd >= 0) throw fail(roles.files[odd]!.name, `is ${sizeOf(infos[odd]!)}, unlike the rest of the series (${usual})`)
-      checkSliceSpacing(roles.files.map((f) => f.name), infos)
-      return { reader: 'dicom-series', name: roles.name, inputs, expectedBytes: undefined }
+      const first = infos[0]!
+      // The whole volume within the limit before anything is read (each file was checked alone).
+      const slices = infos.reduce((n, x) => n + x.frames, 0)
+      const total = first.columns * first.rows * slices * ((first.samples * first.bitsAllocated) / 8)
+      if (total > MAX_VOXEL_BYTES) {
+        throw fail(roles.name, `the series' ${roles.files.length} files hold ${first.columns}×${first.rows}×${slices} voxels (${fmtBytes(total)}), over the ${VOXEL_LIMIT_TEXT} limit`)
+      }
+      const order = checkSliceSpacing(roles.files.map((f) => f.name), infos)
+      return { reader: 'dicom-series', name: roles.name, inputs, expectedBytes: undefined, series: seriesBlocks(roles.name, infos, order) }
     }
     case 'iwi':
       return { reader: 'wasm', name: roles.name, inputs: [{ name: 'input.iwi.cbor', data: header.data }], expectedBytes: undefined }

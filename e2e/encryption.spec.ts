@@ -266,3 +266,38 @@ test('wipeAll removes every cache of the origin, OPFS and IndexedDB, key ids inc
   expect(seen).toEqual({ got: ['ClosedError', 'ClosedError', 'ClosedError'], fresh: { entries: 0, protection: null } })
   await other.close()
 })
+
+test('a damaged key.json is refused at open, with or without a key, rather than guessed; nothing is changed', async ({ page }) => {
+  const got = await page.evaluate(async () => {
+    const lib = window.voxcacheLib!
+    const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt'])
+    const cache = await lib.openCache({ name: 'enc-d', storage: 'opfs', encryption: { key } })
+    await cache.clear()
+    const id = await lib.operationId('enc', 'keyfile')
+    await cache.store(id, { kept: true })
+    await cache.close()
+    const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache')).getDirectoryHandle('enc-d')
+    const file = await dir.getFileHandle('key.json')
+    const original = await (await file.getFile()).text()
+    const damaged = original.replace(/"keyId":"[0-9a-f]{4}/, '"keyId":"zz')
+    const writable = await file.createWritable()
+    await writable.write(damaged)
+    await writable.close()
+    const attempt = (options: Parameters<typeof lib.openCache>[0]) =>
+      lib.openCache(options).then(async (c) => (await c.close(), 'opened'), (e: Error) => `${e.name}: ${e.message}`)
+    const withKey = await attempt({ name: 'enc-d', storage: 'opfs', encryption: { key } })
+    const withoutKey = await attempt({ name: 'enc-d', storage: 'opfs' })
+    const untouched = damaged !== original && (await (await file.getFile()).text()) === damaged
+    // Restored, the cache opens with its key and its entry is there.
+    const back = await file.createWritable()
+    await back.write(original)
+    await back.close()
+    const again = await lib.openCache({ name: 'enc-d', storage: 'opfs', encryption: { key } })
+    const value = await again.retrieve(id)
+    await again.destroy()
+    return { withKey, withoutKey, untouched, value }
+  })
+  expect(got.withKey).toMatch(/^KeyMismatchError: this cache's key.json is damaged/)
+  expect(got.withoutKey).toMatch(/^KeyMismatchError: this cache's key.json is damaged/)
+  expect(got).toMatchObject({ untouched: true, value: { kept: true } })
+})

@@ -169,7 +169,7 @@ test('a changed ciphertext byte is a CorruptEntryError, never other pixels; a cl
   expect(got.still).toEqual({ a: 1 })
 })
 
-test('on IndexedDB too: every stored Blob sealed, exact with the key after a reopen, locked without it', async ({ page }) => {
+test('on IndexedDB too: every stored Blob sealed, exact with the key after a reopen, locked without it (and clearable)', async ({ page }) => {
   const got = await page.evaluate(async (MARKER) => {
     const lib = window.voxcacheLib!
     const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt'])
@@ -213,11 +213,13 @@ test('on IndexedDB too: every stored Blob sealed, exact with the key after a reo
     const locked = await lib.openCache({ name: 'enc-idb', storage: 'idb' })
     const lockedRead = await locked.retrieve(ids.small).then(() => 'read', (e: Error) => e.name)
     const lockedList = (await locked.list()).map((e) => e.metadata)
+    await locked.clear()
+    const afterClear = (await locked.stats()).entries
     await locked.destroy()
-    return { files: texts.length, leaks, same, metadata, lockedRead, lockedList }
+    return { files: texts.length, leaks, same, metadata, lockedRead, lockedList, afterClear }
   }, MARKER)
   expect(got.files).toBeGreaterThan(1)
-  expect(got).toMatchObject({ leaks: 0, same: true, metadata: { patient: MARKER }, lockedRead: 'KeyMismatchError', lockedList: [null, null] })
+  expect(got).toMatchObject({ leaks: 0, same: true, metadata: { patient: MARKER }, lockedRead: 'KeyMismatchError', lockedList: [null, null], afterClear: 0 })
 })
 
 test('wipeAll removes every cache of the origin, OPFS and IndexedDB, key ids included, while another tab holds caches open: they then throw ClosedError', async ({ page, context }) => {

@@ -449,7 +449,7 @@ export class Cache {
 
   async list(options: ListOptions): Promise<EntryInfo[]> {
     await this.freshen()
-    return Promise.all(this.index.db.list(options).map((info) => this.keys.openInfo(this.touches.apply(info))))
+    return this.keys.openInfos(this.index.db.list(options).map((info) => this.touches.apply(info)))
   }
 
   async stats(): Promise<CacheStats> {
@@ -487,6 +487,7 @@ export class Cache {
 
   async evictions(): Promise<EvictionInfo[]> {
     // Evicted entries' metadata is kept as the index had it: sealed under a key.
+    if (this.keys.protectedBy === undefined) return [...this.space.log]
     return Promise.all(
       this.space.log.map(async (e) => ({ ...e, metadata: (await this.keys.openInfo({ id: e.id, metadata: e.metadata } as EntryInfo)).metadata })),
     )

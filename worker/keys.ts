@@ -5,6 +5,7 @@ import { createKeyring, type Keyring } from '../src/codec/index.js'
 import { keyIdHex } from '../src/codec/seal.js'
 import { CorruptEntryError, KeyMismatchError } from '../src/errors.js'
 import type { EntryInfo, JsonValue } from '../src/types.js'
+import { fromBase64, toBase64 } from './index/format.js'
 import type { Backend } from './payloads/backend.js'
 
 export const KEY_FILE = 'key.json'
@@ -96,6 +97,11 @@ export class Keys {
     return { ...info, metadata: await this.openJson(info.id, sealed) }
   }
 
+  /** openInfo of each; a clear cache's rows are returned as they are (no promise per row on list()). */
+  async openInfos(infos: EntryInfo[]): Promise<EntryInfo[]> {
+    return this.protectedBy === undefined ? infos : Promise.all(infos.map((info) => this.openInfo(info)))
+  }
+
   private async sealJson(id: string, value: JsonValue): Promise<SealedJson> {
     const iv = crypto.getRandomValues(new Uint8Array(12))
     const plain = new TextEncoder().encode(JSON.stringify(value))
@@ -110,7 +116,7 @@ export class Keys {
 
   private async openJson(id: string, sealed: SealedJson): Promise<JsonValue> {
     try {
-      const bytes = Uint8Array.from(atob(sealed.$sealed), (c) => c.charCodeAt(0))
+      const bytes = fromBase64(sealed.$sealed) as Uint8Array<ArrayBuffer>
       const plain = await crypto.subtle.decrypt(
         { name: 'AES-GCM', iv: bytes.subarray(0, 12), additionalData: new TextEncoder().encode(METADATA_AAD + id) },
         this.keyring!.key,
@@ -121,12 +127,6 @@ export class Keys {
       throw new CorruptEntryError(id, 'its sealed metadata fails its authentication tag', { cause: error })
     }
   }
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let text = ''
-  for (let at = 0; at < bytes.length; at += 0x8000) text += String.fromCharCode(...bytes.subarray(at, at + 0x8000))
-  return btoa(text)
 }
 
 function asSealed(value: JsonValue): SealedJson | undefined {

@@ -6,6 +6,7 @@ import {
   openRecord,
   PREFIX2_BYTES,
   imageInfoOf,
+  openHeader,
   headerExtent,
   parseHeader,
   readBody,
@@ -16,7 +17,6 @@ import {
   type Region,
 } from '../src/codec/index.js'
 import { CorruptEntryError, KeyMismatchError, SchemaVersionError, UnsupportedValueError } from '../src/errors.js'
-import { openHeader2 } from '../src/codec/record2.js'
 import type { EntryInfo, Image, ImageInfo, Value } from '../src/types.js'
 import type { Batch } from './batch.js'
 import { headerInfo } from './index/changes.js'
@@ -114,7 +114,7 @@ export class Records {
       held,
       (parsed, read) => readRegion(parsed, read, region),
       async (bytes) => {
-        const parsed = await parseRecordHeader(info.id, bytes, bytes.byteLength, true, this.keyring)
+        const parsed = await openHeader(info.id, bytes, bytes.byteLength, true, this.keyring)
         return readRegion(parsed, async (_chunk, at, length) => bytes.subarray(parsed.bodyOffset + at, parsed.bodyOffset + at + length), region)
       },
     )
@@ -132,7 +132,7 @@ export class Records {
       }
       return imageInfoOf(header.image)
     }
-    return this.reading(info, held, async (parsed) => describe(parsed), async (bytes) => describe(await parseRecordHeader(info.id, bytes, bytes.byteLength, true, this.keyring)))
+    return this.reading(info, held, async (parsed) => describe(parsed), async (bytes) => describe(await openHeader(info.id, bytes, bytes.byteLength, true, this.keyring)))
   }
 
   /**
@@ -361,17 +361,9 @@ async function readHeaderFrom(id: string, source: ByteSource, keyring: Keyring |
   let head = await source.read(0, Math.min(source.size, HEAD_GUESS))
   const extent = headerExtent(id, head)
   if (extent > head.byteLength) head = await source.read(0, Math.min(source.size, extent))
-  return { parsed: await parseRecordHeader(id, head, source.size, false, keyring), head }
+  return { parsed: await openHeader(id, head, source.size, false, keyring), head }
 }
 
-/**
- * parseHeader, opening a sealed format-2 header with `keyring`.
- * @throws {KeyMismatchError} for a sealed record without its key. @throws {CorruptEntryError} @throws {SchemaVersionError}
- */
-async function parseRecordHeader(id: string, head: Uint8Array, recordLength: number, joined: boolean, keyring: Keyring | undefined): Promise<ParsedRecord> {
-  const sealed = head.byteLength >= 8 && String.fromCharCode(...head.subarray(0, 4)) === 'VXC2' && (new DataView(head.buffer, head.byteOffset).getUint32(4, true) & 1) === 1
-  return sealed ? openHeader2(id, head, recordLength, joined, keyring) : parseHeader(id, head, recordLength, joined)
-}
 
 function blobSource(file: Blob): ByteSource {
   return { size: file.size, read: async (at, length) => new Uint8Array(await file.slice(at, at + length).arrayBuffer()) }

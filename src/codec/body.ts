@@ -5,9 +5,9 @@ import { describeThrown } from '../thrown.js'
 import type { Value } from '../types.js'
 import { checksumParts, createBodyHasher, frameHash } from './checksum.js'
 import { FRAME_ZSTD, type FrameEntry } from './layout.js'
-import { fail, headerExtent, parseHeader, type ParsedRecord, type RecordHeader } from './record.js'
+import { fail, headerExtent, openHeader, parseHeader, type ParsedRecord, type RecordHeader } from './record.js'
 import type { RecordHeader1 } from './record1.js'
-import { openHeader2, type RecordHeader2 } from './record2.js'
+import type { RecordHeader2 } from './record2.js'
 import { frameAad, TAG_BYTES, unseal, type Keyring } from './seal.js'
 import { reconstruct } from './values.js'
 import { checkFrameHeader, decompressFrameInto, decompressFrames, FRAME_HEADER_MAX } from './zstd.js'
@@ -260,15 +260,9 @@ export function decodeRecord(id: string, bytes: Uint8Array): { header: RecordHea
  * @throws {CorruptEntryError} @throws {SchemaVersionError}
  */
 export async function openRecord(id: string, bytes: Uint8Array, keyring: Keyring | undefined): Promise<{ header: RecordHeader; value: Value }> {
-  if (bytes.byteLength < 4 || String.fromCharCode(...bytes.subarray(0, 4)) !== 'VXC2') return decodeRecord(id, bytes)
-  const head = bytes.subarray(0, Math.min(bytes.byteLength, headerExtent(id, bytes.subarray(0, 64))))
-  const parsed = await openHeader2(id, head, bytes.byteLength, true, keyring)
-  const starts: number[] = []
-  let at = parsed.bodyOffset
-  for (const c of parsed.header.chunks) {
-    starts.push(at)
-    at += c.storedLength
-  }
+  const parsed = await openHeader(id, bytes, bytes.byteLength, true, keyring)
+  if (parsed.header.format === 1) return { header: parsed.header, value: decodeBody(parsed, bytes.subarray(parsed.bodyOffset)) }
+  const starts = chunkStarts(parsed.header).map((at) => parsed.bodyOffset + at)
   const read: ChunkReader = async (chunk, from, length) => bytes.subarray(starts[chunk]! + from, starts[chunk]! + from + length)
   return { header: parsed.header, value: await readBody(parsed, read) }
 }

@@ -5,7 +5,7 @@
 import type { Codec, JsonValue, Value } from '../types.js'
 import type { FrameEntry } from './layout.js'
 import { headerExtent1, parseHeader1, PREFIX1_BYTES, verifiesAsFormat1, type RecordHeader1 } from './record1.js'
-import { encodeRecord2, headerExtent2, parseHeader2, verifiesAsFormat2, type EncodedChunk, type RecordHeader2, type Sealing } from './record2.js'
+import { encodeRecord2, headerExtent2, openHeader2, parseHeader2, verifiesAsFormat2, type EncodedChunk, type RecordHeader2, type Sealing } from './record2.js'
 import type { Keyring } from './seal.js'
 import { fail, magicVersion, newer } from './shared.js'
 
@@ -110,3 +110,12 @@ export function parseHeader(id: string, head: Uint8Array, recordLength: number, 
 }
 
 export { concatParts } from './shared.js'
+
+/**
+ * parseHeader for a record that may be sealed: a format-2 record goes through openHeader2, which opens a
+ * sealed header with `keyring` (and parses an unsealed one as parseHeader2 does).
+ * @throws {KeyMismatchError} for a sealed record without its key. @throws {CorruptEntryError} @throws {SchemaVersionError}
+ */
+export async function openHeader(id: string, head: Uint8Array, recordLength: number, joined: boolean, keyring: Keyring | undefined): Promise<ParsedRecord> {
+  return magicVersion(head) === 2 ? openHeader2(id, head, recordLength, joined, keyring) : parseHeader(id, head, recordLength, joined)
+}

@@ -350,6 +350,21 @@ export class VoxCache {
     return this.#call((r) => r.importDatabase(transferring(value as Uint8Array, transfer)))
   }
 
+  /**
+   * Seals every entry again under a new data key wrapped under `newKey`, which then protects the cache:
+   * the old key opens nothing, other tabs that hold it find the cache locked. A key kept with
+   * `encryption.persist` is replaced by `newKey`. Killed midway (a crash, a closed tab), the rekey is
+   * finished by the next open with `newKey`, or rolled back by one with the old key; nothing is lost.
+   * Resolves to the number of entries sealed again.
+   * @throws {KeyMismatchError} when the cache is locked (opened without its key).
+   * @throws {UnsupportedValueError} when the cache is not protected, or `newKey` is not an AES-GCM key.
+   * @throws {CacheFullError} when the quota has no room for one more copy of an entry; the rekey stays
+   *   pending (rekey again, or open with `newKey`, to finish it).
+   */
+  async rekey(newKey: CryptoKey): Promise<{ resealed: number }> {
+    return this.#call((r) => r.rekey(newKey))
+  }
+
   /** Flushes pending access times and stops the worker. Further calls throw ClosedError. */
   async close(): Promise<void> {
     if (!this.#remote) return

@@ -104,13 +104,19 @@ export interface OpenCacheOptions {
   persist?: boolean
   /**
    * Protect the cache with an AES-GCM key the app supplies (non-extractable keys work): every record is
-   * sealed (header and frames), and so is every entry's metadata in the index. The key is never stored;
-   * the cache keeps only its id. Opened with another key: KeyMismatchError, nothing changed. Opened
-   * without a key, a protected cache is locked: list, stats, clear, delete and destroy work (metadata
-   * reads as null); reading or writing values throws KeyMismatchError. A cache that holds entries stored
-   * without a key is refused with a key (clear it first).
+   * sealed (header and frames) under the cache's data key, which `key` wraps, and so is every entry's
+   * metadata in the index. The cache keeps the key's id and the wrapped data key, never a key in clear.
+   * Opened with another key: KeyMismatchError, nothing changed. Opened without a key, a protected cache
+   * is locked: list, stats, clear, delete and destroy work (metadata reads as null); reading or writing
+   * values throws KeyMismatchError. A cache that holds entries stored without a key is refused with a
+   * key (clear it first).
+   *
+   * With `persist: true` the key itself is kept, in IndexedDB (`voxcache-keys`, as the CryptoKey object:
+   * a non-extractable key stays non-extractable), and a later openCache of this cache name without
+   * `encryption` uses it. Given without `persist`, a key kept before is forgotten. wipeAll() and
+   * destroy() remove it. Script in the page can use a kept key as it can use one the app holds.
    */
-  encryption?: { key: CryptoKey }
+  encryption?: { key: CryptoKey; persist?: boolean }
 }
 
 export interface StoreOptions {

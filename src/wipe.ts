@@ -48,7 +48,8 @@ async function wipeOpfs(locks: LockManager): Promise<void> {
 async function wipeIndexedDb(): Promise<void> {
   if (typeof indexedDB === 'undefined' || typeof indexedDB.databases !== 'function') return
   for (const { name } of await indexedDB.databases()) {
-    if (!name?.startsWith('voxcache:')) continue
+    // The caches' databases, and the keys kept at the app's request (worker/key-store.ts).
+    if (!name?.startsWith('voxcache:') && name !== 'voxcache-keys') continue
     await new Promise<void>((resolve, reject) => {
       const request = indexedDB.deleteDatabase(name)
       request.onsuccess = () => resolve()

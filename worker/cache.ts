@@ -4,8 +4,8 @@
 import initSqlJs, { type SqlJsStatic } from 'sql.js'
 import sqlWasmUrl from 'sql.js/dist/sql-wasm.wasm?url'
 import zstdWasmUrl from 'zstd-wasm:zstd.wasm?url'
-import { CHUNK_BYTES, classify, concatParts, encodeRecord, initCodec, type EncodedChunk, type RecordHeader, type Region } from '../src/codec/index.js'
-import { RecordWriter, type ValueShape } from '../src/codec/record2.js'
+import { CHUNK_BYTES, classify, concatParts, encodeRecord, initCodec, type EncodedChunk, type Keyring, type RecordHeader, type Region } from '../src/codec/index.js'
+import { encodeRecord2, RecordWriter, type ValueShape } from '../src/codec/record2.js'
 import { CacheFullError, CorruptEntryError, StorageUnavailableError, UnsupportedValueError } from '../src/errors.js'
 import { describeThrown } from '../src/thrown.js'
 import type { CacheStats, Codec, EntryInfo, EvictionInfo, Image, ImageInfo, JsonValue, ListOptions, OpenCacheOptions, Value } from '../src/types.js'
@@ -20,12 +20,13 @@ import { MISSING, Records } from './records.js'
 import { Space } from './space.js'
 import { createCoordinator, type Coordinator } from './tabs.js'
 import { Keys } from './keys.js'
+import { settleRekey } from './rekey.js'
 import { MAX_MESSAGE_BYTES } from '../src/transfer.js'
 import { Touches } from './touches.js'
 
 const DEFAULT_BUDGET = 1 << 30
 
-function quotaTypedError(error: unknown): unknown {
+export function quotaTypedError(error: unknown): unknown {
   return isQuotaError(error) ? new CacheFullError('the browser storage quota is exhausted', { cause: error }) : error
 }
 
@@ -139,10 +140,17 @@ export class Cache {
       }
     })
     cache = new Cache(name, backend, index, tabs, SQL, { maxBytes, lowWater }, options.codec ?? 'zstd', options.inlineBytes ?? 4096)
-    cache.keys = keys
-    cache.records.keys = keys
+    cache.setKeys(keys)
     await cache.mutate((batch) => cache.records.reconcile(batch))
+    // A rekey killed midway: finished with the new key, rolled back with the old (rekey.ts).
+    if (keys.pending) await settleRekey(cache, keys.pending)
     return cache
+  }
+
+  /** Uses `keys` from now on (at open, after a rekey, or when another tab changed key.json). */
+  setKeys(keys: Keys): void {
+    this.keys = keys
+    this.records.setKeys(keys)
   }
 
   /** Brings this context's index up to date if another tab changed it. */
@@ -174,6 +182,10 @@ export class Cache {
     return this.tabs.exclusive(async () => {
       await this.index.refresh()
       this.stale = false
+      // Another tab may have rekeyed the cache, or protected it while this context had it open clear:
+      // nothing is written under keys that are no longer the cache's.
+      const keys = await this.keys.refresh(this.backend)
+      if (keys !== this.keys) this.setKeys(keys)
       const touched = new Batch()
       touched.changes.push(...this.touches.take())
       if (touched.size) await this.space.commit(touched)
@@ -194,9 +206,14 @@ export class Cache {
   async store(id: string, value: Value, options: StoreSettings): Promise<EntryInfo> {
     const classified = classify(value)
     if (classified.dataType === 'json' || classified.bytes.byteLength <= CHUNK_BYTES) {
-      const seal = this.keys.sealing()
-      const record = await encodeRecord(value, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, seal })
-      return this.put(record.header, record.parts, record.byteLength, options.pin)
+      // Encoded before the lock is taken, so under the keys of that moment: if another tab changed the
+      // cache's key meanwhile (put() finds out under the lock), it is encoded again under the new ones.
+      for (;;) {
+        const seal = this.keys.sealing()
+        const record = await encodeRecord(value, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, seal })
+        const info = await this.put(record.header, record.parts, record.byteLength, options.pin, { with: seal })
+        if (info) return info
+      }
     }
     const shape: ValueShape = { dataType: classified.dataType, rawLength: classified.bytes.byteLength, ...(classified.dataType === 'Image' ? { image: classified.image } : {}) }
     const stream = await this.storeStream(id, shape, options)
@@ -272,11 +289,16 @@ export class Cache {
    * Writes an encoded record and its row: the payload file first, then the index (DESIGN's protocol).
    * @throws {CacheFullError} when it fits neither the budget nor the quota, even after eviction.
    */
-  async put(header: RecordHeader, parts: Uint8Array[], byteLength: number, pin: boolean | undefined): Promise<EntryInfo> {
+  async put(header: RecordHeader, parts: Uint8Array[], byteLength: number, pin: boolean | undefined): Promise<EntryInfo>
+  /** With `sealed`: undefined, writing nothing, when the cache's sealing key is no longer `sealed.with`. */
+  async put(header: RecordHeader, parts: Uint8Array[], byteLength: number, pin: boolean | undefined, sealed: { with: Keyring | undefined }): Promise<EntryInfo | undefined>
+  async put(header: RecordHeader, parts: Uint8Array[], byteLength: number, pin: boolean | undefined, sealed?: { with: Keyring | undefined }): Promise<EntryInfo | undefined> {
     const id = header.operationId
     const inline = byteLength <= this.inlineBytes
     return this.quotaTyped(() =>
       this.mutate(async (batch) => {
+        // Throws KeyMismatchError when the refreshed keys left this context locked.
+        if (sealed && this.keys.sealing() !== sealed.with) return undefined
         const existing = this.index.db.info(id)
         await this.space.fitBudget(batch, id, byteLength)
         // A replaced value of several chunks: its chunks go once the new record is in place.
@@ -294,6 +316,44 @@ export class Cache {
         return info
       }),
     )
+  }
+
+  /**
+   * Writes `value` again under the current data key, as it was (creation and access times, hits, pin):
+   * a rekey's step. Its stored size stays within a few bytes, so no budget is checked. Call inside mutate().
+   * @throws {CacheFullError} when the quota refuses the new copy.
+   */
+  async rewrite(batch: Batch, info: EntryInfo, value: Value, metadata: JsonValue): Promise<void> {
+    const id = info.id
+    const old = (!info.inline ? await this.records.chunkPaths(id) : []) ?? []
+    const written: string[] = []
+    let chunkBytes = 0
+    try {
+      const record = await encodeRecord2(
+        value,
+        { operationId: id, codec: info.codec, metadata, createdAt: info.createdAt, seal: this.keys.sealing() },
+        async (chunk) => {
+          const path = chunkPath(id, chunk.sha256)
+          await this.space.writeFile(batch, id, chunk.parts, chunk.byteLength, path)
+          written.push(path)
+          chunkBytes += chunk.byteLength
+        },
+      )
+      const inline = !written.length && record.byteLength <= this.inlineBytes
+      let data: Uint8Array | null = null
+      if (inline) {
+        data = concatParts(record.parts, record.byteLength)
+        if (!info.inline) await this.backend.delete(payloadPath(id))
+      } else {
+        await this.space.writeFile(batch, id, record.parts, record.byteLength)
+      }
+      for (const path of old) if (!written.includes(path)) await this.backend.delete(path)
+      const next = { ...this.entryInfo(record.header, record.byteLength + chunkBytes, inline, info, info.pinned), lastAccessedAt: info.lastAccessedAt }
+      batch.put(await this.keys.sealInfo(next), data)
+    } catch (error) {
+      for (const path of written) if (!old.includes(path)) await this.backend.delete(path).catch(() => undefined)
+      throw error
+    }
   }
 
   private entryInfo(header: RecordHeader, byteLength: number, inline: boolean, existing: EntryInfo | undefined, pin: boolean | undefined): EntryInfo {

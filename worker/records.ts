@@ -13,6 +13,7 @@ import {
   readRegion,
   type ChunkReader,
   type Keyring,
+  type Keyrings,
   type ParsedRecord,
   type Region,
 } from '../src/codec/index.js'
@@ -73,9 +74,15 @@ export class Records {
   /** The cache's key (set once it is known, before reconcile; see keys.ts). */
   keys: Keys | undefined
 
-  /** The key sealed records are opened with: undefined for a clear or a locked cache. */
-  get keyring(): Keyring | undefined {
-    return this.keys?.keyring
+  /** The data keys sealed records are opened with: undefined for a clear or a locked cache. */
+  get keyring(): Keyring[] | undefined {
+    return this.keys?.keyrings
+  }
+
+  /** New keys (a rekey, or another tab's change of key.json): what was refused for want of a key is tried again. */
+  setKeys(keys: Keys): void {
+    this.keys = keys
+    for (const [id, error] of this.newer) if (error instanceof KeyMismatchError) this.newer.delete(id)
   }
 
   /** Parsed headers by record path, least recently used first (see header()). */
@@ -352,12 +359,12 @@ export class Records {
  * when they are longer.
  * @throws {CorruptEntryError} @throws {SchemaVersionError}
  */
-export async function readRecordHeader(id: string, file: Blob, keyring?: Keyring): Promise<ParsedRecord> {
+export async function readRecordHeader(id: string, file: Blob, keyring?: Keyrings): Promise<ParsedRecord> {
   return (await readHeaderFrom(id, blobSource(file), keyring)).parsed
 }
 
 /** readRecordHeader from any source; also returns the bytes read (prefix, header and table). */
-async function readHeaderFrom(id: string, source: ByteSource, keyring: Keyring | undefined): Promise<{ parsed: ParsedRecord; head: Uint8Array }> {
+async function readHeaderFrom(id: string, source: ByteSource, keyring: Keyrings | undefined): Promise<{ parsed: ParsedRecord; head: Uint8Array }> {
   let head = await source.read(0, Math.min(source.size, HEAD_GUESS))
   const extent = headerExtent(id, head)
   if (extent > head.byteLength) head = await source.read(0, Math.min(source.size, extent))

@@ -28,6 +28,9 @@ import { usePipelines } from './decode/itk.js'
 import type { Backend } from './payloads/backend.js'
 import { exportDatabase, importDatabase } from './portable.js'
 import { importSeed } from './seed.js'
+import { forgetKey, keepKey, keptKey } from './key-store.js'
+import { rekey } from './rekey.js'
+import { describeThrown } from '../src/thrown.js'
 
 export function createService() {
   let cache: Cache | undefined
@@ -69,12 +72,25 @@ export function createService() {
       if (cache) throw new StorageUnavailableError('this worker already serves a cache')
       usePipelines(options.pipelinesUrl ?? new URL('/itk/', self.location.href).href)
       await holdOpen()
+      const name = options.name ?? 'default'
       let opened: Cache
       try {
-        opened = await Cache.open(options)
+        // A key kept at the app's request opens the cache when the app gives none.
+        const kept = options.encryption ? undefined : await keptKey(name).catch(() => undefined)
+        opened = await Cache.open(kept ? { ...options, encryption: { key: kept } } : options)
       } catch (error) {
         letGo()
         throw error
+      }
+      const given = options.encryption
+      if (given) {
+        // Only a key the cache accepted is kept; one given without persist is not, nor any kept before.
+        try {
+          await (given.persist ? keepKey(name, given.key) : forgetKey(name))
+        } catch (error) {
+          await opened.close().finally(() => letGo())
+          throw new StorageUnavailableError(`the key could not be ${given.persist ? 'kept' : 'forgotten'} in IndexedDB: ${describeThrown(error)}`, { cause: error })
+        }
       }
       // wipeAll() in any context: close without writing, then let the wipe proceed.
       const wipe = new BroadcastChannel(WIPE_CHANNEL)
@@ -341,15 +357,31 @@ export function createService() {
       }
     },
 
-    /** Deletes every file of this cache (index included) and closes it. */
+    /** Deletes every file of this cache (index included) and any key kept for it, and closes it. */
     async destroy(): Promise<void> {
       const c = ready()
       cache = undefined
       try {
         await c.destroy()
+        await forgetKey(c.name)
       } finally {
         letGo()
       }
+    },
+
+    /**
+     * Seals every entry again under a new data key wrapped under `newKey`, which protects the cache from
+     * then on (a key kept with `persist` is replaced by it). Resolves to the number of entries sealed again.
+     * @throws {KeyMismatchError} when the cache is locked. @throws {UnsupportedValueError} when it is not
+     *   protected or `newKey` is not an AES-GCM key. @throws {CacheFullError} when the quota has no room
+     *   for one more copy of an entry (the rekey stays pending: rekey again, or open with the new key).
+     */
+    async rekey(newKey: CryptoKey): Promise<{ resealed: number }> {
+      const c = ready()
+      const kept = await keptKey(c.name).catch(() => undefined)
+      const out = await rekey(c, newKey)
+      if (kept) await keepKey(c.name, newKey)
+      return out
     },
   }
   return api

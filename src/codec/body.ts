@@ -8,7 +8,7 @@ import { FRAME_ZSTD, type FrameEntry } from './layout.js'
 import { fail, headerExtent, openHeader, parseHeader, type ParsedRecord, type RecordHeader } from './record.js'
 import type { RecordHeader1 } from './record1.js'
 import type { RecordHeader2 } from './record2.js'
-import { frameAad, TAG_BYTES, unseal, type Keyring } from './seal.js'
+import { frameAad, TAG_BYTES, unseal, type Keyring, type Keyrings } from './seal.js'
 import { reconstruct } from './values.js'
 import { checkFrameHeader, decompressFrameInto, decompressFrames, FRAME_HEADER_MAX } from './zstd.js'
 
@@ -259,7 +259,7 @@ export function decodeRecord(id: string, bytes: Uint8Array): { header: RecordHea
  * @throws {KeyMismatchError} for a sealed record and no keyring, or a keyring of another key.
  * @throws {CorruptEntryError} @throws {SchemaVersionError}
  */
-export async function openRecord(id: string, bytes: Uint8Array, keyring: Keyring | undefined): Promise<{ header: RecordHeader; value: Value }> {
+export async function openRecord(id: string, bytes: Uint8Array, keyring: Keyrings | undefined): Promise<{ header: RecordHeader; value: Value }> {
   const parsed = await openHeader(id, bytes, bytes.byteLength, true, keyring)
   if (parsed.header.format === 1) return { header: parsed.header, value: decodeBody(parsed, bytes.subarray(parsed.bodyOffset)) }
   const starts = chunkStarts(parsed.header).map((at) => parsed.bodyOffset + at)

@@ -5,7 +5,7 @@ export * from './body.js'
 export * from './record.js'
 export { checkRegion, readRegion, type Region } from './region.js'
 export { CHUNK_BYTES, PREFIX2_BYTES } from './layout.js'
-export { createKeyring, type Keyring } from './seal.js'
+export { createKeyring, type Keyring, type Keyrings } from './seal.js'
 export { classify, imageInfoOf, isImage, reconstruct, type ImageHeader } from './values.js'
 
 /** Loads the codec's wasm: the hashers (embedded) and zstd (from `zstdWasm`, a URL or the bytes). */

@@ -6,7 +6,7 @@ import type { Codec, JsonValue, Value } from '../types.js'
 import type { FrameEntry } from './layout.js'
 import { headerExtent1, parseHeader1, PREFIX1_BYTES, verifiesAsFormat1, type RecordHeader1 } from './record1.js'
 import { encodeRecord2, headerExtent2, openHeader2, parseHeader2, verifiesAsFormat2, type EncodedChunk, type RecordHeader2, type Sealing } from './record2.js'
-import type { Keyring } from './seal.js'
+import type { Keyring, Keyrings } from './seal.js'
 import { fail, magicVersion, newer } from './shared.js'
 
 export { fail } from './shared.js'
@@ -116,6 +116,6 @@ export { concatParts } from './shared.js'
  * sealed header with `keyring` (and parses an unsealed one as parseHeader2 does).
  * @throws {KeyMismatchError} for a sealed record without its key. @throws {CorruptEntryError} @throws {SchemaVersionError}
  */
-export async function openHeader(id: string, head: Uint8Array, recordLength: number, joined: boolean, keyring: Keyring | undefined): Promise<ParsedRecord> {
+export async function openHeader(id: string, head: Uint8Array, recordLength: number, joined: boolean, keyring: Keyrings | undefined): Promise<ParsedRecord> {
   return magicVersion(head) === 2 ? openHeader2(id, head, recordLength, joined, keyring) : parseHeader(id, head, recordLength, joined)
 }

@@ -25,7 +25,7 @@ import {
 } from './layout.js'
 import { assertJsonValue, classify, DATA_TYPES, isCount, TYPED_ARRAYS, type ImageHeader, type TypedArrayName } from './values.js'
 import { compressFrame, compressFrameInto } from './zstd.js'
-import { checkKeyId, frameAad, headerAad, MAX_COUNTER, newNonceBase, seal, TAG_BYTES, unseal, ZERO_HASH, type Keyring } from './seal.js'
+import { checkKeyId, frameAad, headerAad, MAX_COUNTER, newNonceBase, seal, TAG_BYTES, unseal, ZERO_HASH, type Keyring, type Keyrings } from './seal.js'
 import { concatParts, fail, MAX_HEADER_BYTES, parseHeaderJson, validateImage, type HeaderCommon } from './shared.js'
 
 /** Compression of a frame is kept only when it saves at least this fraction. */
@@ -427,7 +427,7 @@ export function parseHeader2(id: string, head: Uint8Array, recordLength: number,
  * @throws {KeyMismatchError} for a sealed record and no keyring, or a keyring of another key.
  * @throws {CorruptEntryError} (a sealed header whose tag fails too) @throws {SchemaVersionError}
  */
-export async function openHeader2(id: string, head: Uint8Array, recordLength: number, joined: boolean, keyring: Keyring | undefined): Promise<Parsed2> {
+export async function openHeader2(id: string, head: Uint8Array, recordLength: number, joined: boolean, keyring: Keyrings | undefined): Promise<Parsed2> {
   const { p, extent, headerBytes } = checkPrefix2(id, head, recordLength)
   if (!(p.flags & FLAG_SEALED)) return parseTableAndHeader(id, head, p, extent, recordLength, joined, headerBytes, undefined)
   if (p.flags !== FLAG_SEALED) throw new SchemaVersionError(`has record flags ${p.flags} from a newer voxcache; upgrade voxcache to read it.`, { entryId: id })

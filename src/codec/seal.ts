@@ -115,12 +115,21 @@ export function keyIdHex(keyId: Uint8Array): string {
 }
 
 /**
- * @throws {KeyMismatchError} when a record sealed under `keyId` cannot be opened with `keyring`.
+ * The keys a cache opens records with: one, or several (a cache's data keys: those of records stored
+ * before a rekey finished, or imported). Records name theirs by key id.
  */
-export function checkKeyId(id: string, keyId: Uint8Array, keyring: Keyring | undefined): Keyring {
-  if (!keyring) throw new KeyMismatchError(`is sealed under key ${keyIdHex(keyId)}; open the cache with that key`, { entryId: id })
-  if (keyId.byteLength !== KEY_ID_BYTES || keyId.some((b, i) => b !== keyring.keyId[i])) {
-    throw new KeyMismatchError(`is sealed under key ${keyIdHex(keyId)}, not this key (${keyIdHex(keyring.keyId)})`, { entryId: id })
+export type Keyrings = Keyring | readonly Keyring[]
+
+/**
+ * The keyring among `keyrings` that sealed a record under `keyId`.
+ * @throws {KeyMismatchError} when none did.
+ */
+export function checkKeyId(id: string, keyId: Uint8Array, keyrings: Keyrings | undefined): Keyring {
+  const list: readonly Keyring[] = keyrings === undefined ? [] : Array.isArray(keyrings) ? keyrings : [keyrings as Keyring]
+  if (!list.length) throw new KeyMismatchError(`is sealed under key ${keyIdHex(keyId)}; open the cache with that key`, { entryId: id })
+  const found = keyId.byteLength === KEY_ID_BYTES ? list.find((k) => k.keyId.every((b, i) => b === keyId[i])) : undefined
+  if (!found) {
+    throw new KeyMismatchError(`is sealed under key ${keyIdHex(keyId)}, not this key (${list.map((k) => keyIdHex(k.keyId)).join(', ')})`, { entryId: id })
   }
-  return keyring
+  return found
 }

@@ -1,0 +1,238 @@
+// Rekey and kept keys: rekey(newKey) seals every entry again under a new data key (values, metadata,
+// pins and hits exact; the old key then opens nothing; another context holding the old key finds the
+// cache locked); a rekey killed midway — its worker terminated once some records are sealed again and
+// others not — is finished by an open with the new key and rolled back by an open with the old one,
+// losing nothing; `encryption.persist` keeps the key for opens without one, and wipeAll removes it.
+import type { Page } from '@playwright/test'
+import { readCacheFiles } from './cache-files.js'
+import { installHarness } from './harness.js'
+import { expect, openPage, test } from './fixtures.js'
+
+type Lib = NonNullable<Window['voxcacheLib']>
+
+test.beforeEach(async ({ context, page }) => {
+  await installHarness(context)
+  await openPage(page, 'cache=rekey-page&storage=memory')
+  await page.evaluate(async () => {
+    const w = window as unknown as Record<string, CryptoKey>
+    const make = () => crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt'])
+    w.keyA = await make()
+    w.keyB = await make()
+  })
+})
+
+/** The key id (hex) in the prefix of every record file of the cache: which data key sealed it. */
+async function recordKeys(page: Page, cache: string): Promise<Map<string, string>> {
+  const files = await readCacheFiles(page, cache)
+  const out = new Map<string, string>()
+  for (const [path, bytes] of files) if (path.endsWith('.vxc')) out.set(path, bytes.subarray(16, 32).toString('hex'))
+  return out
+}
+
+async function keyFile(page: Page, cache: string): Promise<{ keyId: string; current: string; deks: Record<string, string>; pending?: { keyId: string } }> {
+  return JSON.parse((await readCacheFiles(page, cache)).get('key.json')!.toString('utf8'))
+}
+
+test('rekey seals every entry again: exact values, metadata, pins and hits; the old key opens nothing; a context holding it finds the cache locked', async ({ page }) => {
+  const made = await page.evaluate(async () => {
+    const lib = window.voxcacheLib!
+    const h = window.vxHarness
+    const { keyA } = window as unknown as Record<string, CryptoKey>
+    const cache = await lib.openCache({ name: 'rekey-a', storage: 'opfs', encryption: { key: keyA! } })
+    const other = await lib.openCache({ name: 'rekey-a', storage: 'opfs', encryption: { key: keyA! } })
+    const ids = { image: await lib.operationId('rk', 'image'), big: await lib.operationId('rk', 'big'), json: await lib.operationId('rk', 'json'), small: await lib.operationId('rk', 'small') }
+    const pixels = h.bytes(7, 64 * 64 * 40, 'smooth')
+    const image = {
+      imageType: { dimension: 3, componentType: 'uint8', pixelType: 'Scalar', components: 1 },
+      name: 'scan', origin: [1, 2, 3], spacing: [1, 1, 2], direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+      size: [64, 64, 40], metadata: new Map([['0010|0010', 'DOE^JANE']]), data: pixels.slice(),
+    } as unknown as import('../src/types.js').Image
+    const big = h.bytes(8, 3_000_000, 'random')
+    await cache.store(ids.image, image, { metadata: { patient: 'DOE^JANE' }, codec: 'zstd', pin: true })
+    await cache.store(ids.big, big.slice(), { metadata: 'big one' })
+    await cache.store(ids.json, { report: 'x'.repeat(5000) }, { metadata: ['json'] })
+    await cache.store(ids.small, { note: 1 })
+    await cache.retrieve(ids.json)
+    await cache.retrieve(ids.json)
+    await cache.close().then(() => undefined)
+    const reopened = await lib.openCache({ name: 'rekey-a', storage: 'opfs', encryption: { key: keyA! } })
+    ;(window as unknown as Record<string, unknown>).rk = { reopened, other, digests: { image: await h.digest(pixels), big: await h.digest(big) } }
+    const before = (await reopened.list({ orderBy: 'id' })).map(({ id, metadata, pinned, hits, createdAt, lastAccessedAt }) => ({ id, metadata, pinned, hits, createdAt, lastAccessedAt }))
+    return { ids, before }
+  })
+  const keysBefore = await recordKeys(page, 'rekey-a')
+  const fileBefore = await keyFile(page, 'rekey-a')
+  expect(keysBefore.size).toBeGreaterThanOrEqual(2) // the small JSON is inline, the long one may be
+  expect(new Set(keysBefore.values())).toEqual(new Set([fileBefore.current]))
+
+  const after = await page.evaluate(async (ids) => {
+    const lib = window.voxcacheLib!
+    const h = window.vxHarness
+    const { keyA, keyB } = window as unknown as Record<string, CryptoKey>
+    const { reopened, other, digests } = (window as unknown as { rk: { reopened: import('../src/client.js').VoxCache; other: import('../src/client.js').VoxCache; digests: Record<string, string> } }).rk
+    const outcome = (p: Promise<unknown>) => p.then(() => 'done', (e: Error) => (e instanceof lib.KeyMismatchError ? 'KeyMismatchError' : `${e.name}: ${e.message}`))
+    const { resealed } = await reopened.rekey(keyB!)
+    const list = (await reopened.list({ orderBy: 'id' })).map(({ id, metadata, pinned, hits, createdAt, lastAccessedAt }) => ({ id, metadata, pinned, hits, createdAt, lastAccessedAt }))
+    const image = (await reopened.retrieve(ids.image)) as import('../src/types.js').Image
+    const values = {
+      image: await h.digest(image.data as Uint8Array),
+      imageMeta: [...(image.metadata as Map<string, string>)],
+      big: await h.digest((await reopened.retrieve(ids.big)) as Uint8Array),
+      json: ((await reopened.retrieve(ids.json)) as { report: string }).report.length,
+      small: await reopened.retrieve(ids.small),
+    }
+    // The other context still holds key A: reading a resealed record and writing are refused.
+    const otherSide = { retrieve: await outcome(other.retrieve(ids.big)), store: await outcome(other.store(ids.small, { note: 2 })) }
+    const otherStats = (await other.stats()).protection
+    await other.close()
+    await reopened.close()
+    const oldKey = await outcome(lib.openCache({ name: 'rekey-a', storage: 'opfs', encryption: { key: keyA! } }))
+    const again = await lib.openCache({ name: 'rekey-a', storage: 'opfs', encryption: { key: keyB! } })
+    const reread = await h.digest(((await again.retrieve(ids.image)) as import('../src/types.js').Image).data as Uint8Array)
+    await again.close()
+    return { resealed, list, values, digests, otherSide, otherStats, oldKey, reread }
+  }, made.ids)
+  expect(after.resealed).toBe(4)
+  // Hits and access times move with the reads above; the rest is as it was.
+  expect(after.list.map(({ hits: _h, lastAccessedAt: _l, ...rest }) => rest)).toEqual(made.before.map(({ hits: _h, lastAccessedAt: _l, ...rest }) => rest))
+  expect(after.values).toEqual({ image: after.digests.image, imageMeta: [['0010|0010', 'DOE^JANE']], big: after.digests.big, json: 5000, small: { note: 1 } })
+  expect(after.reread).toBe(after.digests.image)
+  expect(after.otherSide).toEqual({ retrieve: 'KeyMismatchError', store: 'KeyMismatchError' })
+  expect(after.otherStats).toMatchObject({ locked: true })
+  expect(after.oldKey).toBe('KeyMismatchError')
+  const fileAfter = await keyFile(page, 'rekey-a')
+  expect(fileAfter.keyId).not.toBe(fileBefore.keyId)
+  expect(fileAfter.pending).toBeUndefined()
+  expect(Object.keys(fileAfter.deks)).toEqual([fileAfter.current])
+  expect(fileAfter.current).not.toBe(fileBefore.current)
+  const keysAfter = await recordKeys(page, 'rekey-a')
+  expect(new Set(keysAfter.values())).toEqual(new Set([fileAfter.current]))
+})
+
+for (const reopenWith of ['keyB', 'keyA'] as const) {
+  test(`a rekey killed midway is ${reopenWith === 'keyB' ? 'finished by an open with the new key' : 'rolled back by an open with the old key'}, losing nothing`, async ({ page }) => {
+    const COUNT = 120
+    const expected = await page.evaluate(async (COUNT) => {
+      const lib = window.voxcacheLib!
+      const h = window.vxHarness
+      const { keyA } = window as unknown as Record<string, CryptoKey>
+      const cache = await lib.openCache({ name: 'rekey-kill', storage: 'opfs', encryption: { key: keyA! } })
+      const out: { id: string; digest: string }[] = []
+      for (let i = 0; i < COUNT; i++) {
+        const bytes = h.bytes(1000 + i, 256 * 1024, 'random')
+        const id = await lib.operationId('rk-kill', i)
+        out.push({ id, digest: await h.digest(bytes) })
+        await cache.store(id, bytes, { metadata: { i } })
+      }
+      ;(window as unknown as Record<string, unknown>).rkCache = cache
+      return out
+    }, COUNT)
+    const before = await keyFile(page, 'rekey-kill')
+
+    // Start the rekey, and terminate its worker once some records carry a new data key and others not:
+    // watched from the page, reading only each record's key id, so that the kill follows at once.
+    const seen = await page.evaluate(async (current) => {
+      const cache = (window as unknown as { rkCache: import('../src/client.js').VoxCache }).rkCache
+      const { keyB } = window as unknown as Record<string, CryptoKey>
+      const dir = await (await (await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache')).getDirectoryHandle('rekey-kill')).getDirectoryHandle('payloads')
+      void cache.rekey(keyB!).catch(() => undefined)
+      for (;;) {
+        let moved = 0
+        for await (const [name, handle] of dir as unknown as AsyncIterable<[string, FileSystemFileHandle]>) {
+          if (!name.endsWith('.vxc')) continue
+          // A file being replaced at that moment reads as NotReadableError: it is counted next time round.
+          const id = await handle.getFile().then((f) => f.slice(16, 32).arrayBuffer()).then((b) => new Uint8Array(b), () => undefined)
+          if (id && Array.from(id, (b) => b.toString(16).padStart(2, '0')).join('') !== current) moved++
+        }
+        if (moved >= 10) {
+          window.vxHarness.workers.filter((w) => w.url.includes('cache.worker')).at(-1)!.worker.terminate()
+          return moved
+        }
+      }
+    }, before.current)
+    expect(seen).toBeGreaterThanOrEqual(10)
+    const killed = await keyFile(page, 'rekey-kill')
+    expect(killed.pending, 'the kill landed inside the rekey').toBeDefined()
+    const mixed = new Set((await recordKeys(page, 'rekey-kill')).values())
+    expect(mixed.size, 'records under both data keys').toBe(2)
+
+    const reopened = await page.evaluate(
+      async ({ reopenWith, expected }) => {
+        const lib = window.voxcacheLib!
+        const h = window.vxHarness
+        const keys = window as unknown as Record<string, CryptoKey>
+        const cache = await lib.openCache({ name: 'rekey-kill', storage: 'opfs', encryption: { key: keys[reopenWith]! } })
+        let exact = 0
+        const metadata: unknown[] = []
+        for (const { id, digest } of expected) {
+          const value = (await cache.retrieve(id)) as Uint8Array | undefined
+          if (value && (await h.digest(value)) === digest) exact++
+          metadata.push((await cache.info(id))?.metadata)
+        }
+        const entries = (await cache.stats()).entries
+        await cache.close()
+        const otherName = reopenWith === 'keyB' ? 'keyA' : 'keyB'
+        const other = await lib.openCache({ name: 'rekey-kill', storage: 'opfs', encryption: { key: keys[otherName]! } }).then(
+          async (c) => {
+            await c.close()
+            return 'opened'
+          },
+          (e: Error) => (e instanceof lib.KeyMismatchError ? 'KeyMismatchError' : `${e.name}: ${e.message}`),
+        )
+        return { exact, entries, metadata, other }
+      },
+      { reopenWith, expected },
+    )
+    expect(reopened.exact).toBe(COUNT)
+    expect(reopened.entries).toBe(COUNT)
+    expect(reopened.metadata).toEqual(expected.map((_, i) => ({ i })))
+    expect(reopened.other, 'the other key opens nothing').toBe('KeyMismatchError')
+    const settled = await keyFile(page, 'rekey-kill')
+    expect(settled.pending).toBeUndefined()
+    if (reopenWith === 'keyB') {
+      expect(settled.keyId).toBe(killed.pending!.keyId)
+      expect(Object.keys(settled.deks)).toEqual([settled.current])
+      expect(new Set((await recordKeys(page, 'rekey-kill')).values())).toEqual(new Set([settled.current]))
+    } else {
+      expect(settled.keyId).toBe(before.keyId)
+      expect(settled.current).toBe(before.current)
+    }
+  })
+}
+
+test('a kept key (encryption.persist) opens the cache without one; given without persist it is forgotten; rekey replaces it; wipeAll removes it', async ({ page }) => {
+  const got = await page.evaluate(async () => {
+    const lib: Lib = window.voxcacheLib!
+    const { keyA, keyB } = window as unknown as Record<string, CryptoKey>
+    const outcome = (p: Promise<unknown>) => p.then((v) => v, (e: Error) => (e instanceof lib.KeyMismatchError ? 'KeyMismatchError' : `${e.name}: ${e.message}`))
+    const id = await lib.operationId('kept', 1)
+    const first = await lib.openCache({ name: 'rekey-kept', storage: 'opfs', encryption: { key: keyA!, persist: true } })
+    await first.store(id, { secret: 1 })
+    await first.close()
+    const dbs = (await indexedDB.databases()).map((d) => d.name)
+    const noKey = await lib.openCache({ name: 'rekey-kept', storage: 'opfs' })
+    const kept = { locked: (await noKey.stats()).protection?.locked, value: await outcome(noKey.retrieve(id)) }
+    await noKey.rekey(keyB!)
+    await noKey.close()
+    const afterRekey = await lib.openCache({ name: 'rekey-kept', storage: 'opfs' })
+    const rekeyed = { locked: (await afterRekey.stats()).protection?.locked, value: await outcome(afterRekey.retrieve(id)) }
+    await afterRekey.close()
+    // Given without persist: used, and the kept one forgotten.
+    const given = await lib.openCache({ name: 'rekey-kept', storage: 'opfs', encryption: { key: keyB! } })
+    await given.close()
+    const forgotten = await lib.openCache({ name: 'rekey-kept', storage: 'opfs' })
+    const after = { locked: (await forgotten.stats()).protection?.locked, value: await outcome(forgotten.retrieve(id)) }
+    await forgotten.close()
+    // Kept again, then wiped: no key database is left.
+    const again = await lib.openCache({ name: 'rekey-kept', storage: 'opfs', encryption: { key: keyB!, persist: true } })
+    await again.close()
+    await lib.wipeAll()
+    const left = (await indexedDB.databases()).map((d) => d.name)
+    return { dbs, kept, rekeyed, after, left }
+  })
+  expect(got.dbs).toContain('voxcache-keys')
+  expect(got.kept).toEqual({ locked: false, value: { secret: 1 } })
+  expect(got.rekeyed).toEqual({ locked: false, value: { secret: 1 } })
+  expect(got.after).toEqual({ locked: true, value: 'KeyMismatchError' })
+  expect(got.left).not.toContain('voxcache-keys')
+})

@@ -239,7 +239,8 @@ test.describe("decode with metadata: 'strip-phi'", () => {
     await removeCache(page, 'phi-a')
 
     const stripped = await decodeIn('phi-a', ['MR_small.dcm'], { metadata: 'strip-phi' })
-    expect(stripped).toMatchObject({ name: '', size: [64, 64, 1], listed: { op: 'decode', format: 'dicom', files: 1, metadata: 'strip-phi' }, decodeMisses: 1 })
+    expect(stripped).toMatchObject({ name: '', size: [64, 64, 1], decodeMisses: 1 })
+    expect(stripped.listed).toEqual({ op: 'decode', format: 'dicom', files: 1, metadata: 'strip-phi' })
     expect(stripped.id).not.toBe(KEEP_ID)
     for (const tag of ['0010|0010', '0010|0020', '0008|0020', '0020|000d', '0020|000e', '0008|0018', '0008|0080', 'fffc|fffc']) expect(stripped.metadata, tag).not.toHaveProperty(tag)
     // What a viewer needs stays.
@@ -262,7 +263,8 @@ test.describe("decode with metadata: 'strip-phi'", () => {
 
     // A series: no file name anywhere.
     const seriesOut = await decodeIn('phi-a', Object.keys(series.files), { metadata: 'strip-phi' })
-    expect(seriesOut).toMatchObject({ name: '', size: [64, 64, 5], listed: { format: 'dicom-series', files: 5, metadata: 'strip-phi' } })
+    expect(seriesOut).toMatchObject({ name: '', size: [64, 64, 5] })
+    expect(seriesOut.listed).toEqual({ op: 'decode', format: 'dicom-series', files: 5, metadata: 'strip-phi' })
     expect(Object.keys(seriesOut.metadata).filter((k) => k.startsWith('0010|'))).toEqual([])
   })
 

@@ -23,6 +23,7 @@ export const PROFILE_EDITION = '2024b'
 /** The table's "Private Attributes" row: action X, so every attribute of an odd group goes. */
 export const PRIVATE_ATTRIBUTES: ProfileRow = ['gggg,eeee with gggg odd', 'Private Attributes', 'X']
 
+/** The rows of Table E.1-1 with an action in the Basic Profile column, by tag. */
 export const BASIC_PROFILE: readonly ProfileRow[] = [
   ['0000,1000', 'Affected SOP Instance UID', 'X'],
   ['0000,1001', 'Requested SOP Instance UID', 'U'],

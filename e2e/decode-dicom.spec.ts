@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto'
 import { gunzipSync } from 'node:zlib'
 import { bareDataSet, dicomSeries, preambles, resampledSlices, withNiftiMagicAt344, withoutSopUids, withPreamble } from '../test/dicom-files.js'
 import { pydicom } from '../test/pydicom.js'
+import { readCacheFiles, removeCache } from './cache-files.js'
 import { fixture, mrSeries, serve } from './decode-reference.js'
 import { expect, HARNESS, openPage, test } from './fixtures.js'
 
@@ -204,5 +205,88 @@ test.describe('decode DICOM', () => {
     source.spacing.forEach((v, i) => expect(image.spacing[i]).toBeCloseTo(v, 5))
     source.origin.forEach((v, i) => expect(image.origin[i]).toBeCloseTo(v, 4))
     expect(image.direction).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1])
+  })
+})
+
+// decode's `metadata: 'strip-phi'` (worker/decode/deidentify.ts): what it hands back, what it lists,
+// what it leaves on disk, and that it never shares an entry with 'keep'.
+test.describe("decode with metadata: 'strip-phi'", () => {
+  const PATIENT = 'CompressedSamples^MR1'
+  const STUDY_UID = '1.3.6.1.4.1.5962.1.2.4.20040826185059.5457'
+  // MR_small.dcm's decode id from before the option existed: a cache made then must still hit.
+  const KEEP_ID = '98b3dd553d83fbb842be4c60db2c11f5db7e52254c726a8c512a6b4ac6f5cb95'
+
+  test('strips the PHI from the image, the list and the OPFS files; keep is cached apart and keeps it', async ({ page }) => {
+    const series = mrSeries()
+    await serve(page, { 'MR_small.dcm': fixture('MR_small.dcm'), ...series.files })
+    await openPage(page, 'cache=phi-page&storage=memory')
+    const decodeIn = (cache: string, names: string[], options?: object) =>
+      page.evaluate(
+        async ({ cache, names, options }) => {
+          const files = await Promise.all(names.map(async (name) => ({ name, data: new Uint8Array(await (await fetch(`/__fixtures/${encodeURIComponent(name)}`)).arrayBuffer()) })))
+          const c = await window.voxcacheLib!.openCache({ name: cache, storage: 'opfs' })
+          try {
+            const { id, image } = await c.decodeEntry(files, options)
+            const entry = (await c.list()).find((e) => e.id === id)
+            const { decodeHits, decodeMisses } = await c.stats()
+            return { id, name: image.name, metadata: Object.fromEntries(image.metadata), size: image.size, listed: entry?.metadata, decodeHits, decodeMisses }
+          } finally {
+            await c.close()
+          }
+        },
+        { cache, names, options },
+      )
+    await removeCache(page, 'phi-a')
+
+    const stripped = await decodeIn('phi-a', ['MR_small.dcm'], { metadata: 'strip-phi' })
+    expect(stripped).toMatchObject({ name: '', size: [64, 64, 1], decodeMisses: 1 })
+    expect(stripped.listed).toEqual({ op: 'decode', format: 'dicom', files: 1, metadata: 'strip-phi' })
+    expect(stripped.id).not.toBe(KEEP_ID)
+    for (const tag of ['0010|0010', '0010|0020', '0008|0020', '0020|000d', '0020|000e', '0008|0018', '0008|0080', 'fffc|fffc']) expect(stripped.metadata, tag).not.toHaveProperty(tag)
+    // What a viewer needs stays.
+    expect(stripped.metadata).toMatchObject({ '0008|0060': 'MR', '0028|0030': '0.3125\\0.3125 ', '0020|0037': '1.0000\\0.0000\\0.0000\\0.0000\\1.0000\\0.0000 ' })
+
+    // Every byte the cache wrote: no patient name, ID, study UID or file name; the kept tags are
+    // there in clear (so the search reads the record's header, it is not compressed away).
+    const files = await readCacheFiles(page, 'phi-a')
+    const all = Buffer.concat([...files.values()])
+    expect(all.includes('0028|0030'), 'a kept tag on disk').toBe(true)
+    for (const needle of [PATIENT, '4MR1', STUDY_UID, 'MR_small']) expect(all.includes(needle), `${needle} on disk`).toBe(false)
+
+    // 'keep' after 'strip-phi' decodes again, under the id it always had, with the name.
+    const kept = await decodeIn('phi-a', ['MR_small.dcm'])
+    expect(kept).toMatchObject({ id: KEEP_ID, name: 'MR_small.dcm', listed: { name: 'MR_small.dcm' }, decodeMisses: 1, decodeHits: 0 })
+    expect(kept.metadata['0010|0010']).toBe(`${PATIENT} `)
+    // … and 'strip-phi' again is a hit, still stripped.
+    const again = await decodeIn('phi-a', ['MR_small.dcm'], { metadata: 'strip-phi' })
+    expect(again).toEqual({ ...stripped, decodeHits: 1, decodeMisses: 0 })
+
+    // A series: no file name anywhere.
+    const seriesOut = await decodeIn('phi-a', Object.keys(series.files), { metadata: 'strip-phi' })
+    expect(seriesOut).toMatchObject({ name: '', size: [64, 64, 5] })
+    expect(seriesOut.listed).toEqual({ op: 'decode', format: 'dicom-series', files: 5, metadata: 'strip-phi' })
+    expect(Object.keys(seriesOut.metadata).filter((k) => k.startsWith('0010|'))).toEqual([])
+  })
+
+  test('a hit is stripped even when the entry holds an unstripped image; a bad option is an UnsupportedValueError', async ({ page }) => {
+    await serve(page, { 'MR_small.dcm': fixture('MR_small.dcm') })
+    await openPage(page, 'cache=phi-hit&storage=memory')
+    const got = await page.evaluate(async () => {
+      const cache = window.voxcache!
+      const lib = window.voxcacheLib!
+      const file = async () => ({ name: 'MR_small.dcm', data: new Uint8Array(await (await fetch('/__fixtures/MR_small.dcm')).arrayBuffer()) })
+      const { id } = await cache.decodeEntry(await file(), { metadata: 'strip-phi' })
+      // An image with the patient's name under the 'strip-phi' id, as an import from elsewhere could bring.
+      const kept = await cache.decode(await file())
+      await cache.store(id, kept)
+      const hit = await cache.decodeEntry(await file(), { metadata: 'strip-phi' })
+      const refused = await Promise.all(
+        [{ metadata: 'strip' }, { metdata: 'strip-phi' }, 'strip-phi'].map(async (bad) =>
+          cache.decode(await file(), bad as never).then(() => 'decoded', (e: unknown) => (e instanceof lib.UnsupportedValueError ? 'UnsupportedValueError' : String(e))),
+        ),
+      )
+      return { same: hit.id === id, name: hit.image.name, tag: hit.image.metadata.get('0010|0010') ?? null, refused }
+    })
+    expect(got).toEqual({ same: true, name: '', tag: null, refused: ['UnsupportedValueError', 'UnsupportedValueError', 'UnsupportedValueError'] })
   })
 })

@@ -11,6 +11,7 @@ import { forTransfer, MAX_MESSAGE_BYTES, transferring } from './transfer.js'
 import type {
   CacheStats,
   DecodeInput,
+  DecodeOptions,
   EntryInfo,
   EvictionInfo,
   ExportFormat,
@@ -286,20 +287,25 @@ export class VoxCache {
    * reload, offline, in another tab — come from the cache without running itk-wasm. The format is
    * chosen by content, not by name. Bytes you pass as a Uint8Array or ArrayBuffer are transferred to
    * the worker (detached here), like store(); Files and Blobs are read, not consumed.
+   * `{ metadata: 'strip-phi' }` removes the DICOM attributes of PS3.15's basic de-identification
+   * profile and every file name before anything is stored ({@link DecodeOptions}).
    * @throws {DecodeError} when a file is empty, truncated, malformed or missing a part (the message
    *   names the file and the reason); nothing is cached.
    * @throws {UnsupportedFormatError} when the content is in no format voxcache reads.
+   * @throws {UnsupportedValueError} when `options` has a key other than `metadata`, or a mode other
+   *   than 'keep' and 'strip-phi'.
    */
-  async decode(input: DecodeInput | DecodeInput[]): Promise<Image> {
-    return (await this.decodeEntry(input)).image
+  async decode(input: DecodeInput | DecodeInput[], options?: DecodeOptions): Promise<Image> {
+    return (await this.decodeEntry(input, options)).image
   }
 
   /**
    * decode(), with the operation id the image is cached under: name it as `ref(id)` in the arguments
    * of the steps that consume it, so a pipeline's ids chain from the decoded input's content.
-   * @throws {DecodeError} @throws {UnsupportedFormatError} as decode().
+   * The id depends on `options.metadata`: a 'strip-phi' decode never finds a 'keep' image, nor the reverse.
+   * @throws {DecodeError} @throws {UnsupportedFormatError} @throws {UnsupportedValueError} as decode().
    */
-  async decodeEntry(input: DecodeInput | DecodeInput[]): Promise<{ id: string; image: Image }> {
+  async decodeEntry(input: DecodeInput | DecodeInput[], options?: DecodeOptions): Promise<{ id: string; image: Image }> {
     const inputs = Array.isArray(input) ? input : [input]
     const files = await Promise.all(
       inputs.map(async (item, i) => {
@@ -314,7 +320,7 @@ export class VoxCache {
     const moved = files.map((f) => ({ name: f.name, ...forTransfer(f.data) }))
     const transfer = moved.flatMap((m) => m.transfer)
     const sent = moved.map((m) => ({ name: m.name, data: m.value as Uint8Array }))
-    return this.#call((r) => r.decode(transferring(sent, transfer)) as Promise<{ id: string; image: Image }>)
+    return this.#call((r) => r.decode(transferring(sent, transfer), options) as Promise<{ id: string; image: Image }>)
   }
 
   /**

@@ -207,6 +207,20 @@ export interface CacheStats {
 /** One input file of {@link VoxCache.decode}: a File, a Blob, or a name and its bytes. */
 export type DecodeInput = File | Blob | { name: string; data: Uint8Array | ArrayBuffer }
 
+/** Options of {@link VoxCache.decode} and {@link VoxCache.decodeEntry}. */
+export interface DecodeOptions {
+  /**
+   * What the image keeps of its files besides pixels and geometry. `'keep'` (the default): every DICOM
+   * attribute itk-wasm reads (in `image.metadata`, keys `gggg|eeee`) and the file's name (`image.name`,
+   * and in the entry's metadata). `'strip-phi'`: the attributes of DICOM PS3.15's basic
+   * de-identification profile (Table E.1-1, kept in worker/decode/phi-table.ts) and every private
+   * attribute are removed, and no file name is kept (`image.name` is `''`), before anything is stored.
+   * The mode is part of the operation id, so each is cached apart. Pixels are not changed: text burned
+   * into them stays.
+   */
+  metadata?: 'keep' | 'strip-phi'
+}
+
 /** The formats {@link VoxCache.exportImage} writes. */
 export type ExportFormat = 'nii.gz' | 'nrrd' | 'mha' | 'iwi.cbor'
 

@@ -11,6 +11,7 @@ import { assertOperationId } from '../src/operation-id.js'
 import { forTransfer, transferring } from '../src/transfer.js'
 import type {
   CacheStats,
+  DecodeOptions,
   EntryInfo,
   EvictionInfo,
   Image,
@@ -24,6 +25,7 @@ import type {
 import { Cache, type StoreStream } from './cache.js'
 import { decodeMetadata, decodeRoles, exportValue, planDecode, type DecodeFile, type ExportFormat } from './decode/decode.js'
 import { decodeCounters } from './decode/decode.js'
+import { applyMode, metadataMode } from './decode/deidentify.js'
 import { usePipelines } from './decode/itk.js'
 import type { Backend } from './payloads/backend.js'
 import { exportDatabase, importDatabase } from './portable.js'
@@ -299,15 +301,20 @@ export function createService() {
     /**
      * Decodes medical image files into an itk-wasm Image, memoized: the id hashes the files' bytes, so
      * the same content decodes once (across reloads and tabs) and is read back after. The image's buffer
-     * is transferred to the caller. Nothing is stored when decoding fails.
+     * is transferred to the caller. Nothing is stored when decoding fails. With `metadata: 'strip-phi'`
+     * the image is stripped (worker/decode/deidentify.ts) before it is stored and before it is returned.
      * @throws {DecodeError} for malformed, truncated or incomplete input, naming the file and the reason.
      * @throws {UnsupportedFormatError} when the content is in no format voxcache reads.
+     * @throws {UnsupportedValueError} when `options` is not `{ metadata?: 'keep' | 'strip-phi' }`.
      */
-    async decode(files: DecodeFile[]): Promise<{ id: string; image: Image }> {
+    async decode(files: DecodeFile[], options?: DecodeOptions): Promise<{ id: string; image: Image }> {
       const c = ready()
-      const { id, roles } = await planDecode(files)
+      const mode = metadataMode(options)
+      const { id, roles } = await planDecode(files, mode)
       const handOver = (image: Image) => {
-        const out = forTransfer(image)
+        // A hit is stripped again: an entry imported from elsewhere (importDatabase, a seed) could hold
+        // an unstripped image under a 'strip-phi' id, and what this mode returns must never carry PHI.
+        const out = forTransfer(applyMode(image, mode))
         return transferring({ id, image: out.value as Image }, out.transfer)
       }
       // Compute once, under the lock memoize uses too: a caller in this worker or another tab that
@@ -318,10 +325,10 @@ export function createService() {
           decodeCounters.decodeHits++
           return handOver(hit.value as Image)
         }
-        const image = await decodeRoles(roles)
+        const image = applyMode(await decodeRoles(roles), mode)
         decodeCounters.decodeMisses++
         try {
-          await c.store(id, image, { metadata: decodeMetadata(roles) })
+          await c.store(id, image, { metadata: decodeMetadata(roles, mode) })
         } catch (error) {
           // A full cache still hands the decoded image back; it is decoded again next time (and a
           // caller that waited on this decode finds nothing stored and decodes for itself).

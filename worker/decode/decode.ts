@@ -2,8 +2,9 @@
 import { UnsupportedValueError } from '../../src/errors.js'
 import { isImage } from '../../src/codec/values.js'
 import { contentRef, operationId } from '../../src/operation-id.js'
-import type { Image, Value } from '../../src/types.js'
+import type { Image, JsonValue, Value } from '../../src/types.js'
 import { read, write, EXPORT_FORMATS, type ExportFormat } from './itk.js'
+import { modeArgs, type MetadataMode } from './deidentify.js'
 import type { DecodeFile } from './input.js'
 import { assignRoles, prepare, type Roles } from './plan.js'
 import { DECODER } from './version.js'
@@ -16,10 +17,11 @@ export const decodeCounters = { decodeHits: 0, decodeMisses: 0 }
 
 /**
  * The operation id of decoding `files`, and which file is which. The id hashes the bytes of the files
- * in their roles (header, then data; a DICOM series in hash order) — never their names.
+ * in their roles (header, then data; a DICOM series in hash order) — never their names — and the
+ * metadata mode unless it is 'keep'.
  * @throws {DecodeError} @throws {UnsupportedFormatError}
  */
-export async function planDecode(files: DecodeFile[]): Promise<{ id: string; roles: Roles }> {
+export async function planDecode(files: DecodeFile[], mode: MetadataMode = 'keep'): Promise<{ id: string; roles: Roles }> {
   const roles = await assignRoles(files)
   let refs = await Promise.all(roles.files.map((f) => contentRef(f.data)))
   if (roles.format === 'dicom-series') {
@@ -27,7 +29,7 @@ export async function planDecode(files: DecodeFile[]): Promise<{ id: string; rol
     roles.files = order.map(([, i]) => roles.files[i]!)
     refs = order.map(([, i]) => refs[i]!)
   }
-  const id = await operationId('decode', { decoder: DECODER, files: refs })
+  const id = await operationId('decode', { decoder: DECODER, files: refs, ...(await modeArgs(mode)) })
   return { id, roles }
 }
 
@@ -36,8 +38,9 @@ export async function decodeRoles(roles: Roles): Promise<Image> {
   return read(await prepare(roles))
 }
 
-/** Entry metadata for a decoded image, shown by list()/info(). */
-export function decodeMetadata(roles: Roles) {
+/** Entry metadata for a decoded image, shown by list()/info(): the file's name only in 'keep' mode. */
+export function decodeMetadata(roles: Roles, mode: MetadataMode = 'keep'): JsonValue {
+  if (mode === 'strip-phi') return { op: 'decode', format: roles.format, files: roles.files.length, metadata: mode }
   return { op: 'decode', name: roles.name, format: roles.format, files: roles.files.length }
 }
 

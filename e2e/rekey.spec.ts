@@ -236,3 +236,93 @@ test('a kept key (encryption.persist) opens the cache without one; given without
   expect(got.after).toEqual({ locked: true, value: 'KeyMismatchError' })
   expect(got.left).not.toContain('voxcache-keys')
 })
+
+test('export of a protected cache stays sealed (also while locked); only a cache opened with the same key imports it; a clear export is sealed on the way in', async ({ page }) => {
+  const MARKER = 'ROE^RICHARD^c0ffee'
+  const got = await page.evaluate(async (MARKER) => {
+    const lib: Lib = window.voxcacheLib!
+    const h = window.vxHarness
+    const { keyA, keyB } = window as unknown as Record<string, CryptoKey>
+    const outcome = (p: Promise<unknown>) => p.then((v) => v, (e: Error) => (e instanceof lib.KeyMismatchError ? 'KeyMismatchError' : `${e.name}: ${e.message}`))
+    const bytes = h.bytes(42, 200_000, 'random')
+    const ids = { bytes: await lib.operationId('exp', 'bytes'), json: await lib.operationId('exp', 'json') }
+    const source = await lib.openCache({ name: 'exp-src', storage: 'opfs', encryption: { key: keyA! } })
+    await source.store(ids.bytes, bytes.slice(), { metadata: { patient: MARKER } })
+    await source.store(ids.json, { report: MARKER }, { pin: true })
+    const sealedExport = new Uint8Array(await (await source.exportDatabase()).arrayBuffer())
+    await source.close()
+    const locked = await lib.openCache({ name: 'exp-src', storage: 'opfs' })
+    const lockedExport = new Uint8Array(await (await locked.exportDatabase()).arrayBuffer())
+    await locked.close()
+
+    const read = async (cache: import('../src/client.js').VoxCache) => ({
+      bytes: await h.digest((await cache.retrieve(ids.bytes)) as Uint8Array),
+      json: await cache.retrieve(ids.json),
+      meta: (await cache.info(ids.bytes))?.metadata,
+      pinned: (await cache.info(ids.json))?.pinned,
+    })
+    const same = await lib.openCache({ name: 'exp-same', storage: 'opfs', encryption: { key: keyA! } })
+    const report = await same.importDatabase(sealedExport.slice())
+    const sameValues = await read(same)
+    await same.close()
+    const fromLocked = await lib.openCache({ name: 'exp-locked', storage: 'opfs', encryption: { key: keyA! } })
+    const lockedReport = await fromLocked.importDatabase(lockedExport.slice())
+    const lockedValues = await read(fromLocked)
+    await fromLocked.close()
+    // Reopened in a new worker: the adopted data keys were kept in the cache's key.json.
+    const again = await lib.openCache({ name: 'exp-same', storage: 'opfs', encryption: { key: keyA! } })
+    const againValues = await read(again)
+    await again.close()
+
+    const other = await lib.openCache({ name: 'exp-other', storage: 'opfs', encryption: { key: keyB! } })
+    const otherRefused = await outcome(other.importDatabase(sealedExport.slice()))
+    const otherEntries = (await other.stats()).entries
+    await other.close()
+    const clear = await lib.openCache({ name: 'exp-clear', storage: 'opfs' })
+    const clearRefused = await outcome(clear.importDatabase(sealedExport.slice()))
+    const clearEntries = (await clear.stats()).entries
+    // A clear export of the same values, into a protected cache: sealed on the way in.
+    await clear.store(ids.bytes, bytes.slice(), { metadata: { patient: MARKER } })
+    await clear.store(ids.json, { report: MARKER }, { pin: true })
+    const clearExport = new Uint8Array(await (await clear.exportDatabase()).arrayBuffer())
+    await clear.destroy()
+    const sealing = await lib.openCache({ name: 'exp-sealing', storage: 'opfs', encryption: { key: keyB! } })
+    const sealingReport = await sealing.importDatabase(clearExport)
+    const sealingValues = await read(sealing)
+    await sealing.close()
+    const b64 = (u: Uint8Array) => {
+      let s = ''
+      for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000))
+      return btoa(s)
+    }
+    return {
+      digest: await h.digest(bytes), report, lockedReport, sameValues, lockedValues, againValues, otherRefused, otherEntries, clearRefused, clearEntries,
+      sealingReport, sealingValues, sealedExport: b64(sealedExport), lockedExport: b64(lockedExport), raw: b64(bytes),
+    }
+  }, MARKER)
+  const values = { bytes: got.digest, json: { report: MARKER }, meta: { patient: MARKER }, pinned: true }
+  expect(got.report).toEqual({ imported: 2, skipped: 0, rejected: [] })
+  expect(got.lockedReport).toEqual({ imported: 2, skipped: 0, rejected: [] })
+  expect(got.sealingReport).toEqual({ imported: 2, skipped: 0, rejected: [] })
+  expect(got.sameValues).toEqual(values)
+  expect(got.lockedValues).toEqual(values)
+  expect(got.againValues).toEqual(values)
+  expect(got.sealingValues).toEqual(values)
+  expect(got.otherRefused).toBe('KeyMismatchError')
+  expect(got.otherEntries).toBe(0)
+  expect(got.clearRefused).toBe('KeyMismatchError')
+  expect(got.clearEntries).toBe(0)
+  // The exports hold no marker and no 8-byte block of the random bytes.
+  const raw = Buffer.from(got.raw, 'base64')
+  const blocks = new Set<string>()
+  for (let at = 0; at + 8 <= raw.length; at += 8) blocks.add(raw.subarray(at, at + 8).toString('hex'))
+  for (const name of ['sealedExport', 'lockedExport'] as const) {
+    const file = Buffer.from(got[name], 'base64')
+    expect(file.includes(MARKER), `marker in ${name}`).toBe(false)
+    let hits = 0
+    for (let at = 0; at + 8 <= file.length; at++) if (blocks.has(file.subarray(at, at + 8).toString('hex'))) hits++
+    expect(hits, `random bytes in ${name}`).toBe(0)
+  }
+  // The clear export's values went in sealed.
+  for (const [path, bytes] of await readCacheFiles(page, 'exp-sealing')) expect(bytes.includes(MARKER), `marker in ${path}`).toBe(false)
+})

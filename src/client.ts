@@ -336,7 +336,12 @@ export class VoxCache {
     return new File([out.data as Uint8Array<ArrayBuffer>], out.name, { type: 'application/octet-stream' })
   }
 
-  /** The whole cache as one SQLite file (results schema, records inline in `data`). */
+  /**
+   * The whole cache as one SQLite file (results schema, records inline in `data`). A protected cache's
+   * export is as sealed as the cache (records and metadata; its data keys wrapped under the app key, in
+   * `voxcache_meta`), and works while the cache is locked: only the same key imports it.
+   * @throws {UnsupportedValueError} when an entry is stored in several chunks (past 256 MiB stored).
+   */
   async exportDatabase(): Promise<Blob> {
     const bytes = await this.#call((r) => r.exportDatabase())
     return new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/vnd.sqlite3' })
@@ -348,6 +353,9 @@ export class VoxCache {
    * @throws {InvalidImportError} when the file is not a voxcache database, is damaged (checked before
    *   any row is imported) or was written by a newer voxcache.
    * @throws {CacheFullError} when the entries do not fit; those imported so far stay.
+   * @throws {KeyMismatchError} when the export is protected and this cache is not opened with the same
+   *   key (nothing is imported), or this cache is locked. A clear export into a protected cache is sealed
+   *   on the way in.
    */
   async importDatabase(file: Blob | ArrayBuffer | Uint8Array): Promise<ImportReport> {
     const bytes =

@@ -165,6 +165,20 @@ export class Keys {
     return { text: JSON.stringify(file), file }
   }
 
+  /**
+   * These keys with the data keys `deks` (wrapped under the same app key: an export's) added to key.json.
+   * Call under the exclusive lock.
+   * @throws {KeyMismatchError} when one of them does not open with this app key.
+   */
+  async adopt(backend: Backend, deks: Record<string, string>): Promise<Keys> {
+    const first = Object.keys(deks)[0]
+    if (first === undefined) return this
+    await unwrapAll(this.app!, { keyId: this.protectedBy!, current: first, deks })
+    const file: KeyFile = { ...this.file!, deks: { ...deks, ...this.file!.deks } }
+    await backend.writeAtomic(KEY_FILE, [new TextEncoder().encode(JSON.stringify(file))])
+    return Keys.open(backend, this.app!.key, 1)
+  }
+
   /** These keys while a rekey runs: the new data key seals, every data key opens. */
   rekeying(dek: DataKey, text: string, file: KeyFile): Keys {
     return new Keys(this.app, new Map([...this.deks, [dek.id, dek.keyring]]), dek.keyring, this.protectedBy, text, undefined, file)

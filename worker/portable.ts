@@ -1,7 +1,7 @@
 // Portable: a cache as one SQLite file (VoxLogicA-2's results table, every record inline in `data`),
 // and the import of such a file, each record validated before anything is stored.
-import { decodeRecord } from '../src/codec/index.js'
-import { CacheFullError, CorruptEntryError, InvalidImportError, SchemaVersionError, UnsupportedValueError } from '../src/errors.js'
+import { isSealed, openRecord } from '../src/codec/index.js'
+import { CacheFullError, CorruptEntryError, InvalidImportError, KeyMismatchError, SchemaVersionError, UnsupportedValueError } from '../src/errors.js'
 import { describeThrown } from '../src/thrown.js'
 import { assertOperationId } from '../src/operation-id.js'
 import type { ImportReport } from '../src/types.js'
@@ -9,6 +9,7 @@ import type { Cache } from './cache.js'
 import { rowRecord } from './index/changes.js'
 import { IndexDb, type ImportRow } from './index/db.js'
 import { payloadPath } from './paths.js'
+import { KEY_FILE, parseKeyFile } from './keys.js'
 
 /**
  * One SQLite file with the results schema and every record inline in `data`.
@@ -16,10 +17,13 @@ import { payloadPath } from './paths.js'
  *   SQLite cell cannot hold it.
  */
 export async function exportDatabase(cache: Cache): Promise<Uint8Array> {
-  refuseProtected(cache, 'export')
   await cache.freshen()
   return cache.tabs.shared(async () => {
     const target = IndexDb.open(cache.SQL)
+    // A protected cache leaves as it is at rest: records and metadata sealed, with its data keys wrapped
+    // under the app key (key.json without any key in clear), so the same key, and only it, imports them.
+    const keys = cache.keys.protectedBy === undefined ? undefined : await exportedKeys(cache)
+    if (keys) target.setMeta(EXPORT_KEYS, keys)
     for (const { info, data } of cache.index.db.rows()) {
       const bytes = data ?? (await cache.backend.read(payloadPath(info.id)))
       if (!bytes) continue
@@ -42,7 +46,7 @@ export async function exportDatabase(cache: Cache): Promise<Uint8Array> {
  *   newer voxcache. @throws {CacheFullError} when the entries do not fit.
  */
 export async function importDatabase(cache: Cache, bytes: Uint8Array): Promise<ImportReport> {
-  refuseProtected(cache, 'import')
+  cache.keys.sealing() // a locked cache can neither open a protected export nor seal a clear one
   let source: IndexDb
   try {
     source = IndexDb.open(cache.SQL, bytes, { mustHoldResults: true })
@@ -65,13 +69,16 @@ export async function importDatabase(cache: Cache, bytes: Uint8Array): Promise<I
       throw new InvalidImportError(`the database is damaged: ${describeThrown(error)}`, { cause: error })
     }
     if (check !== 'ok') throw new InvalidImportError(`the database is damaged: ${check.slice(0, 200)}`)
+    const keys = source.meta(EXPORT_KEYS)
+    if (keys !== undefined) await adoptExportKeys(cache, keys)
     for (const row of importRows(source, report)) {
       const id = row.id
       try {
         assertOperationId(id)
         // Only the record is trusted: the row's other cells are derived from it on the way in.
         if (!(row.data instanceof Uint8Array)) throw new CorruptEntryError(id, 'no record in data')
-        const { header } = decodeRecord(id, row.data)
+        // A sealed record opens with the export's data keys (adopted above); every frame's tag is checked.
+        const { header, value } = await openRecord(id, row.data, cache.keys.keyrings)
         if (header.dataType !== row.dataType) throw new CorruptEntryError(id, 'data_type differs from the record')
         // A record file holds chunk 0 only; a value in several chunks is written through store().
         if (header.format === 2 && header.chunks.length > 1) throw new UnsupportedValueError('a value in several chunks is not imported')
@@ -80,7 +87,9 @@ export async function importDatabase(cache: Cache, bytes: Uint8Array): Promise<I
           report.skipped++
           continue
         }
-        await cache.put(header, [row.data], row.data.byteLength, row.pinned === 1)
+        // A record in clear goes into a protected cache sealed, as store() would write it.
+        if (cache.keys.protectedBy !== undefined && !isSealed(row.data)) await cache.store(id, value, { metadata: header.metadata, pin: row.pinned === 1 })
+        else await cache.put(header, [row.data], row.data.byteLength, row.pinned === 1)
         report.imported++
       } catch (error) {
         if (error instanceof CacheFullError) throw error
@@ -114,13 +123,38 @@ function* importRows(source: IndexDb, report: ImportReport): Generator<ImportRow
   }
 }
 
-/**
- * Export and import of a protected cache (ciphertext and key id kept, the same key to import) come with
- * the rest of the encryption issue; until then they are refused rather than done in clear.
- * @throws {UnsupportedValueError}
- */
-function refuseProtected(cache: Cache, what: 'export' | 'import'): void {
-  if (cache.keys.protectedBy !== undefined) {
-    throw new UnsupportedValueError(`${what} of a cache protected by a key is not supported yet (its records and metadata would leave sealed, and that is not built)`)
+/** The voxcache_meta row of an export of a protected cache: its key.json (format 2, no rekey pending). */
+const EXPORT_KEYS = 'keys'
+
+async function exportedKeys(cache: Cache): Promise<string> {
+  const bytes = await cache.backend.read(KEY_FILE)
+  const file = bytes ? parseKeyFile(new TextDecoder().decode(bytes)) : undefined
+  if (file?.format !== 2) {
+    throw new UnsupportedValueError('this cache was protected by a development build of voxcache (key.json format 1) and cannot be exported; clear it and store its values again')
   }
+  const { keyId, current, deks } = file
+  return JSON.stringify({ format: 2, keyId, current, deks })
+}
+
+/**
+ * The data keys of a protected export, added to the cache's own (so its records open as they are): the
+ * cache must be protected by the same app key, and hold it.
+ * @throws {KeyMismatchError} when it is clear, locked or protected by another key.
+ * @throws {InvalidImportError} when the export's keys are damaged.
+ */
+async function adoptExportKeys(cache: Cache, text: string): Promise<void> {
+  let file: ReturnType<typeof parseKeyFile>
+  try {
+    file = parseKeyFile(text)
+  } catch (error) {
+    throw new InvalidImportError('the export\'s data keys are damaged', { cause: error })
+  }
+  if (file.format !== 2) throw new InvalidImportError('the export\'s data keys are damaged')
+  const mine = cache.keys.protectedBy
+  if (mine === undefined) {
+    throw new KeyMismatchError(`this export is protected by key ${file.keyId}; import it into a cache opened with that key (this one is not protected)`)
+  }
+  if (file.keyId !== mine) throw new KeyMismatchError(`this export is protected by key ${file.keyId}, this cache by key ${mine}; nothing was imported`)
+  if (!cache.keys.file) throw new UnsupportedValueError('this cache was protected by a development build of voxcache (key.json format 1); clear it to import into it')
+  await cache.mutate(async () => cache.setKeys(await cache.keys.adopt(cache.backend, file.deks)))
 }

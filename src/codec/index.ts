@@ -4,7 +4,7 @@ import { initZstd } from './zstd.js'
 export * from './body.js'
 export * from './record.js'
 export { checkRegion, readRegion, type Region } from './region.js'
-export { CHUNK_BYTES, PREFIX2_BYTES } from './layout.js'
+export { CHUNK_BYTES, isSealed, PREFIX2_BYTES } from './layout.js'
 export { createKeyring, type Keyring, type Keyrings } from './seal.js'
 export { classify, imageInfoOf, isImage, reconstruct, type ImageHeader } from './values.js'
 

@@ -171,3 +171,8 @@ export function sliceRange(sliceBytes: number, offset: number, length: number): 
   const firstSlice = Math.floor(offset / sliceBytes)
   return { firstSlice, sliceCount: Math.floor((offset + length - 1) / sliceBytes) - firstSlice + 1 }
 }
+
+/** A format-2 record whose prefix says it is sealed (what it holds is checked when it is opened). */
+export function isSealed(bytes: Uint8Array): boolean {
+  return bytes.byteLength >= PREFIX2_BYTES && MAGIC2.every((b, i) => bytes[i] === b) && (new DataView(bytes.buffer, bytes.byteOffset, 8).getUint32(4, true) & FLAG_SEALED) !== 0
+}

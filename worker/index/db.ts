@@ -37,6 +37,16 @@ export class IndexDb {
     this.db.run("INSERT OR REPLACE INTO voxcache_meta (key, value) VALUES ('generation', ?)", [String(value)])
   }
 
+  /** A value of the voxcache_meta table (an export's data keys, for one). */
+  meta(key: string): string | undefined {
+    const v = this.db.exec('SELECT value FROM voxcache_meta WHERE key = ?', [key])[0]?.values[0]?.[0]
+    return v == null ? undefined : String(v)
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.run('INSERT OR REPLACE INTO voxcache_meta (key, value) VALUES (?, ?)', [key, value])
+  }
+
   apply(entry: JournalEntry): void {
     const sums = this.sums
     if (sums) {

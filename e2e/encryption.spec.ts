@@ -25,7 +25,7 @@ test('a protected cache: sealed on disk, exact with its key after a reopen, anot
     const size = [128, 256, 40]
     const data = new Uint16Array(size[0]! * size[1]! * size[2]!)
     let x = 99
-    for (let i = 0; i < data.length; i++) data[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 16
+    for (let i = 0; i < data.length; i++) data[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 16
     const raw = new Uint8Array(data.slice().buffer)
     const image = {
       imageType: { dimension: 3, componentType: 'uint16', pixelType: 'Scalar', components: 1 },

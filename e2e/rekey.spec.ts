@@ -326,3 +326,22 @@ test('export of a protected cache stays sealed (also while locked); only a cache
   // The clear export's values went in sealed.
   for (const [path, bytes] of await readCacheFiles(page, 'exp-sealing')) expect(bytes.includes(MARKER), `marker in ${path}`).toBe(false)
 })
+
+test('a context that opened a cache clear writes nothing in clear once another protects it: its store is refused as locked', async ({ page }) => {
+  const got = await page.evaluate(async () => {
+    const lib: Lib = window.voxcacheLib!
+    const { keyA } = window as unknown as Record<string, CryptoKey>
+    const outcome = (p: Promise<unknown>) => p.then(() => 'stored', (e: Error) => (e instanceof lib.KeyMismatchError ? 'KeyMismatchError' : `${e.name}: ${e.message}`))
+    const clear = await lib.openCache({ name: 'rekey-late', storage: 'opfs' })
+    const keyed = await lib.openCache({ name: 'rekey-late', storage: 'opfs', encryption: { key: keyA! } })
+    const id = await lib.operationId('late', 1)
+    const small = await outcome(clear.store(id, { note: 'clear?' }))
+    const large = await outcome(clear.store(await lib.operationId('late', 2), new Uint8Array(300_000 * 1024).fill(1)))
+    const stats = (await clear.stats()).protection
+    const entries = (await keyed.stats()).entries
+    await clear.close()
+    await keyed.close()
+    return { small, large, stats, entries }
+  })
+  expect(got).toEqual({ small: 'KeyMismatchError', large: 'KeyMismatchError', stats: { keyId: expect.stringMatching(/^[0-9a-f]{32}$/), locked: true }, entries: 0 })
+})

@@ -25,12 +25,12 @@ interface RawWorker {
   waiting: Map<number, (data: { ms: number; bytes?: Uint8Array; error?: string }) => void>
 }
 type Contender =
-  | { kind: 'vox'; name: string; cache: VoxCache; codec: 'none' | 'zstd'; open: typeof openCache }
+  | { kind: 'vox'; name: string; cache: VoxCache; codec: 'none' | 'zstd'; open: typeof openCache; key?: CryptoKey }
   | RawWorker
   | { kind: 'idbkv'; store: UseStore; name: string }
   | { kind: 'seed'; seed: SeedPort }
   | { kind: 'copy' }
-type Kind = Contender['kind'] | 'rawblob' | 'rawnoflush' | 'voxprev'
+type Kind = Contender['kind'] | 'rawblob' | 'rawnoflush' | 'voxprev' | 'voxsealed'
 
 const volumes = new Map<string, Image>()
 const contenders = new Map<string, Contender>()
@@ -91,10 +91,12 @@ const bench = {
 
   async open(handle: string, kind: Kind, name: string, codec: 'none' | 'zstd' = 'none'): Promise<string> {
     let c: Contender
-    if (kind === 'vox' || kind === 'voxprev') {
-      const open = kind === 'vox' ? openCache : (prev.openCache as typeof openCache | undefined)
+    if (kind === 'vox' || kind === 'voxprev' || kind === 'voxsealed') {
+      const open = kind !== 'voxprev' ? openCache : (prev.openCache as typeof openCache | undefined)
       if (!open) throw new Error('no previous build: run with BENCH_PREV=<git rev>')
-      c = { kind: 'vox', name, codec, cache: await open({ name, storage: 'opfs', codec }), open }
+      // 'voxsealed': the cache protected by a non-extractable AES-GCM key, as an app would hold one.
+      const key = kind === 'voxsealed' ? await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']) : undefined
+      c = { kind: 'vox', name, codec, cache: await open({ name, storage: 'opfs', codec, ...(key ? { encryption: { key } } : {}) }), open, key }
     } else if (kind === 'raw' || kind === 'rawblob' || kind === 'rawnoflush') {
       const worker = new Worker(new URL('./raw-opfs.worker.ts', import.meta.url), { type: 'module' })
       const raw: RawWorker = { kind: 'raw', blob: kind === 'rawblob', noFlush: kind === 'rawnoflush', worker, seq: 0, waiting: new Map() }
@@ -119,7 +121,7 @@ const bench = {
     const c = contender(handle)
     if (c.kind !== 'vox') return
     await c.cache.close()
-    c.cache = await c.open({ name: c.name, storage: 'opfs', codec: c.codec })
+    c.cache = await c.open({ name: c.name, storage: 'opfs', codec: c.codec, ...(c.key ? { encryption: { key: c.key } } : {}) })
   },
 
   async close(handle: string): Promise<void> {
@@ -231,7 +233,7 @@ const bench = {
         hangs.push({ cache: c.name, id, at: new Date().toISOString() })
         console.warn(`BENCH-HANG store ${id} in ${c.name}`)
         await Promise.race([c.cache.close(), new Promise((resolve) => setTimeout(resolve, 5000))])
-        c.cache = await c.open({ name: c.name, storage: 'opfs', codec: c.codec })
+        c.cache = await c.open({ name: c.name, storage: 'opfs', codec: c.codec, ...(c.key ? { encryption: { key: c.key } } : {}) })
       }
     } else if (c.kind === 'idbkv') {
       for (const id of ids) await set(id, source, c.store)

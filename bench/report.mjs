@@ -186,6 +186,31 @@ ${r.meta.mode === 'quick' ? 3 : 5} times each (median; a new worker each time, s
 The listing is the time to list payloads/ alone, which reconcile does on every open.`
 }
 
+function encryptionText(r) {
+  const e = r.encryption
+  if (!e) return 'Not run.'
+  const c = e.contenders
+  const x = (v) => (Number.isFinite(v) ? `×${v.toFixed(2)}` : '—')
+  const mem = (h, k) => (e.memory[h] ? x(e.memory[h][k].median) : '—')
+  const rows = [['codec', 'store clear', 'store sealed', 'sealed / clear', 'retrieve clear', 'retrieve sealed', 'sealed / clear', 'peak store clear / sealed', 'peak retrieve clear / sealed']]
+  for (const codec of ['none', 'zstd']) {
+    const a = c[`vox-${codec}`]
+    const b = c[`sealed-${codec}`]
+    const R = codec === 'none' ? ['storeNone', 'retrieveNone'] : ['storeZstd', 'retrieveZstd']
+    rows.push([
+      `'${codec}'`, `${a.store.median.toFixed(0)} ms`, `${b.store.median.toFixed(0)} ms`, `**${x(e.ratios[R[0]].median)}**`,
+      `${a.retrieve.median.toFixed(0)} ms`, `${b.retrieve.median.toFixed(0)} ms`, `**${x(e.ratios[R[1]].median)}**`,
+      `${mem(`vox-${codec}`, 'store')} / ${mem(`sealed-${codec}`, 'store')}`, `${mem(`vox-${codec}`, 'retrieve')} / ${mem(`sealed-${codec}`, 'retrieve')}`,
+    ])
+  }
+  const table = (rs) => rs.map((row, i) => `| ${row.join(' | ')} |${i === 0 ? `\n|${row.map(() => '---').join('|')}|` : ''}`).join('\n')
+  return `${e.label}, ${(e.bytes / 1e6).toFixed(0)} MB: the same cache in clear and protected by a non-extractable AES-GCM key (\`encryption: { key }\`), interleaved, ratios paired by repetition.
+
+${table(rows)}
+
+Targets (issue 15): sealed / clear at most ×1.3; peak extra memory at most ×1.5 of the payload.`
+}
+
 function regionText(r) {
   const g = r.region
   if (!g) return 'Not measured in this run.'
@@ -280,6 +305,10 @@ ${decodeText(r)}
 ## Region reads
 
 ${regionText(r)}
+
+## Encryption
+
+${encryptionText(r)}
 
 ## Record layout: small records in the index, or a file each
 

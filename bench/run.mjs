@@ -158,6 +158,7 @@ const results = {
   decode: null,
   region: null,
   layout: null,
+  encryption: null,
   errors: [],
 }
 
@@ -572,6 +573,61 @@ await section('layout', async () => {
     await call('destroyCache', `${runTag}-layout-small-${layout}`)
   }
   log(`layout: small store ${out.stores.inline.median.toFixed(2)} ms inline, ${out.stores.files.median.toFixed(2)} ms as a file`)
+})
+
+// --- 8. encryption: a protected cache (AES-GCM, a non-extractable key) against the same cache in clear ---
+// Issue 15's targets: an encrypted store or retrieve of the 134 MB volume at most ×1.3 the clear one,
+// peak memory at most ×1.5 the payload.
+await section('encryption', async () => {
+  const key = quick ? 'u8-256' : 'u8-512'
+  const bytes = await load(key)
+  log(`encryption: ${key}, ${plan.reps} interleaved repetitions`)
+  const handles = await openAll(`enc-${key}`, [
+    ['vox-none', 'vox', 'none'],
+    ['sealed-none', 'voxsealed', 'none'],
+    ['vox-zstd', 'vox', 'zstd'],
+    ['sealed-zstd', 'voxsealed', 'zstd'],
+  ])
+  try {
+    const samples = await interleaved(`enc-${key}`, key, handles, plan.reps, bytes)
+    const out = {
+      key,
+      label: VOLUMES[key].label,
+      bytes,
+      contenders: summarize(samples),
+      ratios: {
+        storeNone: ratio(samples['sealed-none'].store, samples['vox-none'].store),
+        retrieveNone: ratio(samples['sealed-none'].retrieve, samples['vox-none'].retrieve),
+        storeZstd: ratio(samples['sealed-zstd'].store, samples['vox-zstd'].store),
+        retrieveZstd: ratio(samples['sealed-zstd'].retrieve, samples['vox-zstd'].retrieve),
+      },
+      memory: {},
+    }
+    results.encryption = out
+    if (memoryProbe) {
+      for (const h of handles) {
+        const store = []
+        const retrieve = []
+        for (let rep = 0; rep < plan.memReps; rep++) {
+          const id = idOf(runTag, 'enc', 'mem', h, rep)
+          await call('prepare', key)
+          await call('gc')
+          store.push((await peakExtra(() => call('store', h, id))).extra / bytes)
+          await call('reopen', h)
+          await call('gc')
+          retrieve.push((await peakExtra(() => call('retrieve', h, id, bytes))).extra / bytes)
+          await call('remove', h, id)
+          await call('gc')
+        }
+        out.memory[h] = { store: { median: median(store), samples: store }, retrieve: { median: median(retrieve), samples: retrieve } }
+      }
+    }
+    log(`encryption: sealed/clear store ×${out.ratios.storeNone.median.toFixed(2)} (none) ×${out.ratios.storeZstd.median.toFixed(2)} (zstd), retrieve ×${out.ratios.retrieveNone.median.toFixed(2)} (none) ×${out.ratios.retrieveZstd.median.toFixed(2)} (zstd)`)
+  } finally {
+    await closeAll(handles)
+    await call('unload', key)
+    await call('gc')
+  }
 })
 
 results.hangs = await call('hangs').catch(() => [])

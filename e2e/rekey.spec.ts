@@ -345,3 +345,45 @@ test('a context that opened a cache clear writes nothing in clear once another p
   })
   expect(got).toEqual({ small: 'KeyMismatchError', large: 'KeyMismatchError', stats: { keyId: expect.stringMatching(/^[0-9a-f]{32}$/), locked: true }, entries: 0 })
 })
+
+test('a protected value past 16 MiB is written in chunks of 16 MiB, so a sealed store holds one chunk of ciphertext; it is exported joined and imported exactly; a locked cache cannot export it', async ({ page }) => {
+  const got = await page.evaluate(async () => {
+    const lib: Lib = window.voxcacheLib!
+    const h = window.vxHarness
+    const { keyA } = window as unknown as Record<string, CryptoKey>
+    const bytes = h.bytes(43, 40_000_000, 'random')
+    const id = await lib.operationId('chunks', 'big')
+    const cache = await lib.openCache({ name: 'chunk-src', storage: 'opfs', encryption: { key: keyA! } })
+    await cache.store(id, bytes.slice(), { metadata: { big: true } })
+    const exported = new Uint8Array(await (await cache.exportDatabase()).arrayBuffer())
+    await cache.close()
+    const dir = await (await (await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache')).getDirectoryHandle('chunk-src')).getDirectoryHandle('payloads')
+    const files: Record<string, number> = {}
+    for await (const [name, handle] of dir as unknown as AsyncIterable<[string, FileSystemFileHandle]>) files[name] = (await handle.getFile()).size
+    const locked = await lib.openCache({ name: 'chunk-src', storage: 'opfs' })
+    const lockedExport = await locked.exportDatabase().then(() => 'exported', (e: Error) => `${e.name}: ${e.message}`)
+    await locked.close()
+    // Opened again with the key (reconcile keeps the chunks its header names), read, then deleted with them.
+    const again = await lib.openCache({ name: 'chunk-src', storage: 'opfs', encryption: { key: keyA! } })
+    const reread = await h.digest((await again.retrieve(id)) as Uint8Array)
+    await again.delete(id)
+    await again.close()
+    const left: string[] = []
+    for await (const [name] of dir as unknown as AsyncIterable<[string, FileSystemFileHandle]>) left.push(name)
+    const target = await lib.openCache({ name: 'chunk-dst', storage: 'opfs', encryption: { key: keyA! } })
+    const report = await target.importDatabase(exported)
+    const back = (await target.retrieve(id)) as Uint8Array
+    const info = await target.info(id)
+    await target.close()
+    return { digest: await h.digest(bytes), back: await h.digest(back), report, meta: info?.metadata, files, lockedExport, reread, left }
+  })
+  expect(got.back).toBe(got.digest)
+  expect(got.reread).toBe(got.digest)
+  expect(got.left).toEqual([])
+  expect(got.report).toEqual({ imported: 1, skipped: 0, rejected: [] })
+  expect(got.meta).toEqual({ big: true })
+  const sizes = Object.entries(got.files)
+  expect(sizes.filter(([n]) => n.endsWith('.vxb')).length, 'chunk files beside the record').toBe(2)
+  for (const [name, size] of sizes) expect(size, name).toBeLessThanOrEqual(16 * 2 ** 20 + 2 ** 20)
+  expect(got.lockedExport).toMatch(/^UnsupportedValueError: entry [0-9a-f]{64} is \d+ bytes in chunks; its chunks are named in its sealed header/)
+})

@@ -26,6 +26,14 @@ import { Touches } from './touches.js'
 
 const DEFAULT_BUDGET = 1 << 30
 
+/**
+ * Stored bytes per chunk of a sealed record. A chunk's parts are held until it is written, and sealed
+ * frames are new buffers (WebCrypto returns one per call) where clear 'none' frames are views of the
+ * value: with 256 MiB chunks a sealed store held a second copy of the value. Written in 16 MiB chunks,
+ * it holds one chunk.
+ */
+const SEALED_CHUNK_BYTES = 16 << 20
+
 export function quotaTypedError(error: unknown): unknown {
   return isQuotaError(error) ? new CacheFullError('the browser storage quota is exhausted', { cause: error }) : error
 }
@@ -205,7 +213,7 @@ export class Cache {
    */
   async store(id: string, value: Value, options: StoreSettings): Promise<EntryInfo> {
     const classified = classify(value)
-    if (classified.dataType === 'json' || classified.bytes.byteLength <= CHUNK_BYTES) {
+    if (classified.dataType === 'json' || classified.bytes.byteLength <= (this.keys.current ? SEALED_CHUNK_BYTES : CHUNK_BYTES)) {
       // Encoded before the lock is taken, so under the keys of that moment: if another tab changed the
       // cache's key meanwhile (put() finds out under the lock), it is encoded again under the new ones.
       for (;;) {
@@ -243,7 +251,7 @@ export class Cache {
         // Stored bytes are not known before encoding; they are at most the raw bytes and the table.
         await this.space.fitBudget(batch, id, shape.rawLength + (shape.rawLength >> 16) + (1 << 20))
         // Chunks the old record's key is not here to name stay, and go at an open with the key.
-        const old = (existing && !existing.inline ? await this.records.chunkPaths(id) : []) ?? []
+        const old = (existing && !existing.inline ? await this.records.chunkPaths(id, existing.sizeBytes) : []) ?? []
         const written: string[] = []
         let chunkBytes = 0
         const sink = async (chunk: EncodedChunk) => {
@@ -253,7 +261,8 @@ export class Cache {
           chunkBytes += chunk.byteLength
         }
         try {
-          const writer = new RecordWriter(shape, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, seal: this.keys.sealing() }, sink)
+          const seal = this.keys.sealing()
+          const writer = new RecordWriter(shape, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, seal, ...(seal ? { chunkBytes: SEALED_CHUNK_BYTES } : {}) }, sink)
           opened(writer)
           if ((await ending) === 'abort') throw new UnsupportedValueError(`the store of ${id} was abandoned`)
           const record = await writer.finish()
@@ -302,7 +311,7 @@ export class Cache {
         const existing = this.index.db.info(id)
         await this.space.fitBudget(batch, id, byteLength)
         // A replaced value of several chunks: its chunks go once the new record is in place.
-        const old = (existing && !existing.inline ? await this.records.chunkPaths(id) : []) ?? []
+        const old = (existing && !existing.inline ? await this.records.chunkPaths(id, existing.sizeBytes) : []) ?? []
         let data: Uint8Array | null = null
         if (inline) {
           data = concatParts(parts, byteLength)
@@ -325,13 +334,13 @@ export class Cache {
    */
   async rewrite(batch: Batch, info: EntryInfo, value: Value, metadata: JsonValue): Promise<void> {
     const id = info.id
-    const old = (!info.inline ? await this.records.chunkPaths(id) : []) ?? []
+    const old = (!info.inline ? await this.records.chunkPaths(id, info.sizeBytes) : []) ?? []
     const written: string[] = []
     let chunkBytes = 0
     try {
       const record = await encodeRecord2(
         value,
-        { operationId: id, codec: info.codec, metadata, createdAt: info.createdAt, seal: this.keys.sealing() },
+        { operationId: id, codec: info.codec, metadata, createdAt: info.createdAt, seal: this.keys.sealing(), chunkBytes: SEALED_CHUNK_BYTES },
         async (chunk) => {
           const path = chunkPath(id, chunk.sha256)
           await this.space.writeFile(batch, id, chunk.parts, chunk.byteLength, path)

@@ -1,6 +1,6 @@
 // Portable: a cache as one SQLite file (VoxLogicA-2's results table, every record inline in `data`),
 // and the import of such a file, each record validated before anything is stored.
-import { isSealed, openRecord } from '../src/codec/index.js'
+import { CHUNK_BYTES, isSealed, openRecord } from '../src/codec/index.js'
 import { CacheFullError, CorruptEntryError, InvalidImportError, KeyMismatchError, SchemaVersionError, UnsupportedValueError } from '../src/errors.js'
 import { describeThrown } from '../src/thrown.js'
 import { assertOperationId } from '../src/operation-id.js'
@@ -12,9 +12,10 @@ import { payloadPath } from './paths.js'
 import { KEY_FILE, parseKeyFile } from './keys.js'
 
 /**
- * One SQLite file with the results schema and every record inline in `data`.
- * @throws {UnsupportedValueError} when an entry is stored in several chunks (past 256 MiB stored): one
- *   SQLite cell cannot hold it.
+ * One SQLite file with the results schema and every record inline in `data` (a record in chunks joined
+ * with its chunk files).
+ * @throws {UnsupportedValueError} when an entry is stored past 256 MiB (one SQLite cell would not hold
+ *   it), or in chunks of a locked cache.
  */
 export async function exportDatabase(cache: Cache): Promise<Uint8Array> {
   await cache.freshen()
@@ -25,11 +26,13 @@ export async function exportDatabase(cache: Cache): Promise<Uint8Array> {
     const keys = cache.keys.protectedBy === undefined ? undefined : await exportedKeys(cache)
     if (keys) target.setMeta(EXPORT_KEYS, keys)
     for (const { info, data } of cache.index.db.rows()) {
-      const bytes = data ?? (await cache.backend.read(payloadPath(info.id)))
+      let bytes = data ?? (await cache.backend.read(payloadPath(info.id)))
       if (!bytes) continue
-      if (bytes.byteLength < info.sizeBytes) {
+      try {
+        if (bytes.byteLength < info.sizeBytes) bytes = await joined(cache, info.id, bytes, info.sizeBytes)
+      } catch (error) {
         target.close()
-        throw new UnsupportedValueError(`entry ${info.id} is ${info.sizeBytes} bytes in chunks; an export holds entries of one chunk (256 MiB stored) at most. Delete it to export the rest.`)
+        throw error
       }
       target.apply({ t: 'put', row: rowRecord(info, bytes) })
     }
@@ -80,15 +83,16 @@ export async function importDatabase(cache: Cache, bytes: Uint8Array): Promise<I
         // A sealed record opens with the export's data keys (adopted above); every frame's tag is checked.
         const { header, value } = await openRecord(id, row.data, cache.keys.keyrings)
         if (header.dataType !== row.dataType) throw new CorruptEntryError(id, 'data_type differs from the record')
-        // A record file holds chunk 0 only; a value in several chunks is written through store().
-        if (header.format === 2 && header.chunks.length > 1) throw new UnsupportedValueError('a value in several chunks is not imported')
         await cache.freshen()
         if (cache.index.db.info(id)?.checksum === header.checksum) {
           report.skipped++
           continue
         }
         // A record in clear goes into a protected cache sealed, as store() would write it.
-        if (cache.keys.protectedBy !== undefined && !isSealed(row.data)) await cache.store(id, value, { metadata: header.metadata, pin: row.pinned === 1 })
+        // A record file holds chunk 0 only: a value in several chunks goes in through store(), as does a
+        // record in clear into a protected cache (sealed on the way in).
+        const chunked = header.format === 2 && header.chunks.length > 1
+        if (chunked || (cache.keys.protectedBy !== undefined && !isSealed(row.data))) await cache.store(id, value, { metadata: header.metadata, pin: row.pinned === 1 })
         else await cache.put(header, [row.data], row.data.byteLength, row.pinned === 1)
         report.imported++
       } catch (error) {
@@ -121,6 +125,30 @@ function* importRows(source: IndexDb, report: ImportReport): Generator<ImportRow
     if (next.done) return
     yield next.value
   }
+}
+
+/**
+ * A record stored in chunks, its chunk files after it (the joined form openRecord reads), when it fits
+ * one chunk in all: a sealed record of 16 MiB to 256 MiB (sealed records are written in 16 MiB chunks).
+ * @throws {UnsupportedValueError} when it is larger, or its chunks cannot be named (a locked cache).
+ */
+async function joined(cache: Cache, id: string, record: Uint8Array, sizeBytes: number): Promise<Uint8Array> {
+  const refuse = (why: string) =>
+    new UnsupportedValueError(`entry ${id} is ${sizeBytes} bytes in chunks; ${why}. Delete it to export the rest.`)
+  if (sizeBytes > CHUNK_BYTES) throw refuse('an export holds entries of 256 MiB stored at most')
+  const paths = await cache.records.chunkPaths(id)
+  if (!paths?.length) throw refuse('its chunks are named in its sealed header: open the cache with its key to export it')
+  const out = new Uint8Array(sizeBytes)
+  out.set(record)
+  let at = record.byteLength
+  for (const path of paths) {
+    const chunk = await cache.backend.read(path)
+    if (!chunk || at + chunk.byteLength > sizeBytes) throw refuse('a chunk file is missing or not the size the index says')
+    out.set(chunk, at)
+    at += chunk.byteLength
+  }
+  if (at !== sizeBytes) throw refuse('its chunk files are not the size the index says')
+  return out
 }
 
 /** The voxcache_meta row of an export of a protected cache: its key.json (format 2, no rekey pending). */

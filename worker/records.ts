@@ -1,7 +1,6 @@
 // Records: the payload files. Reading and validating one, setting a damaged one aside in quarantine/,
 // and, on open, reconciling the files with the index (what a crash or another tool left behind).
 import {
-  CHUNK_BYTES,
   decodeRecord,
   openRecord,
   PREFIX2_BYTES,
@@ -257,7 +256,7 @@ export class Records {
    * as orphans, which the next open's reconcile removes.
    */
   async removeFiles(id: string): Promise<void> {
-    for (const path of (await this.chunkPaths(id)) ?? []) await this.backend.delete(path)
+    for (const path of (await this.chunkPaths(id, this.index.db.info(id)?.sizeBytes)) ?? []) await this.backend.delete(path)
     await this.backend.delete(payloadPath(id))
   }
 
@@ -265,10 +264,12 @@ export class Records {
    * The chunk files `id`'s record names (none for a record of one chunk, or one that cannot be read);
    * undefined when a sealed record's key is not here to tell (its chunks are then kept).
    */
-  async chunkPaths(id: string): Promise<string[] | undefined> {
+  async chunkPaths(id: string, indexedBytes?: number): Promise<string[] | undefined> {
     const size = await this.backend.size(payloadPath(id))
-    // Only a record whose chunks passed CHUNK_BYTES has others beside it (its file holds chunk 0 and more).
-    if (size === undefined || size < CHUNK_BYTES / 2) return []
+    // A record file that holds every byte the index counts has no chunks beside it: its header need not
+    // be read. (Chunk 0's size says nothing: sealed records are written in chunks of 16 MiB, others of
+    // 256 MiB, and a large frame may close a chunk early.)
+    if (size === undefined || (indexedBytes !== undefined && size >= indexedBytes)) return []
     const file = await this.backend.file(payloadPath(id))
     if (!file) return []
     try {
@@ -288,7 +289,7 @@ export class Records {
         if (!isQuotaError(error)) throw error
       })
     } else {
-      for (const path of (await this.chunkPaths(id)) ?? []) await this.backend.delete(path)
+      for (const path of (await this.chunkPaths(id, info?.sizeBytes)) ?? []) await this.backend.delete(path)
       await this.backend.move(payloadPath(id), quarantinePath(id)).catch(() => undefined)
     }
     if (info) batch.remove(id)

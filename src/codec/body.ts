@@ -171,6 +171,9 @@ export function chunkedReader(read: ChunkReader, chunk: number, storedLength: nu
  * body as well. A format-2 body stored raw in one chunk is read whole, as the value's own buffer.
  * @throws {CorruptEntryError} on a checksum mismatch or a frame that does not decode.
  */
+/** Sealed frames being opened at once by readBody. */
+const OPENING_AHEAD = 4
+
 export async function readBody(parsed: ParsedRecord, read: ChunkReader): Promise<Value> {
   const { header } = parsed
   if (header.format === 1) return readBody1(header, (at, length) => read(0, at, length))
@@ -195,9 +198,32 @@ export async function readBody(parsed: ParsedRecord, read: ChunkReader): Promise
     }
   }
   const out = new Uint8Array(header.rawLength)
-  for (let i = 0; i < frames.length; i++) {
+  if (!parsed.sealed) {
+    for (let i = 0; i < frames.length; i++) {
+      const e = frames[i]!
+      inflateFrame2(id, e, await openFrame2(parsed, e, await frameAt(e), i), out, e.rawOffset)
+    }
+    return rebuild(header, out)
+  }
+  // Sealed frames are opened a few at a time: each WebCrypto call goes to another thread and back, and
+  // one after the other those round trips, not AES, were most of a sealed read's cost. decrypt() copies
+  // its input when called, so the read buffer behind `stored` may be reused meanwhile.
+  const opening: Promise<Uint8Array>[] = []
+  const settle = async (i: number) => {
     const e = frames[i]!
-    inflateFrame2(id, e, await openFrame2(parsed, e, await frameAt(e), i), out, e.rawOffset)
+    inflateFrame2(id, e, await opening[i]!, out, e.rawOffset)
+    delete opening[i]
+  }
+  try {
+    for (let i = 0; i < frames.length; i++) {
+      if (i >= OPENING_AHEAD) await settle(i - OPENING_AHEAD)
+      const e = frames[i]!
+      opening[i] = openFrame2(parsed, e, await frameAt(e), i)
+    }
+    for (let i = Math.max(0, frames.length - OPENING_AHEAD); i < frames.length; i++) await settle(i)
+  } finally {
+    // A failure leaves the others to settle unobserved: none may surface as an unhandled rejection.
+    for (const p of opening) p?.catch(() => undefined)
   }
   return rebuild(header, out)
 }

@@ -60,11 +60,6 @@ async function main(): Promise<void> {
   $('#toast-close').addEventListener('click', dismiss)
   // wipeAll() and the browser's eviction remove a protected cache but not its salt (protect.ts): the
   // cache's stats have the last word, and a salt left beside a clear cache is dropped.
-  const protection = protectionState(stats.protection, readRecord(options.name))
-  if (protection.kind === 'clear' && protection.stale) {
-    forgetRecord(options.name)
-    say('The protected cache is gone (wiped, or removed by the browser), so its passphrase no longer applies: this cache is not protected.')
-  }
   const viewer = new Viewer()
   // Opening an entry from the cache panel: the first picture from three region reads, then the rest.
   let openEntry: (id: string, label: string) => void = () => undefined
@@ -82,6 +77,13 @@ async function main(): Promise<void> {
   const failed = (text: string): void =>
     say(protect.locked ? 'The cache is locked: enter its passphrase in the Cache panel to open or compute images.' : text, 'error')
   const panel = new CachePanel(cache, say, () => undefined, (id, label) => openEntry(id, label), (s) => protect.update(s))
+  // wipeAll() and the browser's eviction remove a protected cache but not its salt (protect.ts): the
+  // cache's stats have the last word, and a salt left beside a clear cache is dropped.
+  const protection = protectionState(stats.protection, readRecord(options.name))
+  if (protection.kind === 'clear' && protection.stale) {
+    forgetRecord(options.name)
+    protect.notice('The protected cache that was here is gone (wiped, or removed by the browser), and its passphrase with it: this cache is not protected.')
+  }
   const run = $<HTMLButtonElement>('#run-pipeline')
   const pipeline = new Pipeline(
     cache,

@@ -32,6 +32,7 @@ const TEMPLATES: Record<ProtectionState['kind'], string> = {
   clear: `
     <div class="protection-head"><p class="protection-title">Not protected: entries are stored in clear.</p>
       <button type="button" data-action="show-protect">Protect this cache…</button></div>
+    <p class="protection-warn" data-notice hidden></p>
     <form class="protection-form" data-form="protect" hidden>
       <input name="username" autocomplete="username" hidden />
       <p class="hint">A passphrase becomes this cache's key (PBKDF2-SHA-256, ${ITERATIONS_TEXT} iterations) and every
@@ -73,6 +74,7 @@ export class ProtectPanel {
   #entries = 0
   #working = false
   #armed: ReturnType<typeof setTimeout> | undefined
+  #notice = ''
 
   constructor(
     private readonly slot: CacheSlot,
@@ -108,10 +110,25 @@ export class ProtectPanel {
       for (const input of this.#root.querySelectorAll<HTMLInputElement>('input[name="username"]')) input.value = `voxcache cache “${this.options.name}”`
       this.#root.dataset.state = state.kind
       document.body.dataset.protection = state.kind
+      this.#showNotice()
     } else {
       this.#state = state
     }
     this.#noteEntries()
+  }
+
+  /** A line that stays in the section until its state changes (a toast fades, or an opened image hides it). */
+  notice(text: string): void {
+    this.#notice = text
+    this.#showNotice()
+  }
+
+  #showNotice(): void {
+    const p = this.#root.querySelector<HTMLElement>('[data-notice]')
+    if (!p) return
+    p.textContent = this.#notice
+    p.hidden = !this.#notice
+    this.#notice = ''
   }
 
   get locked(): boolean {

@@ -384,6 +384,15 @@ test.describe('protect this cache', () => {
     await openSample(page) // decoded again, into the protected cache
     await expect(page.locator('body')).toHaveAttribute('data-entries', '1')
 
+    // Every message the page shows from its start: the remembered session must not try to open (and
+    // fail) while the cache is locked.
+    await page.addInitScript(() => {
+      const said: string[] = ((window as unknown as { said: string[] }).said = [])
+      document.addEventListener('DOMContentLoaded', () => {
+        const p = document.querySelector('#message')!
+        new MutationObserver(() => said.push(p.textContent!)).observe(p, { childList: true })
+      })
+    })
     await page.reload()
     await openDemo(page)
     await expect(page.locator('body')).toHaveAttribute('data-protection', 'locked')
@@ -397,9 +406,12 @@ test.describe('protect this cache', () => {
     await expect(page.locator('#image-info')).toHaveText('No image open.')
     await page.screenshot({ path: info.outputPath('locked.png') })
     // Whatever tries to read says what to do, and the viewer stays as it was.
-    await page.getByRole('button', { name: 'Open sample brain' }).click()
-    await expect(page.getByRole('alert')).toHaveText('The cache is locked: enter its passphrase in the Cache panel to open or compute images.')
+    await page.getByRole('button', { name: 'Synthetic phantom (no file)' }).click()
+    const locked = 'Could not open the phantom: the cache is locked. Enter its passphrase in the Cache panel first.'
+    await expect(page.getByRole('alert')).toHaveText(locked)
     await expect(page.locator('#image-info')).toHaveText('No image open.')
+    // Opening waits for any earlier attempt to end, so a restore tried at start would have spoken first.
+    expect(await page.evaluate(() => (window as unknown as { said: string[] }).said)).toEqual([locked])
 
     await unlock(page, 'correct horse batter')
     await expect(page.getByText('Wrong passphrase: the cache stays locked, and nothing was changed.')).toBeVisible()

@@ -74,8 +74,7 @@ async function main(): Promise<void> {
     wiped: () => localStorage.removeItem(LAST),
   })
   // While locked every read and write of the cache fails with KeyMismatchError: say what to do instead.
-  const failed = (text: string): void =>
-    say(protect.locked ? 'The cache is locked: enter its passphrase in the Cache panel to open or compute images.' : text, 'error')
+  const LOCKED = 'the cache is locked. Enter its passphrase in the Cache panel first.'
   const panel = new CachePanel(cache, say, () => undefined, (id, label) => openEntry(id, label), (s) => protect.update(s))
   // wipeAll() and the browser's eviction remove a protected cache but not its salt (protect.ts): the
   // cache's stats have the last word, and a salt left beside a clear cache is dropped.
@@ -92,7 +91,7 @@ async function main(): Promise<void> {
       viewer.setLayer(LAYER_OF[key], result.volume)
       if (key === 'components' && viewer.layers.size > 0) viewer.showOverlay('components')
     },
-    failed,
+    (text) => say(protect.locked ? `The pipeline stopped: ${LOCKED}` : text, 'error'),
   )
 
   const opened = (source: Opened): void => {
@@ -112,7 +111,7 @@ async function main(): Promise<void> {
   }
   const open = wireOpenPanel(cache, {
     opened,
-    failed,
+    failed: (text, what) => say(protect.locked ? `Could not open ${what ?? 'that'}: ${LOCKED}` : text, 'error'),
     busy: (text) => ($('#busy').textContent = text ?? ''),
   })
   openEntry = (id, label) => {

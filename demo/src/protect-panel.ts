@@ -6,6 +6,7 @@ import { message } from './format.js'
 import {
   deriveCacheKey,
   forgetAllRecords,
+  forgetRecord,
   MIN_PASSPHRASE,
   newSalt,
   PBKDF2_ITERATIONS,
@@ -194,6 +195,8 @@ export class ProtectPanel {
     try {
       next = await openCache({ ...this.options, encryption: { key } })
     } catch (error) {
+      // Refused (another tab stored an entry in clear meanwhile, say): back to the clear cache, no salt.
+      forgetRecord(this.options.name)
       await this.slot.swap(await openCache(this.options))
       throw error
     }

@@ -338,3 +338,137 @@ test('the cache panel says when the index was found damaged and rebuilt, with ev
   )
   expect(values).toEqual([[0, 0], [1, 1], [2, 2]])
 })
+
+test.describe('protect this cache', () => {
+  const SALT_ITEM = 'voxcache-demo:protection:demo'
+
+  async function protect(page: Page, passphrase: string, submit: string | RegExp = 'Protect'): Promise<void> {
+    await page.getByRole('button', { name: 'Protect this cache…' }).click()
+    await page.getByLabel('Passphrase', { exact: true }).fill(passphrase)
+    await page.getByLabel('Repeat the passphrase').fill(passphrase)
+    await page.getByRole('button', { name: submit, exact: true }).click()
+    await expect(page.locator('body')).toHaveAttribute('data-protection', 'unlocked')
+  }
+
+  async function unlock(page: Page, passphrase: string): Promise<void> {
+    await page.getByLabel('Passphrase', { exact: true }).fill(passphrase)
+    await page.getByRole('button', { name: 'Unlock' }).click()
+  }
+
+  test('a passphrase protects the cache; after a reload it stays locked until the passphrase is entered, and a wrong one changes nothing', async ({ page }, info) => {
+    await openDemo(page)
+    await openSample(page) // one entry in clear: the decoded sample
+    await expect(page.locator('[data-stat="protection"] dd')).toHaveText('none')
+
+    // A key cannot protect entries stored in clear: the form says so, refuses a weak or mistyped passphrase.
+    await page.getByRole('button', { name: 'Protect this cache…' }).click()
+    await expect(page.getByText('This cache holds 1 entry stored in clear. A key cannot protect them, so they are cleared first')).toBeVisible()
+    await page.getByLabel('Passphrase', { exact: true }).fill('short')
+    await page.getByLabel('Repeat the passphrase').fill('short')
+    await page.getByRole('button', { name: 'Clear 1 entry and protect' }).click()
+    await expect(page.getByText('Choose a passphrase of at least 8 characters.')).toBeVisible()
+    await page.getByLabel('Passphrase', { exact: true }).fill('correct horse battery')
+    await page.getByLabel('Repeat the passphrase').fill('correct horse batery')
+    await page.getByRole('button', { name: 'Clear 1 entry and protect' }).click()
+    await expect(page.getByText('The two passphrases differ.')).toBeVisible()
+    await expect(page.locator('body')).toHaveAttribute('data-protection', 'clear')
+    await page.getByRole('button', { name: 'Cancel' }).click()
+    await protect(page, 'correct horse battery', 'Clear 1 entry and protect')
+    await expect(page.locator('body')).toHaveAttribute('data-entries', '0')
+    await expect(page.locator('[data-stat="protection"] dd')).toHaveText(/^unlocked · key [0-9a-f]{8}…$/)
+    // The salt beside the cache: 16 random bytes, with the iteration count it was used with.
+    const stored = JSON.parse((await page.evaluate((item) => localStorage.getItem(item), SALT_ITEM))!) as { salt: string; iterations: number }
+    expect(Buffer.from(stored.salt, 'base64')).toHaveLength(16)
+    expect(stored.iterations).toBeGreaterThanOrEqual(600_000)
+
+    await openSample(page) // decoded again, into the protected cache
+    await expect(page.locator('body')).toHaveAttribute('data-entries', '1')
+
+    // Every message the page shows from its start: the remembered session must not try to open (and
+    // fail) while the cache is locked.
+    await page.addInitScript(() => {
+      const said: string[] = ((window as unknown as { said: string[] }).said = [])
+      document.addEventListener('DOMContentLoaded', () => {
+        const p = document.querySelector('#message')!
+        new MutationObserver(() => said.push(p.textContent!)).observe(p, { childList: true })
+      })
+    })
+    await page.reload()
+    await openDemo(page)
+    await expect(page.locator('body')).toHaveAttribute('data-protection', 'locked')
+    await expect(page.getByText('Locked — enter the passphrase')).toBeVisible()
+    await expect(page.locator('[data-stat="protection"] dd')).toHaveText(/^locked · key /)
+    // Listed, but sealed: no name, and nothing to open. The remembered session waits for the key.
+    const row = page.locator('#entries tr')
+    await expect(row).toHaveCount(1)
+    await expect(row.locator('.name')).toHaveText('Sealed image')
+    await expect(row.getByRole('button', { name: /^Open in the viewer/ })).toBeDisabled()
+    await expect(page.locator('#image-info')).toHaveText('No image open.')
+    await page.screenshot({ path: info.outputPath('locked.png') })
+    // Whatever tries to read says what to do, and the viewer stays as it was.
+    await page.getByRole('button', { name: 'Synthetic phantom (no file)' }).click()
+    const locked = 'Could not open the phantom: the cache is locked. Enter its passphrase in the Cache panel first.'
+    await expect(page.getByRole('alert')).toHaveText(locked)
+    await expect(page.locator('#image-info')).toHaveText('No image open.')
+    // Opening waits for any earlier attempt to end, so a restore tried at start would have spoken first.
+    expect(await page.evaluate(() => (window as unknown as { said: string[] }).said)).toEqual([locked])
+
+    await unlock(page, 'correct horse batter')
+    await expect(page.getByText('Wrong passphrase: the cache stays locked, and nothing was changed.')).toBeVisible()
+    await expect(page.locator('body')).toHaveAttribute('data-protection', 'locked')
+    await expect(page.locator('body')).toHaveAttribute('data-entries', '1')
+
+    await unlock(page, 'correct horse battery')
+    await expect(page.locator('body')).toHaveAttribute('data-protection', 'unlocked')
+    await expect(page.locator('body')).toHaveAttribute('data-image', /ch2bet/) // the remembered session came back
+    const entry = page.locator('#entries tr', { hasText: 'Decoded file' })
+    await entry.getByRole('button', { name: /^Open in the viewer/ }).click()
+    await expect(page.locator('#image-info')).toHaveText(/^Decoded file \(ch2bet\.nii\.gz.*\) — 181 × 217 × 181 uint8, .* opened in /)
+    await expect.poll(() => viewPixels(page, 'axial')).toMatch(/^[1-9]\d*:/) // a slice is drawn
+  })
+
+  test('wiping removes the cache and its salt; a salt that outlived its cache, or a lost salt, is handled', async ({ page }) => {
+    await openDemo(page)
+    await protect(page, 'correct horse battery')
+    await page.getByRole('button', { name: 'Synthetic phantom (no file)' }).click()
+    await expect(page.locator('body')).toHaveAttribute('data-entries', '1')
+    await page.reload()
+    await openDemo(page)
+    await expect(page.locator('body')).toHaveAttribute('data-protection', 'locked')
+    await page.getByRole('button', { name: 'Wipe all cached data' }).click()
+    await page.getByRole('button', { name: 'Click again to wipe everything' }).click()
+    await expect(page.locator('body')).toHaveAttribute('data-protection', 'clear')
+    await expect(page.locator('body')).toHaveAttribute('data-entries', '0')
+    expect(await page.evaluate((item) => localStorage.getItem(item), SALT_ITEM)).toBeNull()
+    await page.getByRole('button', { name: 'Synthetic phantom (no file)' }).click() // the new cache works
+    await expect(page.locator('body')).toHaveAttribute('data-entries', '1')
+    await page.reload()
+    await openDemo(page)
+    await expect(page.locator('body')).toHaveAttribute('data-protection', 'clear')
+    await expect(page.locator('body')).toHaveAttribute('data-image', /phantom/) // the session is back, so nothing is left in flight
+
+    // Another app's logout wipes the origin's caches but not the demo's salt: the demo drops it.
+    await page.getByRole('button', { name: 'Clear all' }).click()
+    await page.getByRole('button', { name: 'Click again to clear' }).click()
+    await expect(page.locator('body')).toHaveAttribute('data-entries', '0')
+    await protect(page, 'correct horse battery')
+    await page.evaluate(() => window.voxcacheLib!.wipeAll())
+    await page.reload()
+    await openDemo(page)
+    await expect(page.getByText('The protected cache that was here is gone (wiped, or removed by the browser)')).toBeVisible()
+    await expect(page.locator('body')).toHaveAttribute('data-protection', 'clear')
+    expect(await page.evaluate((item) => localStorage.getItem(item), SALT_ITEM)).toBeNull()
+    await expect(page.locator('body')).toHaveAttribute('data-image', /phantom/) // the session came back, into the new cache
+    await expect(page.locator('body')).toHaveAttribute('data-entries', '1')
+
+    // A protected cache whose salt is gone cannot be unlocked here: the panel says so and offers the wipe.
+    await protect(page, 'correct horse battery', 'Clear 1 entry and protect')
+    await page.evaluate((item) => localStorage.removeItem(item), SALT_ITEM)
+    await page.reload()
+    await openDemo(page)
+    await expect(page.locator('body')).toHaveAttribute('data-protection', 'no-salt')
+    await expect(page.getByText('Locked, and cannot be unlocked here')).toBeVisible()
+    await expect(page.getByLabel('Passphrase', { exact: true })).toHaveCount(0)
+    await expect(page.getByRole('button', { name: 'Wipe all cached data' })).toBeVisible()
+  })
+})

@@ -1,6 +1,6 @@
 // The cache panel: what is stored (operation, type, size, age, hits), totals against the budget and the
 // origin's quota, hit rate; delete, pin, clear, export/import the database, download an image.
-import type { EntryInfo, JsonValue, VoxCache } from 'voxcache'
+import type { CacheStats, EntryInfo, JsonValue, VoxCache } from 'voxcache'
 import { formatAge, formatBytes, message } from './format.js'
 
 const $ = <T extends HTMLElement>(selector: string): T => document.querySelector<T>(selector)!
@@ -37,6 +37,8 @@ export class CachePanel {
     private readonly changed: () => void,
     /** Opens a stored image in the viewer. */
     private readonly open: (id: string, label: string) => void = () => undefined,
+    /** Called with the stats of every refresh (the protection section follows them). */
+    private readonly rendered: (stats: CacheStats) => void = () => undefined,
   ) {
     $('#cache-export').addEventListener('click', () => void this.#export())
     const importInput = $<HTMLInputElement>('#cache-import')
@@ -153,6 +155,7 @@ export class CachePanel {
       ['Origin quota', quota, 'quota'],
       ['Hit rate', lookups ? `${Math.round((100 * stats.hits) / lookups)} % (${stats.hits} of ${lookups} this visit)` : 'no lookups yet', 'hit-rate'],
       ['Storage', `${stats.storage}${stats.evictions ? ` · ${stats.evictions} evicted` : ''}`, 'storage'],
+      ['Protection', stats.protection ? `${stats.protection.locked ? 'locked' : 'unlocked'} · key ${stats.protection.keyId.slice(0, 8)}…` : 'none', 'protection'],
       ['Health', health.length ? health.join(' · ') : 'no damage found', 'health'],
     ] as const) {
       const div = document.createElement('div')
@@ -164,12 +167,15 @@ export class CachePanel {
     }
     document.body.dataset.entries = String(stats.entries)
     const now = Date.now()
-    this.#rows.replaceChildren(...entries.reverse().map((entry) => this.#row(entry, now)))
+    const locked = stats.protection?.locked === true
+    this.#rows.replaceChildren(...entries.reverse().map((entry) => this.#row(entry, now, locked)))
     $('#entries-empty').hidden = entries.length > 0
+    this.rendered(stats)
   }
 
-  #row(entry: EntryInfo, now: number): HTMLTableRowElement {
-    const { op, detail } = describe(entry)
+  #row(entry: EntryInfo, now: number, locked: boolean): HTMLTableRowElement {
+    // A locked cache lists its entries with their metadata sealed (null): what they are stays unknown.
+    const { op, detail } = locked ? { op: `Sealed ${entry.dataType === 'Image' ? 'image' : entry.dataType}`, detail: '' } : describe(entry)
     const tr = document.createElement('tr')
     tr.dataset.id = entry.id
     const ratio = entry.rawBytes ? `${Math.round((100 * entry.sizeBytes) / entry.rawBytes)} % of raw` : ''
@@ -197,8 +203,15 @@ export class CachePanel {
     const pin = button('pin', entry.pinned ? '★' : '☆', entry.pinned ? 'Unpin' : 'Pin')
     pin.setAttribute('aria-pressed', String(entry.pinned))
     if (entry.dataType === 'Image') {
-      button('open', '▶', 'Open in the viewer').dataset.name = detail ? `${op} (${detail})` : op
-      button('download', '⤓', 'Download as .nii.gz').dataset.name = op.toLowerCase().replace(/[^a-z0-9]+/g, '-')
+      const open = button('open', '▶', 'Open in the viewer')
+      open.dataset.name = detail ? `${op} (${detail})` : op
+      const download = button('download', '⤓', 'Download as .nii.gz')
+      download.dataset.name = op.toLowerCase().replace(/[^a-z0-9]+/g, '-')
+      // Reading a value of a locked cache fails; the buttons say why instead.
+      for (const b of locked ? [open, download] : []) {
+        b.disabled = true
+        b.title = 'Locked: enter the passphrase to open'
+      }
     }
     button('delete', '✕', 'Delete')
     return tr

@@ -5,9 +5,12 @@ import './style.css'
 import * as lib from 'voxcache'
 import { openCache, type VoxCache } from 'voxcache'
 import { CachePanel } from './cache-panel.js'
+import { cacheSlot } from './cache-slot.js'
 import { formatBytes, formatMs, message } from './format.js'
 import { wireOpenPanel, type Opened } from './open.js'
 import { Pipeline, type StepKey } from './pipeline.js'
+import { forgetRecord, protectionState, readRecord } from './protect.js'
+import { ProtectPanel } from './protect-panel.js'
 import { Viewer, type LayerName } from './viewer.js'
 import { toVolume } from './volume.js'
 
@@ -44,16 +47,42 @@ async function main(): Promise<void> {
   window.voxcacheLib = lib
   const storage = (params.get('storage') ?? 'auto') as 'auto' | 'opfs' | 'idb' | 'memory'
   const maxBytes = params.has('maxBytes') ? Number(params.get('maxBytes')) : undefined
-  const cache = await openCache({ name: params.get('cache') ?? 'demo', storage, maxBytes })
+  const options = { name: params.get('cache') ?? 'demo', storage, maxBytes }
+  // Always without a key: a protected cache opens locked, until its passphrase is entered (protect-panel.ts).
+  // Protecting, unlocking and wiping reopen it; everything below holds the slot's stand-in.
+  const slot = cacheSlot(await openCache(options))
+  const cache = slot.cache
   window.voxcache = cache
   const stats = await cache.stats()
-  status.textContent = `Cache “${stats.name}” on ${stats.storage}, ${stats.entries} entries (${formatBytes(stats.bytes)}) at start`
+  const locked = stats.protection?.locked ? ', locked' : ''
+  status.textContent = `Cache “${stats.name}” on ${stats.storage}, ${stats.entries} entries (${formatBytes(stats.bytes)}) at start${locked}`
 
   $('#toast-close').addEventListener('click', dismiss)
+  // wipeAll() and the browser's eviction remove a protected cache but not its salt (protect.ts): the
+  // cache's stats have the last word, and a salt left beside a clear cache is dropped.
   const viewer = new Viewer()
   // Opening an entry from the cache panel: the first picture from three region reads, then the rest.
   let openEntry: (id: string, label: string) => void = () => undefined
-  const panel = new CachePanel(cache, say, () => undefined, (id, label) => openEntry(id, label))
+  const protect = new ProtectPanel(slot, options, {
+    say,
+    busy: (text) => ($('#busy').textContent = text ?? ''),
+    changed: () => void panel.refresh(),
+    unlocked: () => {
+      status.textContent = `Cache “${stats.name}” on ${stats.storage}, unlocked`
+      void restore()
+    },
+    wiped: () => localStorage.removeItem(LAST),
+  })
+  // While locked every read and write of the cache fails with KeyMismatchError: say what to do instead.
+  const LOCKED = 'the cache is locked. Enter its passphrase in the Cache panel first.'
+  const panel = new CachePanel(cache, say, () => undefined, (id, label) => openEntry(id, label), (s) => protect.update(s))
+  // wipeAll() and the browser's eviction remove a protected cache but not its salt (protect.ts): the
+  // cache's stats have the last word, and a salt left beside a clear cache is dropped.
+  const protection = protectionState(stats.protection, readRecord(options.name))
+  if (protection.kind === 'clear' && protection.stale) {
+    forgetRecord(options.name)
+    protect.notice('The protected cache that was here is gone (wiped, or removed by the browser), and its passphrase with it: this cache is not protected.')
+  }
   const run = $<HTMLButtonElement>('#run-pipeline')
   const pipeline = new Pipeline(
     cache,
@@ -62,7 +91,7 @@ async function main(): Promise<void> {
       viewer.setLayer(LAYER_OF[key], result.volume)
       if (key === 'components' && viewer.layers.size > 0) viewer.showOverlay('components')
     },
-    (text) => say(text, 'error'),
+    (text) => say(protect.locked ? `The pipeline stopped: ${LOCKED}` : text, 'error'),
   )
 
   const opened = (source: Opened): void => {
@@ -82,7 +111,7 @@ async function main(): Promise<void> {
   }
   const open = wireOpenPanel(cache, {
     opened,
-    failed: (text) => say(text, 'error'),
+    failed: (text, what) => say(protect.locked ? `Could not open ${what ?? 'that'}: ${LOCKED}` : text, 'error'),
     busy: (text) => ($('#busy').textContent = text ?? ''),
   })
   openEntry = (id, label) => {
@@ -116,16 +145,21 @@ async function main(): Promise<void> {
   run.addEventListener('click', () => void runAll())
   $('#steps').addEventListener('change', () => void runAll())
 
+  const restore = async (): Promise<void> => {
+    const last = recall()
+    const start = params.get('open') ?? last?.kind
+    if (start === 'sample') await open.openSample()
+    if (start === 'phantom') await open.openPhantom()
+    if (last && pipeline.source?.kind === last.kind) {
+      pipeline.setParams(last.params)
+      if (last.ran) await runAll()
+    }
+  }
+
   await panel.refresh()
   document.body.dataset.ready = 'true'
-  const last = recall()
-  const start = params.get('open') ?? last?.kind
-  if (start === 'sample') await open.openSample()
-  if (start === 'phantom') await open.openPhantom()
-  if (last && pipeline.source?.kind === last.kind) {
-    pipeline.setParams(last.params)
-    if (last.ran) await runAll()
-  }
+  // A locked cache can neither read nor compute: the last session comes back once it is unlocked.
+  if (!protect.locked) await restore()
 }
 
 // The last bundled image (sample or phantom), its parameters and whether it ran, so that a reload

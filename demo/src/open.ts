@@ -103,7 +103,8 @@ async function droppedFiles(data: DataTransfer): Promise<File[]> {
 
 export interface OpenPanelHooks {
   opened: (opened: Opened) => void | Promise<void>
-  failed: (text: string) => void
+  /** `what` names what was being opened, when something was. */
+  failed: (text: string, what?: string) => void
   busy: (text: string | undefined) => void
 }
 
@@ -123,7 +124,7 @@ export function wireOpenPanel(
       } catch (error) {
         const text = message(error)
         // Decode errors already start with the file's name.
-        hooks.failed(text.startsWith(`${what}:`) ? `Could not open ${text}` : `Could not open ${what}: ${text}`)
+        hooks.failed(text.startsWith(`${what}:`) ? `Could not open ${text}` : `Could not open ${what}: ${text}`, what)
       } finally {
         hooks.busy(undefined)
       }

@@ -6,7 +6,7 @@ import { describeThrown } from '../src/thrown.js'
 import { assertOperationId } from '../src/operation-id.js'
 import type { ImportReport } from '../src/types.js'
 import type { Cache } from './cache.js'
-import { rowRecord } from './index/changes.js'
+import { headerInfo, rowRecord } from './index/changes.js'
 import { IndexDb, type ImportRow } from './index/db.js'
 import { payloadPath } from './paths.js'
 
@@ -21,6 +21,8 @@ export async function exportDatabase(cache: Cache): Promise<Uint8Array> {
   return cache.tabs.shared(async () => {
     const target = IndexDb.open(cache.SQL)
     for (const { info, data } of cache.index.db.rows()) {
+      // Expired values do not leave (the sweep removes them here too).
+      if (cache.expiry.isExpired(info)) continue
       const bytes = data ?? (await cache.backend.read(payloadPath(info.id)))
       if (!bytes) continue
       if (bytes.byteLength < info.sizeBytes) {
@@ -75,6 +77,7 @@ export async function importDatabase(cache: Cache, bytes: Uint8Array): Promise<I
         if (header.dataType !== row.dataType) throw new CorruptEntryError(id, 'data_type differs from the record')
         // A record file holds chunk 0 only; a value in several chunks is written through store().
         if (header.format === 2 && header.chunks.length > 1) throw new UnsupportedValueError('a value in several chunks is not imported')
+        if (cache.expiry.isExpired(headerInfo(header, row.data.byteLength, true))) throw new UnsupportedValueError(`expired (expiresAt ${header.expiresAt ?? '–'}, created ${header.createdAt})`)
         await cache.freshen()
         if (cache.index.db.info(id)?.checksum === header.checksum) {
           report.skipped++

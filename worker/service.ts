@@ -21,13 +21,24 @@ import type {
   StoreOptions,
   Value,
 } from '../src/types.js'
-import { Cache, type StoreStream } from './cache.js'
+import { expiryTime } from '../src/expiry-time.js'
+import { Cache, type StoreSettings, type StoreStream } from './cache.js'
 import { decodeMetadata, decodeRoles, exportValue, planDecode, type DecodeFile, type ExportFormat } from './decode/decode.js'
 import { decodeCounters } from './decode/decode.js'
 import { usePipelines } from './decode/itk.js'
 import type { Backend } from './payloads/backend.js'
 import { exportDatabase, importDatabase } from './portable.js'
 import { importSeed } from './seed.js'
+
+/**
+ * StoreOptions as the Cache takes them: `expiresAt` as ISO text.
+ * @throws {UnsupportedValueError} when `expiresAt` is not a valid time (see expiryTime).
+ */
+function storeSettings(options: StoreOptions): StoreSettings {
+  const { expiresAt, ...rest } = options
+  const at = expiryTime(expiresAt)
+  return at === undefined ? rest : { ...rest, expiresAt: at }
+}
 
 export function createService() {
   let cache: Cache | undefined
@@ -108,7 +119,7 @@ export function createService() {
       const c = ready()
       assertOperationId(id)
       c.records.refuseNewer(id)
-      return c.store(id, value, options)
+      return c.store(id, value, storeSettings(options))
     },
 
     /**
@@ -121,8 +132,9 @@ export function createService() {
       assertOperationId(id)
       c.records.refuseNewer(id)
       checkShape(shape)
+      const settings = storeSettings(options)
       const token = nextToken++
-      streams.set(token, await c.storeStream(id, shape, options))
+      streams.set(token, await c.storeStream(id, shape, settings))
       return token
     },
 

@@ -215,13 +215,11 @@ test('a protected cache opened locked (no key) still sweeps, at open and while o
   })
   const file = (id: string) => `payloads/${id}.vxc`
   await until(page, made.first)
-  const opened = await page.evaluate(async () => {
-    const cache = (window.exp.locked = await window.voxcacheLib!.openCache({ name: 'exp-locked', storage: 'opfs' }))
-    return (await cache.stats()).protection?.locked
-  })
-  expect(opened).toBe(true)
-  // The first went at open; the second (2.5 s later) goes by the locked cache's own timer.
+  await page.evaluate(async () => (window.exp.locked = await window.voxcacheLib!.openCache({ name: 'exp-locked', storage: 'opfs' })))
+  // The first went at open (no call into the cache yet: stats() would sweep too); the second, 2.5 s
+  // later, goes by the locked cache's own timer.
   expect(await payloads(page, 'exp-locked')).not.toContain(file(made.ids.first))
+  expect(await page.evaluate(async () => (await window.exp.locked!.stats()).protection?.locked)).toBe(true)
   await expect.poll(() => payloads(page, 'exp-locked')).toEqual([file(made.ids.kept)])
   const listed = await page.evaluate(async () => {
     const cache = window.exp.locked!

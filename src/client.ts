@@ -7,6 +7,7 @@ import { CacheFullError, ClosedError, CorruptEntryError, StorageUnavailableError
 import { assertJsonValue, classify, isImage, type Classified } from './codec/values.js'
 import { CHUNK_BYTES, frameLayout } from './codec/layout.js'
 import { assertOperationId, operationId } from './operation-id.js'
+import { expiryTime } from './expiry-time.js'
 import { forTransfer, MAX_MESSAGE_BYTES, transferring } from './transfer.js'
 import type {
   CacheStats,
@@ -79,7 +80,8 @@ export class VoxCache {
    * yours; the worker writes it in chunks as they come (read it back with retrieveRegion).
    * @throws {InvalidKeyError} when `id` is not an operation id.
    * @throws {UnsupportedValueError} when the value is not storable, or `options.metadata` is not plain
-   *   JSON, nests past 256 levels or uses a reserved key (`__proto__`, `constructor`, `prototype`);
+   *   JSON, nests past 256 levels or uses a reserved key (`__proto__`, `constructor`, `prototype`), or
+   *   `options.expiresAt` is neither a valid Date nor finite epoch milliseconds (years 0 to 9999);
    *   nothing is written or detached.
    * @throws {CacheFullError} when the value cannot fit, even after eviction; nothing else is lost.
    * @throws {SchemaVersionError} when a newer voxcache's record is stored under `id`; it is kept.
@@ -88,6 +90,7 @@ export class VoxCache {
     assertOperationId(id)
     const classified = classify(value) // refuse before the buffer is detached
     assertJsonValue(options?.metadata ?? null, 'metadata', true)
+    expiryTime(options?.expiresAt)
     if (classified.dataType !== 'json' && classified.bytes.byteLength > MAX_MESSAGE_BYTES) return this.#storeInPieces(id, classified, options)
     const { value: sent, transfer } = forTransfer(value)
     return this.#call((r) => r.store(id, transferring(sent, transfer), options))
@@ -217,7 +220,8 @@ export class VoxCache {
    * fails validation is quarantined and recomputed.
    * @throws {InvalidKeyError} when `args` is not plain JSON.
    * @throws {UnsupportedValueError} when compute returns something voxcache does not store, or
-   *   `options.metadata` is not plain JSON (or nests past 256 levels, or uses a reserved key).
+   *   `options.metadata` is not plain JSON (or nests past 256 levels, or uses a reserved key), or
+   *   `options.expiresAt` is not a valid time (checked before compute runs).
    * @throws {SchemaVersionError} when a newer voxcache's record is stored under the id (it is kept).
    */
   async memoize<T extends Value>(
@@ -243,6 +247,7 @@ export class VoxCache {
   ): Promise<MemoizeResult<T>> {
     const id = await operationId(op, args)
     assertJsonValue(options?.metadata ?? null, 'metadata', true)
+    expiryTime(options?.expiresAt) // refused before compute runs
     const running = this.#inflight.get(id)
     if (running) return running as Promise<MemoizeResult<T>>
     const task = navigator.locks.request(onceLock(this.name, id), async (): Promise<MemoizeResult<T>> => {
@@ -402,6 +407,7 @@ export class VoxCache {
  *   voxcache; no file is changed. A damaged index is rebuilt instead (see the README's Reliability).
  * @throws {InvalidImportError} when a seed left by voxcache/playwright's seedCache is not a voxcache
  *   export (the seed is removed, so the next open goes ahead without it).
+ * @throws {UnsupportedValueError} when maxBytes, lowWater or maxAgeMs is out of range.
  */
 export async function openCache(options: OpenCacheOptions = {}): Promise<VoxCache> {
   if (typeof Worker === 'undefined') throw new StorageUnavailableError('voxcache needs Web Workers')

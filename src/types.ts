@@ -117,6 +117,13 @@ export interface OpenCacheOptions {
    * destroy() remove it. Script in the page can use a kept key as it can use one the app holds.
    */
   encryption?: { key: CryptoKey; persist?: boolean }
+  /**
+   * Entries created more than this many milliseconds ago (by `createdAt`) are expired for this opener:
+   * a miss, and deleted — at open, by a sweep while the cache is open, and when read. Pinned entries
+   * expire too (pinning is about eviction, expiry about data that must not stay). A positive finite
+   * number; default: entries do not age out.
+   */
+  maxAgeMs?: number
 }
 
 export interface StoreOptions {
@@ -125,6 +132,13 @@ export interface StoreOptions {
   /** Pinned entries are never evicted. */
   pin?: boolean
   codec?: Codec
+  /**
+   * When the value expires (a Date or epoch milliseconds, years 0 to 9999): from then on it is a
+   * miss, and it is deleted — by a sweep while a cache is open, at the next open, and when read. A time
+   * already past is accepted: the value is expired at once. Kept in the record itself (sealed with it
+   * under a key), so a rebuilt index or an import keeps it. Pinned entries expire too.
+   */
+  expiresAt?: Date | number
 }
 
 /** What the cache knows about one entry. Times are ISO 8601 strings in UTC. */
@@ -143,6 +157,8 @@ export interface EntryInfo {
   pinned: boolean
   metadata: JsonValue
   inline: boolean
+  /** When the entry expires (StoreOptions.expiresAt), or null when it does not (maxAgeMs is not counted here). */
+  expiresAt: string | null
 }
 
 /** What an Image is without its pixels: type, geometry, name and metadata (cache.imageInfo). */

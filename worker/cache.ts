@@ -23,6 +23,7 @@ import { Keys } from './keys.js'
 import { settleRekey } from './rekey.js'
 import { MAX_MESSAGE_BYTES } from '../src/transfer.js'
 import { Touches } from './touches.js'
+import { Expiry } from './expiry.js'
 
 const DEFAULT_BUDGET = 1 << 30
 
@@ -38,7 +39,8 @@ export function quotaTypedError(error: unknown): unknown {
   return isQuotaError(error) ? new CacheFullError('the browser storage quota is exhausted', { cause: error }) : error
 }
 
-type StoreSettings = { codec?: Codec; metadata?: JsonValue; pin?: boolean }
+/** StoreOptions as the facade hands them on: `expiresAt` checked and written as expiryTime's text. */
+export type StoreSettings = { codec?: Codec; metadata?: JsonValue; pin?: boolean; expiresAt?: string }
 
 /** A store in progress (Cache.storeStream): the value's raw bytes in order, then finish or abort. */
 export interface StoreStream {
@@ -91,6 +93,8 @@ export class Cache {
   readonly counters = { hits: 0, misses: 0 }
   /** The cache's key: clear, keyed or locked (keys.ts). */
   keys!: Keys
+  /** maxAgeMs and the sweep's timer (expiry.ts). */
+  expiry!: Expiry
   /** Another context changed the index since this one last read it. */
   private stale = false
 
@@ -133,6 +137,7 @@ export class Cache {
       throw new UnsupportedValueError('maxBytes must be positive and lowWater in (0, 1]')
     }
     let cache: Cache | undefined
+    const expiry = new Expiry(options.maxAgeMs, () => cache!.sweep())
     const tabs = createCoordinator(name, () => {
       if (cache) cache.stale = true
     })
@@ -149,9 +154,12 @@ export class Cache {
     })
     cache = new Cache(name, backend, index, tabs, SQL, { maxBytes, lowWater }, options.codec ?? 'zstd', options.inlineBytes ?? 4096)
     cache.setKeys(keys)
+    cache.expiry = expiry
     await cache.mutate((batch) => cache.records.reconcile(batch))
     // A rekey killed midway: finished with the new key, rolled back with the old (rekey.ts).
     if (keys.pending) await settleRekey(cache, keys.pending)
+    // Before the first read: what expired while the cache was closed goes now.
+    await cache.sweep()
     return cache
   }
 
@@ -166,6 +174,25 @@ export class Cache {
     if (!this.stale) return
     this.stale = false
     await this.tabs.shared(() => this.index.refresh())
+    // Another context may have stored something that expires before the timer's time.
+    this.expiry.plan(this.index.db)
+  }
+
+  /** Removes every expired entry (expiry.ts), then sets the timer for the next one. */
+  async sweep(): Promise<void> {
+    const now = Date.now()
+    try {
+      await this.mutate((batch) => this.expiry.sweep(this.index.db, batch, (id) => this.records.removeFiles(id), now))
+    } finally {
+      this.expiry.plan(this.index.db, now)
+    }
+  }
+
+  /** `info`, or undefined when it has expired — then it is deleted (with whatever else has) before this resolves. */
+  private async unexpired(info: EntryInfo | undefined): Promise<EntryInfo | undefined> {
+    if (!info || !this.expiry.isExpired(info)) return info
+    await this.sweep()
+    return undefined
   }
 
   /**
@@ -175,9 +202,9 @@ export class Cache {
   async lookup(id: string): Promise<EntryInfo | undefined> {
     await this.freshen()
     const info = this.index.db.info(id)
-    if (info) return info
+    if (info) return this.unexpired(info)
     await this.tabs.shared(() => this.index.refresh())
-    return this.index.db.info(id)
+    return this.unexpired(this.index.db.info(id))
   }
 
   /**
@@ -201,7 +228,10 @@ export class Cache {
       try {
         return await fn(batch)
       } finally {
-        if (batch.size) this.tabs.announce(await this.space.commit(batch))
+        if (batch.size) {
+          this.tabs.announce(await this.space.commit(batch))
+          this.expiry.note(batch.changes)
+        }
       }
     })
   }
@@ -218,7 +248,7 @@ export class Cache {
       // cache's key meanwhile (put() finds out under the lock), it is encoded again under the new ones.
       for (;;) {
         const seal = this.keys.sealing()
-        const record = await encodeRecord(value, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, seal })
+        const record = await encodeRecord(value, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, expiresAt: options.expiresAt, seal })
         const info = await this.put(record.header, record.parts, record.byteLength, options.pin, { with: seal })
         if (info) return info
       }
@@ -262,7 +292,7 @@ export class Cache {
         }
         try {
           const seal = this.keys.sealing()
-          const writer = new RecordWriter(shape, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, seal, ...(seal ? { chunkBytes: SEALED_CHUNK_BYTES } : {}) }, sink)
+          const writer = new RecordWriter(shape, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, expiresAt: options.expiresAt, seal, ...(seal ? { chunkBytes: SEALED_CHUNK_BYTES } : {}) }, sink)
           opened(writer)
           if ((await ending) === 'abort') throw new UnsupportedValueError(`the store of ${id} was abandoned`)
           const record = await writer.finish()
@@ -340,7 +370,7 @@ export class Cache {
     try {
       const record = await encodeRecord2(
         value,
-        { operationId: id, codec: info.codec, metadata, createdAt: info.createdAt, seal: this.keys.sealing(), chunkBytes: SEALED_CHUNK_BYTES },
+        { operationId: id, codec: info.codec, metadata, createdAt: info.createdAt, ...(info.expiresAt ? { expiresAt: info.expiresAt } : {}), seal: this.keys.sealing(), chunkBytes: SEALED_CHUNK_BYTES },
         async (chunk) => {
           const path = chunkPath(id, chunk.sha256)
           await this.space.writeFile(batch, id, chunk.parts, chunk.byteLength, path)
@@ -493,7 +523,7 @@ export class Cache {
 
   async info(id: string): Promise<EntryInfo | undefined> {
     await this.freshen()
-    const info = this.index.db.info(id)
+    const info = await this.unexpired(this.index.db.info(id))
     return info && this.keys.openInfo(this.touches.apply(info))
   }
 
@@ -518,11 +548,13 @@ export class Cache {
 
   async list(options: ListOptions): Promise<EntryInfo[]> {
     await this.freshen()
-    return this.keys.openInfos(this.index.db.list(options).map((info) => this.touches.apply(info)))
+    return this.keys.openInfos(this.index.db.list(options, this.expiry.at()).map((info) => this.touches.apply(info)))
   }
 
   async stats(): Promise<CacheStats> {
     await this.freshen()
+    // Totals count no expired entry: what is due goes first.
+    if (this.index.db.expiredIds(this.expiry.at()).length) await this.sweep()
     let quota: CacheStats['quota'] = null
     try {
       const e = await navigator.storage.estimate()
@@ -573,6 +605,7 @@ export class Cache {
 
   /** Writes pending access times and lets go of the index. */
   async close(): Promise<void> {
+    await this.expiry.stop()
     if (this.touches.size) await this.mutate(async () => undefined).catch(() => undefined)
     this.touches.stop()
     this.tabs.close()
@@ -584,6 +617,7 @@ export class Cache {
    * progress has finished: wipeAll() is about to remove its files.
    */
   async discard(): Promise<void> {
+    this.expiry.stop().catch(() => undefined) // a sweep waiting for this lock fails once the index is closed
     await this.tabs.exclusive(async () => {
       this.touches.stop()
       this.tabs.close()
@@ -593,6 +627,7 @@ export class Cache {
 
   /** Deletes every file of this cache, index included. */
   async destroy(): Promise<void> {
+    this.expiry.stop().catch(() => undefined) // a sweep waiting for this lock fails once the index is closed
     await this.tabs.exclusive(async () => {
       this.touches.stop()
       this.tabs.close()

@@ -6,7 +6,7 @@ import { describeThrown } from '../src/thrown.js'
 import { assertOperationId } from '../src/operation-id.js'
 import type { ImportReport } from '../src/types.js'
 import type { Cache } from './cache.js'
-import { rowRecord } from './index/changes.js'
+import { headerInfo, rowRecord } from './index/changes.js'
 import { IndexDb, type ImportRow } from './index/db.js'
 import { payloadPath } from './paths.js'
 import { KEY_FILE, parseKeyFile } from './keys.js'
@@ -26,6 +26,8 @@ export async function exportDatabase(cache: Cache): Promise<Uint8Array> {
     const keys = cache.keys.protectedBy === undefined ? undefined : await exportedKeys(cache)
     if (keys) target.setMeta(EXPORT_KEYS, keys)
     for (const { info, data } of cache.index.db.rows()) {
+      // Expired values do not leave (the sweep removes them here too).
+      if (cache.expiry.isExpired(info)) continue
       let bytes = data ?? (await cache.backend.read(payloadPath(info.id)))
       if (!bytes) continue
       try {
@@ -83,16 +85,16 @@ export async function importDatabase(cache: Cache, bytes: Uint8Array): Promise<I
         // A sealed record opens with the export's data keys (adopted above); every frame's tag is checked.
         const { header, value } = await openRecord(id, row.data, cache.keys.keyrings)
         if (header.dataType !== row.dataType) throw new CorruptEntryError(id, 'data_type differs from the record')
+        if (cache.expiry.isExpired(headerInfo(header, row.data.byteLength, true))) throw new UnsupportedValueError(`expired (expiresAt ${header.expiresAt ?? '–'}, created ${header.createdAt})`)
         await cache.freshen()
         if (cache.index.db.info(id)?.checksum === header.checksum) {
           report.skipped++
           continue
         }
-        // A record in clear goes into a protected cache sealed, as store() would write it.
         // A record file holds chunk 0 only: a value in several chunks goes in through store(), as does a
         // record in clear into a protected cache (sealed on the way in).
         const chunked = header.format === 2 && header.chunks.length > 1
-        if (chunked || (cache.keys.protectedBy !== undefined && !isSealed(row.data))) await cache.store(id, value, { metadata: header.metadata, pin: row.pinned === 1 })
+        if (chunked || (cache.keys.protectedBy !== undefined && !isSealed(row.data))) await cache.store(id, value, { metadata: header.metadata, pin: row.pinned === 1, ...(header.expiresAt ? { expiresAt: header.expiresAt } : {}) })
         else await cache.put(header, [row.data], row.data.byteLength, row.pinned === 1)
         report.imported++
       } catch (error) {

@@ -22,7 +22,8 @@ import type {
   StoreOptions,
   Value,
 } from '../src/types.js'
-import { Cache, type StoreStream } from './cache.js'
+import { expiryTime } from '../src/expiry-time.js'
+import { Cache, type StoreSettings, type StoreStream } from './cache.js'
 import { decodeMetadata, decodeRoles, exportValue, planDecode, type DecodeFile, type ExportFormat } from './decode/decode.js'
 import { decodeCounters } from './decode/decode.js'
 import { applyMode, metadataMode } from './decode/deidentify.js'
@@ -33,6 +34,16 @@ import { importSeed } from './seed.js'
 import { forgetKey, keepKey, keptKey } from './key-store.js'
 import { rekey } from './rekey.js'
 import { describeThrown } from '../src/thrown.js'
+
+/**
+ * StoreOptions as the Cache takes them: `expiresAt` as ISO text.
+ * @throws {UnsupportedValueError} when `expiresAt` is not a valid time (see expiryTime).
+ */
+function storeSettings(options: StoreOptions): StoreSettings {
+  const { expiresAt, ...rest } = options
+  const at = expiryTime(expiresAt)
+  return at === undefined ? rest : { ...rest, expiresAt: at }
+}
 
 export function createService() {
   let cache: Cache | undefined
@@ -126,7 +137,7 @@ export function createService() {
       const c = ready()
       assertOperationId(id)
       c.records.refuseNewer(id)
-      return c.store(id, value, options)
+      return c.store(id, value, storeSettings(options))
     },
 
     /**
@@ -139,8 +150,9 @@ export function createService() {
       assertOperationId(id)
       c.records.refuseNewer(id)
       checkShape(shape)
+      const settings = storeSettings(options)
       const token = nextToken++
-      streams.set(token, await c.storeStream(id, shape, options))
+      streams.set(token, await c.storeStream(id, shape, settings))
       return token
     },
 

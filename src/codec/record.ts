@@ -44,6 +44,8 @@ export interface EncodeOptions {
   codec?: Codec
   metadata?: JsonValue
   createdAt?: string
+  /** When the value expires (ISO 8601 UTC, from expiryTime); absent: never. */
+  expiresAt?: string
   /** Stored bytes per chunk at most (tests make it small). */
   chunkBytes?: number
   /** Seal the record under this key (record format 2's sealing: header and every frame, AES-GCM). */

@@ -3,6 +3,7 @@
 // body (whole or a region) is in body.ts and region.ts.
 import { SchemaVersionError, UnsupportedValueError } from '../errors.js'
 import { isOperationId } from '../operation-id.js'
+import { isExpiryText } from '../expiry-time.js'
 import type { Codec, JsonValue, Value } from '../types.js'
 import { checksumParts, frameHash, prefixHash } from './checksum.js'
 import {
@@ -61,6 +62,8 @@ export interface Encode2Options {
   codec?: Codec
   metadata?: JsonValue
   createdAt?: string
+  /** When the value expires (ISO 8601 UTC, from expiryTime): kept in the header, sealed with it under a key. */
+  expiresAt?: string
   /** Stored bytes per chunk at most (tests make it small). */
   chunkBytes?: number
   /** Seal the record (header and every frame) under this key. */
@@ -133,11 +136,13 @@ export class RecordWriter {
   /** Sealed: the record's nonce base (random), zero-free in its first 8 bytes. */
   readonly #nonceBase: Uint8Array | undefined
 
-  /** @throws {UnsupportedValueError} for an unknown codec or metadata a record cannot hold. */
+  /** @throws {UnsupportedValueError} for an unknown codec, an expiry not in expiryTime's form, or metadata a record cannot hold. */
   constructor(shape: ValueShape, options: Encode2Options, sink?: (chunk: EncodedChunk) => Promise<void>) {
     assertJsonValue(options.metadata ?? null, 'metadata', true)
     const codec = options.codec ?? 'none'
     if (codec !== 'none' && codec !== 'zstd') throw new UnsupportedValueError(`unknown codec ${String(codec)}`)
+    // Never write a header the decoder would refuse.
+    if (options.expiresAt !== undefined && !isExpiryText(options.expiresAt)) throw new UnsupportedValueError(`expiresAt ${String(options.expiresAt)} is not an ISO time as expiryTime writes it`)
     this.#options = options
     this.#shape = shape
     this.#sink = sink
@@ -336,6 +341,8 @@ export class RecordWriter {
       checksum: checksumParts([this.#table]),
       createdAt: this.#options.createdAt ?? new Date().toISOString(),
       metadata: this.#options.metadata ?? null,
+      // Only when set: a record that does not expire has the header an older voxcache writes.
+      ...(this.#options.expiresAt !== undefined ? { expiresAt: this.#options.expiresAt } : {}),
       frameBytes: this.#frameBytes,
       chunks,
       ...(image ? { image } : {}),
@@ -500,6 +507,8 @@ export function checkCommonFields(id: string, h: Record<string, unknown>): void 
   if (!isCount(h.rawLength) || !isCount(h.storedLength)) fail(id, 'bad lengths')
   if (typeof h.checksum !== 'string' || !/^[0-9a-f]{16}$/.test(h.checksum)) fail(id, 'bad checksum field')
   if (typeof h.createdAt !== 'string' || Number.isNaN(Date.parse(h.createdAt))) fail(id, 'bad createdAt')
+  // The index compares expiry times as text: only the form the encoder writes is let in.
+  if ('expiresAt' in h && !isExpiryText(h.expiresAt)) fail(id, 'bad expiresAt')
   if (!('metadata' in h)) fail(id, 'metadata missing')
   if (h.dataType === 'Image') {
     validateImage(id, h.image, h.rawLength)

@@ -14,6 +14,8 @@ export interface HeaderCommon {
   /** 16 hex digits: format 1, xxhash64 of the body; format 2, of the frame table. The index keeps it. */
   checksum: string
   createdAt: string
+  /** When the value expires (ISO 8601 UTC, as expiryTime writes it); absent when it does not. */
+  expiresAt?: string
   metadata: JsonValue
   image?: ImageHeader
 }

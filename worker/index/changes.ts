@@ -17,6 +17,8 @@ export interface RowRecord {
   lastAccessedAt: string | null
   hits: number
   pinned: boolean
+  /** Optional: journals written before expiry have no such field, and their rows never expire. */
+  expiresAt?: string | null
 }
 
 /** One change to the index. Applying an entry twice gives the same index (replay is idempotent). */
@@ -42,6 +44,7 @@ export function rowRecord(info: EntryInfo, data: Uint8Array | null): RowRecord {
     lastAccessedAt: info.lastAccessedAt,
     hits: info.hits,
     pinned: info.pinned,
+    expiresAt: info.expiresAt,
   }
 }
 
@@ -60,5 +63,6 @@ export function headerInfo(header: RecordHeader, sizeBytes: number, inline: bool
     pinned: false,
     metadata: header.metadata,
     inline,
+    expiresAt: header.expiresAt ?? null,
   }
 }

@@ -5,6 +5,30 @@ import type { EntryInfo, ListOptions } from '../../src/types.js'
 import type { JournalEntry } from './changes.js'
 import { COLUMNS, openDatabase, ORDER, toInfo } from './schema.js'
 
+/**
+ * The condition of an expired row, with two parameters (see {@link Expired}): past its `expires_at`
+ * (text, compared as text through the results_expiry index), or created before the maxAgeMs cutoff.
+ * created_at goes through julianday(): VoxLogicA-2's rows hold 'YYYY-MM-DD HH:MM:SS', which sorts
+ * as text before the same day's 'YYYY-MM-DDTHH:…Z'. An unreadable created_at never ages out.
+ */
+const EXPIRED = '((expires_at IS NOT NULL AND expires_at <= ?) OR COALESCE(julianday(created_at) <= julianday(?), 0))'
+
+/** What is expired: at `now` (epoch ms), and for an opener with `maxAgeMs`, what is older than that. */
+export interface Expired {
+  now: number
+  maxAgeMs?: number
+}
+
+function expiredParams({ now, maxAgeMs }: Expired): SqlValue[] {
+  const cutoff = maxAgeMs === undefined ? NaN : now - maxAgeMs
+  // A cutoff before year 0 ages nothing out (and toISOString could not write it).
+  return [new Date(now).toISOString(), cutoff >= EARLIEST ? new Date(cutoff).toISOString() : null]
+}
+
+const EARLIEST = Date.parse('0000-01-01T00:00:00.000Z')
+/** julianday() of the Unix epoch. */
+const JULIAN_EPOCH = 2440587.5
+
 interface Totals {
   entries: number
   bytes: number
@@ -85,9 +109,9 @@ export class IndexDb {
         const r = entry.row
         this.db.run(
           `INSERT OR REPLACE INTO results (operation_id, data, data_type, created_at, size_bytes, metadata,
-             raw_bytes, codec, checksum, last_accessed_at, hits, pinned) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+             raw_bytes, codec, checksum, last_accessed_at, hits, pinned, expires_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
           [r.id, r.data, r.dataType, r.createdAt, r.sizeBytes,
-            JSON.stringify(r.metadata), r.rawBytes, r.codec, r.checksum, r.lastAccessedAt, r.hits, r.pinned ? 1 : 0],
+            JSON.stringify(r.metadata), r.rawBytes, r.codec, r.checksum, r.lastAccessedAt, r.hits, r.pinned ? 1 : 0, r.expiresAt ?? null],
         )
         return
       }
@@ -126,16 +150,45 @@ export class IndexDb {
     return this.db.exec('SELECT 1 FROM results WHERE operation_id = ?', [id]).length > 0
   }
 
-  list(options: ListOptions = {}): EntryInfo[] {
+  /** The entries, expired ones left out when `expired` says what is expired. */
+  list(options: ListOptions = {}, expired?: Expired): EntryInfo[] {
     // Only the fixed ORDER clauses reach the SQL text; everything the caller gives is a bound number.
     const key = options.orderBy && Object.hasOwn(ORDER, options.orderBy) ? options.orderBy : 'lastAccessed'
     const whole = (n: number | undefined, otherwise: number) =>
       n !== undefined && Number.isFinite(n) ? Math.max(0, Math.floor(n)) : otherwise
-    const where = options.dataType ? 'WHERE data_type = ?' : ''
-    const params: SqlValue[] = options.dataType ? [options.dataType] : []
+    const conditions: string[] = []
+    const params: SqlValue[] = []
+    if (options.dataType) {
+      conditions.push('data_type = ?')
+      params.push(options.dataType)
+    }
+    if (expired) {
+      conditions.push(`NOT ${EXPIRED}`)
+      params.push(...expiredParams(expired))
+    }
+    const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''
     params.push(whole(options.limit, -1), whole(options.offset, 0))
     const sql = `SELECT ${COLUMNS} FROM results ${where} ORDER BY ${ORDER[key]} LIMIT ? OFFSET ?`
     return (this.db.exec(sql, params)[0]?.values ?? []).map(toInfo)
+  }
+
+  /** The ids of the entries expired by `expired`. */
+  expiredIds(expired: Expired): string[] {
+    return (this.db.exec(`SELECT operation_id FROM results WHERE ${EXPIRED}`, expiredParams(expired))[0]?.values ?? []).map((r) => r[0] as string)
+  }
+
+  /**
+   * When the next entry expires (epoch ms; maybe already past), or undefined when none will: the
+   * earliest expires_at (from the index), and with `maxAgeMs`, the oldest created_at plus it (a scan).
+   */
+  nextExpiry(maxAgeMs?: number): number | undefined {
+    const first = this.db.exec('SELECT MIN(expires_at) FROM results')[0]?.values[0]?.[0]
+    let due = typeof first === 'string' ? Date.parse(first) : NaN
+    if (maxAgeMs !== undefined) {
+      const oldest = this.db.exec('SELECT MIN(julianday(created_at)) FROM results')[0]?.values[0]?.[0]
+      if (typeof oldest === 'number') due = Math.min(Number.isNaN(due) ? Infinity : due, Math.round((oldest - JULIAN_EPOCH) * 86_400_000) + maxAgeMs)
+    }
+    return Number.isFinite(due) ? due : undefined
   }
 
   ids(): string[] {
@@ -181,7 +234,7 @@ export class IndexDb {
     try {
       while (stmt.step()) {
         const r = stmt.get()
-        yield { info: toInfo(r), data: (r[12] as Uint8Array | null) ?? null }
+        yield { info: toInfo(r), data: (r[13] as Uint8Array | null) ?? null }
       }
     } finally {
       stmt.free()

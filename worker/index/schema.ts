@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS results (
   size_bytes INTEGER,
   metadata TEXT,
   raw_bytes INTEGER, codec TEXT, checksum TEXT,
-  last_accessed_at TIMESTAMP, hits INTEGER DEFAULT 0, pinned INTEGER DEFAULT 0
+  last_accessed_at TIMESTAMP, hits INTEGER DEFAULT 0, pinned INTEGER DEFAULT 0,
+  expires_at TEXT
 );
 CREATE INDEX IF NOT EXISTS results_lru ON results (pinned, last_accessed_at);
 CREATE TABLE IF NOT EXISTS voxcache_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`
@@ -29,8 +30,16 @@ ALTER TABLE results ADD COLUMN last_accessed_at TIMESTAMP;
 ALTER TABLE results ADD COLUMN hits INTEGER DEFAULT 0;
 ALTER TABLE results ADD COLUMN pinned INTEGER DEFAULT 0;`
 
+/**
+ * `expires_at` came after v2 without a version of its own: an older voxcache still opens the index (it
+ * names the columns it reads and writes, so it ignores this one; its rows never expire). ISO 8601 UTC
+ * as expiryTime writes it, so times compare as text; NULL: never.
+ */
+const EXPIRY_COLUMN = 'ALTER TABLE results ADD COLUMN expires_at TEXT'
+const EXPIRY_INDEX = 'CREATE INDEX IF NOT EXISTS results_expiry ON results (expires_at)'
+
 export const COLUMNS =
-  'operation_id, data IS NOT NULL, data_type, created_at, size_bytes, metadata, raw_bytes, codec, checksum, last_accessed_at, hits, pinned'
+  'operation_id, data IS NOT NULL, data_type, created_at, size_bytes, metadata, raw_bytes, codec, checksum, last_accessed_at, hits, pinned, expires_at'
 
 export function toInfo(r: SqlValue[]): EntryInfo {
   return {
@@ -46,6 +55,7 @@ export function toInfo(r: SqlValue[]): EntryInfo {
     lastAccessedAt: (r[9] ?? null) as string | null,
     hits: Number(r[10] ?? 0),
     pinned: r[11] === 1,
+    expiresAt: (r[12] ?? null) as string | null,
   }
 }
 
@@ -82,6 +92,9 @@ export function openDatabase(SQL: SqlJsStatic, bytes: Uint8Array | undefined, mu
       if (!columns.includes('pinned')) db.exec(V1_TO_V2)
     }
     db.exec(CREATE_V2)
+    const columns = db.exec('PRAGMA table_info(results)')[0]?.values.map((c) => c[1]) ?? []
+    if (!columns.includes('expires_at')) db.exec(EXPIRY_COLUMN)
+    db.exec(EXPIRY_INDEX)
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
   } catch (error) {
     if (error instanceof SchemaVersionError || error instanceof StorageUnavailableError) throw error

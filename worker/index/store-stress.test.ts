@@ -18,7 +18,7 @@ const put = (n: number, pad = 0) => {
   const info: EntryInfo = {
     id: hex(n), dataType: 'json', sizeBytes: 100, rawBytes: 100, codec: 'none', checksum: '0123456789abcdef',
     createdAt: new Date(1_700_000_000_000).toISOString(), lastAccessedAt: null, hits: 0, pinned: false,
-    metadata: pad ? { pad: 'x'.repeat(pad) } : null, inline: false,
+    metadata: pad ? { pad: 'x'.repeat(pad) } : null, inline: false, expiresAt: null,
   }
   return { t: 'put' as const, row: rowRecord(info, null) }
 }

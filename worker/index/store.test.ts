@@ -23,7 +23,7 @@ function entry(n: number, extra: Partial<EntryInfo> = {}): EntryInfo {
   return {
     id: hex(n), dataType: 'Image', sizeBytes: 1000 + n, rawBytes: 2000, codec: 'zstd', checksum: '0123456789abcdef',
     createdAt: new Date(1_700_000_000_000 + n * 1000).toISOString(), lastAccessedAt: null, hits: 0, pinned: false,
-    metadata: { n }, inline: false, ...extra,
+    metadata: { n }, inline: false, expiresAt: null, ...extra,
   }
 }
 const put = (n: number, extra?: Partial<EntryInfo>) => ({ t: 'put' as const, row: rowRecord(entry(n, extra), null) })
@@ -102,7 +102,7 @@ describe('IndexDb', () => {
     const columns = fresh.exec('PRAGMA table_info(results)')[0]!.values.map((c) => c[1])
     expect(columns).toEqual([
       'operation_id', 'data', 'data_type', 'created_at', 'size_bytes', 'metadata',
-      'raw_bytes', 'codec', 'checksum', 'last_accessed_at', 'hits', 'pinned',
+      'raw_bytes', 'codec', 'checksum', 'last_accessed_at', 'hits', 'pinned', 'expires_at',
     ])
     expect(fresh.exec('PRAGMA user_version')[0]!.values[0]![0]).toBe(SCHEMA_VERSION)
   })

@@ -214,17 +214,16 @@ export async function readBody(parsed: ParsedRecord, read: ChunkReader): Promise
     inflateFrame2(id, e, await opening[i]!, out, e.rawOffset)
     delete opening[i]
   }
-  try {
-    for (let i = 0; i < frames.length; i++) {
-      if (i >= OPENING_AHEAD) await settle(i - OPENING_AHEAD)
-      const e = frames[i]!
-      opening[i] = openFrame2(parsed, e, await frameAt(e), i)
-    }
-    for (let i = Math.max(0, frames.length - OPENING_AHEAD); i < frames.length; i++) await settle(i)
-  } finally {
-    // A failure leaves the others to settle unobserved: none may surface as an unhandled rejection.
-    for (const p of opening) p?.catch(() => undefined)
+  for (let i = 0; i < frames.length; i++) {
+    if (i >= OPENING_AHEAD) await settle(i - OPENING_AHEAD)
+    const e = frames[i]!
+    const opened = openFrame2(parsed, e, await frameAt(e), i)
+    // Observed at once: a frame that fails while an earlier one is awaited must not surface as an
+    // unhandled rejection (the failure still reaches whoever awaits it, in order).
+    opened.catch(() => undefined)
+    opening[i] = opened
   }
+  for (let i = Math.max(0, frames.length - OPENING_AHEAD); i < frames.length; i++) await settle(i)
   return rebuild(header, out)
 }
 

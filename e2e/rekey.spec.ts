@@ -206,6 +206,10 @@ test('a kept key (encryption.persist) opens the cache without one; given without
     const { keyA, keyB } = window as unknown as Record<string, CryptoKey>
     const outcome = (p: Promise<unknown>) => p.then((v) => v, (e: Error) => (e instanceof lib.KeyMismatchError ? 'KeyMismatchError' : `${e.name}: ${e.message}`))
     const id = await lib.operationId('kept', 1)
+    // Opens without persist create no key database.
+    await (await lib.openCache({ name: 'rekey-unkept', storage: 'opfs' })).close()
+    await (await lib.openCache({ name: 'rekey-unkept-2', storage: 'opfs', encryption: { key: keyA! } })).close()
+    const before = (await indexedDB.databases()).map((d) => d.name)
     const first = await lib.openCache({ name: 'rekey-kept', storage: 'opfs', encryption: { key: keyA!, persist: true } })
     await first.store(id, { secret: 1 })
     await first.close()
@@ -228,8 +232,9 @@ test('a kept key (encryption.persist) opens the cache without one; given without
     await again.close()
     await lib.wipeAll()
     const left = (await indexedDB.databases()).map((d) => d.name)
-    return { dbs, kept, rekeyed, after, left }
+    return { before, dbs, kept, rekeyed, after, left }
   })
+  expect(got.before).not.toContain('voxcache-keys')
   expect(got.dbs).toContain('voxcache-keys')
   expect(got.kept).toEqual({ locked: false, value: { secret: 1 } })
   expect(got.rekeyed).toEqual({ locked: false, value: { secret: 1 } })

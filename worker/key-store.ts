@@ -32,8 +32,15 @@ async function withStore<T>(mode: IDBTransactionMode, fn: (store: IDBObjectStore
   }
 }
 
+/** Whether the key database exists: opening it would create it, for every cache opened without a key. */
+async function exists(): Promise<boolean> {
+  if (typeof indexedDB === 'undefined') return false
+  if (typeof indexedDB.databases !== 'function') return true
+  return (await indexedDB.databases()).some((d) => d.name === KEY_STORE_DB)
+}
+
 export async function keptKey(cacheName: string): Promise<CryptoKey | undefined> {
-  if (typeof indexedDB === 'undefined') return undefined
+  if (!(await exists())) return undefined
   const key: unknown = await withStore('readonly', (s) => s.get(cacheName))
   return typeof CryptoKey !== 'undefined' && key instanceof CryptoKey ? key : undefined
 }
@@ -43,6 +50,6 @@ export async function keepKey(cacheName: string, key: CryptoKey): Promise<void> 
 }
 
 export async function forgetKey(cacheName: string): Promise<void> {
-  if (typeof indexedDB === 'undefined') return
+  if (!(await exists())) return
   await withStore('readwrite', (s) => s.delete(cacheName))
 }

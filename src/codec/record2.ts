@@ -57,6 +57,9 @@ export interface EncodedChunk {
   sha256: string
 }
 
+/** Frames being sealed at once by RecordWriter (readBody opens as many: see body.ts). */
+const SEALING_AHEAD = 4
+
 export interface Encode2Options {
   operationId: string
   codec?: Codec
@@ -133,6 +136,8 @@ export class RecordWriter {
   #carry: Uint8Array | undefined
   /** 'zstd' or sealed: the buffer the current chunk's stored bytes are built in. */
   #arena: Uint8Array | undefined
+  /** Frames being sealed into the arena, oldest first. */
+  #sealing: Promise<void>[] = []
   /** Sealed: the record's nonce base (random), zero-free in its first 8 bytes. */
   readonly #nonceBase: Uint8Array | undefined
 
@@ -252,10 +257,23 @@ export class RecordWriter {
       flags,
       hash: ZERO_HASH,
     }
-    const sealed = await seal(keyring, this.#nonceBase!, i + 1, frameAad(this.#options.operationId, i, entry), body)
+    // The frame's place in the arena is known before it is sealed (its length is its bytes plus the tag),
+    // so a few frames are sealed at once: each WebCrypto call is a round trip to another thread, and one
+    // after the other those, not AES, were most of a sealed store's extra cost. encrypt() copies its
+    // input when called; the arena grows only once no seal is pending (it would move the bytes).
+    if (!this.#arena || this.#arena.byteLength < this.#partsLength + storedLength) await this.#drainSeals()
     const arena = this.#room(this.#partsLength + storedLength, rawOffset)
-    arena.set(sealed, this.#partsLength)
-    this.#place(i, rawOffset, frame, arena.subarray(this.#partsLength, this.#partsLength + storedLength), flags)
+    const slot = arena.subarray(this.#partsLength, this.#partsLength + storedLength)
+    const sealing = seal(keyring, this.#nonceBase!, i + 1, frameAad(this.#options.operationId, i, entry), body).then((sealed) => slot.set(sealed))
+    sealing.catch(() => undefined) // observed here; the failure reaches #drainSeals in order
+    this.#sealing.push(sealing)
+    this.#place(i, rawOffset, frame, slot, flags)
+    if (this.#sealing.length >= SEALING_AHEAD) await this.#sealing.shift()
+  }
+
+  /** Waits for every frame being sealed (before the chunk's hash, or the arena moves). */
+  async #drainSeals(): Promise<void> {
+    while (this.#sealing.length) await this.#sealing.shift()
   }
 
   /**
@@ -303,6 +321,7 @@ export class RecordWriter {
   }
 
   async #closeChunk(): Promise<void> {
+    await this.#drainSeals()
     const parts = this.#parts
     const byteLength = this.#partsLength
     const sha256 = await sha256Hex(parts, byteLength)

@@ -218,6 +218,27 @@ async function interleaved(scenario, key, handles, reps, bytes) {
   return samples
 }
 
+/**
+ * Peak extra memory of contender `h` storing, then (reopened) retrieving, volume `key`, as a multiple of
+ * its bytes: medians of plan.memReps.
+ */
+async function peakMemory(key, h, bytes) {
+  const store = []
+  const retrieve = []
+  for (let rep = 0; rep < plan.memReps; rep++) {
+    const id = idOf(runTag, key, 'mem', h, rep)
+    await call('prepare', key)
+    await call('gc')
+    store.push((await peakExtra(() => call('store', h, id))).extra / bytes)
+    await call('reopen', h)
+    await call('gc')
+    retrieve.push((await peakExtra(() => call('retrieve', h, id, bytes))).extra / bytes)
+    await call('remove', h, id)
+    await call('gc')
+  }
+  return { store: { median: median(store), samples: store }, retrieve: { median: median(retrieve), samples: retrieve } }
+}
+
 /** Paired ratios a[i]/b[i] (same repetition), and their median. */
 function ratio(a = [], b = []) {
   const r = a.map((x, i) => x / b[i]).filter(Number.isFinite)
@@ -297,21 +318,7 @@ for (const key of plan.sizes) {
       )
       if (memoryProbe) {
         for (const h of ['vox-none', 'vox-zstd', 'raw-opfs', 'idb-keyval']) {
-          if (samples[h].error) continue
-          const store = []
-          const retrieve = []
-          for (let rep = 0; rep < plan.memReps; rep++) {
-            const id = idOf(runTag, key, 'mem', h, rep)
-            await call('prepare', key)
-            await call('gc')
-            store.push((await peakExtra(() => call('store', h, id))).extra / bytes)
-            await call('reopen', h)
-            await call('gc')
-            retrieve.push((await peakExtra(() => call('retrieve', h, id, bytes))).extra / bytes)
-            await call('remove', h, id)
-            await call('gc')
-          }
-          entry.memory[h] = { store: { median: median(store), samples: store }, retrieve: { median: median(retrieve), samples: retrieve } }
+          if (!samples[h].error) entry.memory[h] = await peakMemory(key, h, bytes)
         }
         log(`${key}: peak extra memory ×payload`, JSON.stringify(Object.fromEntries(Object.entries(entry.memory).map(([h, m]) => [h, [m.store.median.toFixed(2), m.retrieve.median.toFixed(2)]]))))
       }
@@ -605,22 +612,7 @@ await section('encryption', async () => {
     }
     results.encryption = out
     if (memoryProbe) {
-      for (const h of handles) {
-        const store = []
-        const retrieve = []
-        for (let rep = 0; rep < plan.memReps; rep++) {
-          const id = idOf(runTag, 'enc', 'mem', h, rep)
-          await call('prepare', key)
-          await call('gc')
-          store.push((await peakExtra(() => call('store', h, id))).extra / bytes)
-          await call('reopen', h)
-          await call('gc')
-          retrieve.push((await peakExtra(() => call('retrieve', h, id, bytes))).extra / bytes)
-          await call('remove', h, id)
-          await call('gc')
-        }
-        out.memory[h] = { store: { median: median(store), samples: store }, retrieve: { median: median(retrieve), samples: retrieve } }
-      }
+      for (const h of handles) out.memory[h] = await peakMemory(key, h, bytes)
     }
     log(`encryption: sealed/clear store ×${out.ratios.storeNone.median.toFixed(2)} (none) ×${out.ratios.storeZstd.median.toFixed(2)} (zstd), retrieve ×${out.ratios.retrieveNone.median.toFixed(2)} (none) ×${out.ratios.retrieveZstd.median.toFixed(2)} (zstd)`)
   } finally {

@@ -165,15 +165,15 @@ export function chunkedReader(read: ChunkReader, chunk: number, storedLength: nu
   }
 }
 
+/** Sealed frames being opened at once by readBody. */
+const OPENING_AHEAD = 4
+
 /**
  * decodeBody for a body read piece by piece: frames are read (in 8 MiB pieces), checked and
  * decompressed one at a time, so decoding holds the output and one piece rather than the whole stored
  * body as well. A format-2 body stored raw in one chunk is read whole, as the value's own buffer.
  * @throws {CorruptEntryError} on a checksum mismatch or a frame that does not decode.
  */
-/** Sealed frames being opened at once by readBody. */
-const OPENING_AHEAD = 4
-
 export async function readBody(parsed: ParsedRecord, read: ChunkReader): Promise<Value> {
   const { header } = parsed
   if (header.format === 1) return readBody1(header, (at, length) => read(0, at, length))
@@ -205,26 +205,58 @@ export async function readBody(parsed: ParsedRecord, read: ChunkReader): Promise
     }
     return rebuild(header, out)
   }
-  // Sealed frames are opened a few at a time: each WebCrypto call goes to another thread and back, and
-  // one after the other those round trips, not AES, were most of a sealed read's cost. decrypt() copies
-  // its input when called, so the read buffer behind `stored` may be reused meanwhile.
+  return rebuild(header, await openSealedBody(parsed, read, out))
+}
+
+/**
+ * A sealed body into `out`: read in pieces of whole frames (8 MiB at most, the next piece read while
+ * this one's frames are opened), its frames opened a few at a time. Each WebCrypto call goes to another
+ * thread and back, and one after the other those round trips, not AES, were most of a sealed read's
+ * cost. decrypt() copies its input when called, so a piece may go once its frames are handed over.
+ */
+async function openSealedBody(parsed: ParsedRecord, read: ChunkReader, out: Uint8Array): Promise<Uint8Array> {
+  const id = parsed.header.operationId
+  const frames = parsed.frames!
+  const pieces: { chunk: number; from: number; to: number; first: number; end: number }[] = []
+  for (let i = 0; i < frames.length; i++) {
+    const e = frames[i]!
+    const last = pieces.at(-1)
+    if (last && last.chunk === e.chunk && e.storedOffset === last.to && e.storedOffset + e.storedLength - last.from <= READ_CHUNK) {
+      last.to += e.storedLength
+      last.end = i + 1
+    } else {
+      pieces.push({ chunk: e.chunk, from: e.storedOffset, to: e.storedOffset + e.storedLength, first: i, end: i + 1 })
+    }
+  }
+  const readPiece = (k: number) => {
+    const p = pieces[k]!
+    const reading = read(p.chunk, p.from, p.to - p.from)
+    reading.catch(() => undefined) // awaited in turn below
+    return reading
+  }
   const opening: Promise<Uint8Array>[] = []
   const settle = async (i: number) => {
     const e = frames[i]!
     inflateFrame2(id, e, await opening[i]!, out, e.rawOffset)
     delete opening[i]
   }
-  for (let i = 0; i < frames.length; i++) {
-    if (i >= OPENING_AHEAD) await settle(i - OPENING_AHEAD)
-    const e = frames[i]!
-    const opened = openFrame2(parsed, e, await frameAt(e), i)
-    // Observed at once: a frame that fails while an earlier one is awaited must not surface as an
-    // unhandled rejection (the failure still reaches whoever awaits it, in order).
-    opened.catch(() => undefined)
-    opening[i] = opened
+  let next = pieces.length ? readPiece(0) : undefined
+  for (let k = 0; k < pieces.length; k++) {
+    const piece = pieces[k]!
+    const bytes = await next!
+    next = k + 1 < pieces.length ? readPiece(k + 1) : undefined
+    for (let i = piece.first; i < piece.end; i++) {
+      if (i >= OPENING_AHEAD) await settle(i - OPENING_AHEAD)
+      const e = frames[i]!
+      const opened = openFrame2(parsed, e, bytes.subarray(e.storedOffset - piece.from, e.storedOffset - piece.from + e.storedLength), i)
+      // Observed at once: a frame that fails while an earlier one is awaited must not surface as an
+      // unhandled rejection (the failure still reaches whoever awaits it, in order).
+      opened.catch(() => undefined)
+      opening[i] = opened
+    }
   }
   for (let i = Math.max(0, frames.length - OPENING_AHEAD); i < frames.length; i++) await settle(i)
-  return rebuild(header, out)
+  return out
 }
 
 async function readBody1(header: RecordHeader1, read: (offset: number, length: number) => Promise<Uint8Array>): Promise<Value> {

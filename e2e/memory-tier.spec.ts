@@ -95,7 +95,7 @@ test('a second retrieve is a memory hit: an equal value, the caller\'s own, equa
 
 test('replaced here or in another instance ("another tab"), deleted or expired there: never served from memory once that call resolved', async ({ page }) => {
   await removeCache(page, 'mt-tabs')
-  const ROUNDS = 12
+  const ROUNDS = 24
   const out = await page.evaluate(async (ROUNDS) => {
     const lib = window.voxcacheLib!
     const a = (window.mt.a = await lib.openCache({ name: 'mt-tabs', storage: 'opfs' }))

@@ -26,7 +26,7 @@ test.afterEach(async ({ page }) => {
   })
 })
 
-test('a second retrieve is a memory hit: an equal value, the caller\'s own, equal to a read from disk', async ({ page }) => {
+test('a second retrieve is a memory hit: an equal value, the caller\'s own, equal to a read from disk; a region is cut from a held image', async ({ page }) => {
   await removeCache(page, 'mt-own')
   const out = await page.evaluate(async () => {
     const lib = window.voxcacheLib!
@@ -66,6 +66,21 @@ test('a second retrieve is a memory hit: an equal value, the caller\'s own, equa
     ;(imageMemory.metadata as Map<string, unknown>).set('0008|0060', 'CT')
     const imageAgain = (await cache.retrieve(imageId)) as import('../src/index.js').Image
     const last = await cache.stats()
+    // A box of a held image is cut from it, and equals the box a region read gives.
+    const box = { index: [3, 5, 7], size: [10, 20, 9] }
+    const boxMemory = (await cache.retrieveRegion(imageId, box))!
+    const boxHits = (await cache.stats()).memoryHits - last.memoryHits
+    let badBox = ''
+    await cache.retrieveRegion(imageId, { index: [15, 0, 0], size: [10, 1, 1] }).catch((e: Error) => (badBox = e.name))
+    await cache.trimMemory()
+    const boxDisk = (await cache.retrieveRegion(imageId, box))!
+    const region = {
+      hits: boxHits,
+      afterTrim: (await cache.stats()).memoryHits - last.memoryHits,
+      badBox,
+      digests: [await window.vxHarness.digest(boxMemory.data as Int16Array), await window.vxHarness.digest(boxDisk.data as Int16Array)],
+      shapes: [shape(boxMemory), shape(boxDisk)],
+    }
     return {
       digest,
       diskDigest: await window.vxHarness.digest(fromDisk),
@@ -78,6 +93,7 @@ test('a second retrieve is a memory hit: an equal value, the caller\'s own, equa
       imageAgainDigest: await window.vxHarness.digest(imageAgain.data as Int16Array),
       shapes: [shape(imageDisk), shape(imageAgain)],
       sameBuffer: imageDisk.data!.buffer === imageAgain.data!.buffer,
+      region,
     }
   })
   expect(out.diskDigest).toBe(out.digest)
@@ -91,6 +107,11 @@ test('a second retrieve is a memory hit: an equal value, the caller\'s own, equa
   expect(out.shapes[1]).toBe(out.shapes[0])
   expect(out.shapes[0]).toContain('"origin":[1,2,3]')
   expect(out.sameBuffer).toBe(false)
+  expect(out.region.hits).toBe(1)
+  expect(out.region.afterTrim).toBe(1)
+  expect(out.region.badBox).toBe('UnsupportedValueError')
+  expect(out.region.digests[0]).toBe(out.region.digests[1])
+  expect(out.region.shapes[0]).toBe(out.region.shapes[1])
 })
 
 test('replaced here or in another instance ("another tab"), deleted or expired there: never served from memory once that call resolved', async ({ page }) => {

@@ -435,14 +435,15 @@ export class Cache {
    * @throws {SchemaVersionError} when a newer voxcache wrote the record; it is left as it is.
    */
   async retrieveEntry(id: string): Promise<{ value: Value; info: EntryInfo } | undefined> {
-    return this.reading(id, false, (info) => {
+    const read = (info: EntryInfo) => {
       if (info.rawBytes > MAX_MESSAGE_BYTES) {
         throw new UnsupportedValueError(
           `entry ${id} holds ${info.rawBytes} bytes, more than one buffer can carry out of the worker (about 2 GiB); read it in boxes with retrieveRegion`,
         )
       }
       return this.records.read(info)
-    })
+    }
+    return this.reading(id, false, read, (now) => this.memory.serve(now))
   }
 
   /**
@@ -452,7 +453,7 @@ export class Cache {
    * @throws {SchemaVersionError} when a newer voxcache wrote the record; it is left as it is.
    */
   async retrieveRegion(id: string, region: Region): Promise<{ value: Image; info: EntryInfo } | undefined> {
-    return this.reading(id, true, (info, held) => this.records.readRegion(info, region, held))
+    return this.reading(id, true, (info, held) => this.records.readRegion(info, region, held), (now) => this.memory.cut(now, region))
   }
 
   /**
@@ -507,16 +508,17 @@ export class Cache {
     id: string,
     handles: boolean,
     read: (info: EntryInfo, held: boolean) => Promise<T | typeof MISSING>,
+    fromMemory: (info: EntryInfo) => T | undefined,
   ): Promise<{ value: T; info: EntryInfo } | undefined> {
     this.keys.sealing() // a locked cache reads nothing
     this.records.refuseNewer(id)
     let info = await this.lookup(id)
-    if (info && !handles) {
-      const held = await this.fromMemory(info)
+    if (info) {
+      const held = await this.fromMemory(info, fromMemory)
       if ('value' in held) {
         this.counters.hits++
         this.touches.note(id)
-        return { value: held.value as T, info: await this.keys.openInfo(this.touches.apply(info)) }
+        return { value: held.value, info: await this.keys.openInfo(this.touches.apply(held.info)) }
       }
       info = held.info
     }
@@ -542,18 +544,20 @@ export class Cache {
     }
     this.counters.hits++
     this.touches.note(id)
+    // A whole value is kept; a region read leaves the tier as it was.
     if (!handles) this.memory.keep(info, value)
     return { value, info: await this.keys.openInfo(this.touches.apply(info)) }
   }
 
   /**
-   * A copy of the value the memory tier holds for `info`'s version, or the entry's current info to
-   * read it from disk (undefined: it is gone). The journal is read first: another tab's replace or
+   * What `take` makes of the value the memory tier holds for the entry's current version (a copy, or a
+   * box cut from it), or the entry's current info to read it from disk (undefined: it is gone). The
+   * journal is read first: another tab's replace or
    * delete that has resolved is in it, while its announcement may still be on its way — and a held
    * value, unlike a record file, outlives the change. Under the shared lock when it is free; while a
    * mutation holds or awaits it, the value is read from disk, without waiting (as a region read does).
    */
-  private async fromMemory(info: EntryInfo): Promise<{ value: Value } | { info: EntryInfo | undefined }> {
+  private async fromMemory<T>(info: EntryInfo, take: (info: EntryInfo) => T | undefined): Promise<{ value: T; info: EntryInfo } | { info: EntryInfo | undefined }> {
     if (!this.memory.has(info)) return { info }
     const now = await this.tabs.sharedIfFree(async (held) => {
       if (!held) return info
@@ -562,8 +566,8 @@ export class Cache {
     })
     if (now === info) return { info }
     const current = await this.unexpired(now)
-    const value = current && this.memory.serve(current)
-    return value === undefined ? { info: current } : { value }
+    const value = current && take(current)
+    return value === undefined || !current ? { info: current } : { value, info: current }
   }
 
   async info(id: string): Promise<EntryInfo | undefined> {

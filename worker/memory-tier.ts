@@ -2,7 +2,8 @@
 // first out) under a byte budget of their own, so that a value read again is copied, not read and
 // decoded again. Each is kept with the version of the entry it was read from — the index row's
 // checksum and creation time, both new at every store — and served only while the row still says so.
-import { isImage } from '../src/codec/values.js'
+import { checkRegion, cropRaw, regionImage, type Region } from '../src/codec/region.js'
+import { classify, isImage } from '../src/codec/values.js'
 import type { EntryInfo, Image, StorableTypedArray, Value } from '../src/types.js'
 
 const MiB = 2 ** 20
@@ -89,6 +90,29 @@ export class MemoryTier {
    * the most recently used); undefined otherwise, and a held value of another version is dropped.
    */
   serve(info: EntryInfo): Value | undefined {
+    const h = this.use(info)
+    if (!h) return undefined
+    this.hits++
+    return ownCopy(h.value)
+  }
+
+  /**
+   * A box cut from the held image of the version `info` names (counted as a hit), or undefined when no
+   * such image is held.
+   * @throws {UnsupportedValueError} when the box does not fit the image.
+   */
+  cut(info: EntryInfo, region: Region): Image | undefined {
+    const h = this.use(info)
+    if (!h || !isImage(h.value)) return undefined
+    const held = classify(h.value)
+    if (held.dataType !== 'Image') return undefined
+    checkRegion(held.image, region)
+    this.hits++
+    return regionImage(held.image, region, cropRaw(held.image, region, held.bytes))
+  }
+
+  /** The held value of `info`'s version, made the most recently used; one of another version is dropped. */
+  private use(info: EntryInfo): Held | undefined {
     const h = this.held.get(info.id)
     if (!h) return undefined
     this.held.delete(info.id)
@@ -97,8 +121,7 @@ export class MemoryTier {
       return undefined
     }
     this.held.set(info.id, h)
-    this.hits++
-    return ownCopy(h.value)
+    return h
   }
 
   /**

@@ -267,6 +267,25 @@ const bench = {
     return { hits, memoryHits, memoryBytes, memoryMaxBytes }
   },
 
+  /**
+   * The floor of a memory hit: the prepared volume held in a raw worker, then a copy made there and
+   * transferred to the page, nothing else. Returns [ms from the page, ms of the copy inside the worker].
+   */
+  async workerCopy(handle: string, id: string, expectBytes: number): Promise<[number, number]> {
+    const c = contender(handle)
+    if (c.kind !== 'raw') throw new Error(`${handle} is not a raw worker`)
+    if (prepared) {
+      await rawCall(c, { cmd: 'hold', name: id, bytes: bytesOf(prepared) })
+      prepared = undefined
+    }
+    kept = undefined
+    const t0 = performance.now()
+    const r = await rawCall(c, { cmd: 'copyOut', name: id })
+    const ms = performance.now() - t0
+    if (r.bytes!.byteLength !== expectBytes) throw new Error(`${handle} returned ${r.bytes!.byteLength} bytes, expected ${expectBytes}`)
+    return [ms, r.ms]
+  },
+
   async trimMemory(handle: string): Promise<void> {
     const c = contender(handle)
     if (c.kind === 'vox') await c.cache.trimMemory()

@@ -259,6 +259,47 @@ const bench = {
     }
   },
 
+  /** The memory tier's counters of a voxcache contender (the memory section checks what it timed). */
+  async memoryStats(handle: string): Promise<{ hits: number; memoryHits: number; memoryBytes: number; memoryMaxBytes: number }> {
+    const c = contender(handle)
+    if (c.kind !== 'vox') throw new Error(`${handle} has no memory tier`)
+    const { hits, memoryHits, memoryBytes, memoryMaxBytes } = await c.cache.stats()
+    return { hits, memoryHits, memoryBytes, memoryMaxBytes }
+  },
+
+  /**
+   * The floor of a memory hit: the prepared volume held in a raw worker, then a copy made there and
+   * transferred to the page, nothing else. Returns [ms from the page, ms of the copy inside the worker].
+   */
+  async workerCopy(handle: string, id: string, expectBytes: number): Promise<[number, number]> {
+    const c = contender(handle)
+    if (c.kind !== 'raw') throw new Error(`${handle} is not a raw worker`)
+    if (prepared) {
+      await rawCall(c, { cmd: 'hold', name: id, bytes: bytesOf(prepared) })
+      prepared = undefined
+    }
+    kept = undefined
+    const t0 = performance.now()
+    const r = await rawCall(c, { cmd: 'copyOut', name: id })
+    const ms = performance.now() - t0
+    if (r.bytes!.byteLength !== expectBytes) throw new Error(`${handle} returned ${r.bytes!.byteLength} bytes, expected ${expectBytes}`)
+    return [ms, r.ms]
+  },
+
+  async trimMemory(handle: string): Promise<void> {
+    const c = contender(handle)
+    if (c.kind === 'vox') await c.cache.trimMemory()
+  },
+
+  /** Times has(): a round trip to the worker and an index look-up, no record read and no journal check. */
+  async has(handle: string, id: string): Promise<number> {
+    const c = contender(handle)
+    if (c.kind !== 'vox') throw new Error(`${handle} has no has()`)
+    const t0 = performance.now()
+    if (!(await c.cache.has(id))) throw new Error(`${handle} has no ${id}`)
+    return performance.now() - t0
+  },
+
   async entries(handle: string): Promise<number> {
     const c = contender(handle)
     return c.kind === 'vox' ? (await c.cache.stats()).entries : NaN

@@ -1,7 +1,7 @@
 // The hardware ceiling: bytes written and read through an OPFS sync access handle, nothing else.
 // Times are taken inside the worker; the page also times the round trip (transfer included).
 interface Request {
-  cmd: 'write' | 'read' | 'readBlob' | 'delete' | 'readRange' | 'readRangeBlob'
+  cmd: 'write' | 'read' | 'readBlob' | 'delete' | 'readRange' | 'readRangeBlob' | 'hold' | 'copyOut'
   name: string
   /** readRange, readRangeBlob: the bytes [at, at + length) of the file. */
   at?: number
@@ -18,7 +18,19 @@ async function home(): Promise<FileSystemDirectoryHandle> {
   return dir
 }
 
+/** The memory section's floor: bytes held in this worker's RAM ('hold'), handed out as a copy ('copyOut'). */
+const held = new Map<string, Uint8Array>()
+
 async function handle(msg: Request): Promise<{ ms: number; bytes?: Uint8Array }> {
+  if (msg.cmd === 'hold') {
+    held.set(msg.name, msg.bytes!)
+    return { ms: 0 }
+  }
+  if (msg.cmd === 'copyOut') {
+    const t0 = performance.now()
+    const bytes = held.get(msg.name)!.slice()
+    return { ms: performance.now() - t0, bytes }
+  }
   const d = await home()
   if (msg.cmd === 'delete') {
     await d.removeEntry(msg.name).catch(() => undefined)

@@ -211,6 +211,35 @@ ${table(rows)}
 Targets (issue 15): sealed / clear at most ×1.3; peak extra memory at most ×1.5 of the payload.`
 }
 
+function memoryText(r) {
+  const m = r.memory
+  if (!m) return 'Not measured in this run.'
+  const x = (v) => (Number.isFinite(v) ? `×${v.toFixed(2)}` : '—')
+  const rows = Object.values(m.sizes).map((e) => {
+    const v = e.contenders['vox-none']
+    const peak = e.memory ? `${x(e.memory.diskFill.median)} / ${x(e.memory.hit.median)}` : 'not measured'
+    const w = e.contenders.worker
+    const floor = w ? `${f(w.copy.median, 2)} (${f(w.inner.median, 2)} inside) | ${x(e.ratios.memoryVsWorkerCopy.median)}` : '— | —'
+    return `| ${e.label}, ${(e.bytes / 2 ** 20).toFixed(e.bytes < 2 ** 20 ? 3 : 0)} MiB | ${f(v.memory.median, 2)}${e.fellBack ? ` (${e.fellBack} of ${m.reps} read the disk)` : ''} | ${f(e.contenders.copy.copy.median, 2)} | **${x(e.ratios.memoryVsCopy.median)}** | ${floor} | ${f(v.disk.median, 2)} | ${x(e.ratios.memoryVsDisk.median)} | ${f(v.has.median, 2)} | ${peak} |`
+  })
+  const first = Object.values(m.sizes)[0]
+  return `A retrieve served by the memory tier (codec 'none', default budget: ${first ? `${(first.memoryMaxBytes / 2 ** 20).toFixed(0)} MiB` : '—'} here), against a plain copy of the
+same bytes on the page (a new buffer and one \`set()\`) and against the retrieve that read it from disk just before
+(the tier emptied by \`trimMemory()\` first). "Copy in a worker, transferred" is the floor without voxcache: a
+worker holding the bytes makes a copy with \`slice()\` and transfers it to the page. ${m.reps} repetitions, medians, ratios paired by repetition.
+A memory hit needs the cache's lock free at once (see the README's Memory tier); a second read that
+found it held (by this worker's batched access-time commit, say) read the disk: it is counted, not timed as a hit.
+\`has()\` is a round trip to the worker and an index look-up: a memory hit costs that, the journal check
+(the shared lock and a look at the journal's size) and the copy.
+
+| value | memory hit ms | plain copy ms | hit / copy | copy in a worker, transferred ms | hit / that | disk retrieve ms | hit / disk | has() ms | peak extra ×payload: disk read that fills / memory hit |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+
+Target (issue 14): a memory hit at most ×1.5 a plain copy. The peak figures include the tier's copy:
+a disk read that fills the tier holds the value twice (the caller's and the tier's).`
+}
+
 function regionText(r) {
   const g = r.region
   if (!g) return 'Not measured in this run.'
@@ -309,6 +338,10 @@ ${regionText(r)}
 ## Encryption
 
 ${encryptionText(r)}
+
+## Memory tier
+
+${memoryText(r)}
 
 ## Record layout: small records in the index, or a file each
 

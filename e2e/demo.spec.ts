@@ -8,6 +8,7 @@ import { gunzipSync } from 'node:zlib'
 import type { Page } from '@playwright/test'
 import { mrSeries } from './decode-reference.js'
 import { expect, openDemo, test } from './fixtures.js'
+import { recordFigures } from '../test/figures.js'
 
 test.use({ viewport: { width: 1440, height: 900 } })
 
@@ -305,6 +306,51 @@ test('opens a large cached volume from the cache panel: its middle slices first,
   ])
   await expect(page.locator('body')).toHaveAttribute('data-slices', '192,192,192')
   for (const view of ['axial', 'coronal', 'sagittal']) expect(Number((await viewPixels(page, view)).split(':')[0]), view).toBeGreaterThan(1000)
+})
+
+test('switching between two cached volumes: the second visit of each is served from the memory tier (time from click to slice drawn recorded as a figure)', async ({ page }) => {
+  await openDemo(page)
+  await forgetSession(page)
+  // Two 256³ int16 volumes (32 MiB each), stored as pipeline results would be: the first visit of each
+  // reads its record, the second finds it in the worker's memory tier.
+  await page.evaluate(async () => {
+    const n = 256
+    for (const k of [1, 2]) {
+      const data = new Int16Array(n * n * n)
+      for (let z = 0, i = 0; z < n; z++) {
+        for (let y = 0; y < n; y++) {
+          for (let x = 0; x < n; x++, i++) data[i] = Math.hypot(x - n / 2, y - n / 2, z - n / 2) < n * 0.3 * k ? 300 * k + ((x + y * k + z) % 100) : 0
+        }
+      }
+      const image = {
+        imageType: { dimension: 3, componentType: 'int16', pixelType: 'Scalar', components: 1 }, name: `switch ${k}`, origin: [0, 0, 0],
+        spacing: [1, 1, 1], direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]), size: [n, n, n], metadata: new Map(), data,
+      }
+      await window.voxcache!.store(await window.voxcacheLib!.operationId('switch', k), image as never, { metadata: { title: `Switch volume ${k}` } })
+    }
+  })
+  await openDemo(page) // the panel lists them
+  await page.evaluate(() => {
+    // The click's time (captured before the app's own listener), and the time of each picture state.
+    const w = window as unknown as { clicked: number; pictures: [string, number][] }
+    w.pictures = []
+    document.addEventListener('click', () => ((w.clicked = performance.now()), (w.pictures = [])), { capture: true })
+    new MutationObserver(() => w.pictures.push([document.body.dataset.picture ?? '', performance.now() - w.clicked]))
+      .observe(document.body, { attributes: true, attributeFilter: ['data-picture'] })
+  })
+  const visits: { volume: number; firstSliceMs: number; fullMs: number; memoryHits: number }[] = []
+  for (const k of [1, 2, 1, 2]) {
+    const before = (await page.evaluate(() => window.voxcache!.stats())).memoryHits
+    await page.locator('#entries tr', { hasText: `Switch volume ${k}` }).getByRole('button', { name: `Open in the viewer Switch volume ${k}` }).click()
+    await expect(page.locator('#image-info')).toContainText(`Switch volume ${k} — 256 × 256 × 256 int16`) // the whole volume, shown
+    await expect(page.locator('body')).toHaveAttribute('data-picture', 'full')
+    const pictures = await page.evaluate(() => (window as unknown as { pictures: [string, number][] }).pictures)
+    const at = (state: string) => pictures.find(([s]) => s === state)?.[1] ?? NaN
+    visits.push({ volume: k, firstSliceMs: at('preview-1'), fullMs: at('full'), memoryHits: (await page.evaluate(() => window.voxcache!.stats())).memoryHits - before })
+  }
+  // First visits read records; second visits are served from memory: three slices and the whole volume.
+  expect(visits.map((v) => v.memoryHits)).toEqual([0, 0, 4, 4])
+  recordFigures('demo-switch', { visits })
 })
 
 test('the cache panel says when the index was found damaged and rebuilt, with every entry back', async ({ page }) => {

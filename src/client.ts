@@ -51,6 +51,12 @@ export class VoxCache {
     this.name = name
     this.storage = storage
     this.seeded = seeded
+    // Browsers have no memory-pressure event; a hidden page is the cue to give back what can be read again.
+    globalThis.document?.addEventListener('visibilitychange', this.#onVisibility)
+  }
+
+  #onVisibility = (): void => {
+    if (document.visibilityState === 'hidden') this.trimMemory().catch(() => undefined)
   }
 
   async #call<T>(fn: (remote: Remote) => Promise<T>): Promise<T> {
@@ -205,6 +211,16 @@ export class VoxCache {
    */
   evictions(): Promise<EvictionInfo[]> {
     return this.#call((r) => r.evictions())
+  }
+
+  /**
+   * Empties the memory tier (see the `memoryBytes` option): later retrieves read records again. Done
+   * for you when the page is hidden (`visibilitychange`); browsers have no memory-pressure event, so
+   * call it when your app knows memory is short.
+   * @throws {ClosedError} when the cache is closed.
+   */
+  trimMemory(): Promise<void> {
+    return this.#call((r) => r.trimMemory())
   }
 
   /** Removes every entry. */
@@ -387,6 +403,7 @@ export class VoxCache {
   /** Flushes pending access times and stops the worker. Further calls throw ClosedError. */
   async close(): Promise<void> {
     if (!this.#remote) return
+    globalThis.document?.removeEventListener('visibilitychange', this.#onVisibility)
     await this.#call((r) => r.close()).catch(() => undefined)
     this.#remote[Comlink.releaseProxy]()
     this.#remote = undefined

@@ -124,6 +124,13 @@ export interface OpenCacheOptions {
    * number; default: entries do not age out.
    */
   maxAgeMs?: number
+  /**
+   * Byte budget of the memory tier: values this page's worker read lately are kept in its RAM and
+   * served again as a copy, without reading or decoding the record. A value past a quarter of it is not
+   * kept. 0 keeps nothing. Default: 1/16 of `navigator.deviceMemory` (4 GiB assumed where the browser
+   * does not say), between 64 MiB and 1 GiB. See {@link VoxCache.trimMemory}.
+   */
+  memoryBytes?: number
 }
 
 export interface StoreOptions {
@@ -191,6 +198,14 @@ export interface CacheStats {
   /** Since this cache was opened in this page. */
   hits: number
   misses: number
+  /** Of `hits`, those served from the memory tier (no record read). */
+  memoryHits: number
+  /** Bytes the memory tier holds now (buffers and pixels; a JSON value counts as its encoded size). */
+  memoryBytes: number
+  /** Values the memory tier holds now. */
+  memoryEntries: number
+  /** The memory tier's budget (the `memoryBytes` option, or its default). */
+  memoryMaxBytes: number
   /** Entries this page evicted, for the byte budget or the browser's quota (see {@link VoxCache.evictions}). */
   evictions: number
   /**

@@ -24,6 +24,7 @@ import { settleRekey } from './rekey.js'
 import { MAX_MESSAGE_BYTES } from '../src/transfer.js'
 import { Touches } from './touches.js'
 import { Expiry } from './expiry.js'
+import { MemoryTier, memoryBudget } from './memory-tier.js'
 
 const DEFAULT_BUDGET = 1 << 30
 
@@ -97,6 +98,8 @@ export class Cache {
   expiry!: Expiry
   /** Another context changed the index since this one last read it. */
   private stale = false
+  /** Values read lately, kept in RAM (memory-tier.ts). */
+  readonly memory: MemoryTier
 
   private constructor(
     readonly name: string,
@@ -107,7 +110,9 @@ export class Cache {
     space: { maxBytes: number; lowWater: number },
     readonly codec: Codec,
     readonly inlineBytes: number,
+    memoryBytes: number,
   ) {
+    this.memory = new MemoryTier(memoryBytes)
     this.records = new Records(backend, index)
     this.space = new Space(
       index,
@@ -136,6 +141,8 @@ export class Cache {
     if (!(maxBytes > 0) || !(lowWater > 0 && lowWater <= 1)) {
       throw new UnsupportedValueError('maxBytes must be positive and lowWater in (0, 1]')
     }
+    const memoryBytes = options.memoryBytes ?? memoryBudget()
+    if (!(memoryBytes >= 0 && Number.isFinite(memoryBytes))) throw new UnsupportedValueError('memoryBytes must be a finite number of bytes, 0 or more')
     let cache: Cache | undefined
     const expiry = new Expiry(options.maxAgeMs, () => cache!.sweep())
     const tabs = createCoordinator(name, () => {
@@ -152,7 +159,7 @@ export class Cache {
         throw error
       }
     })
-    cache = new Cache(name, backend, index, tabs, SQL, { maxBytes, lowWater }, options.codec ?? 'zstd', options.inlineBytes ?? 4096)
+    cache = new Cache(name, backend, index, tabs, SQL, { maxBytes, lowWater }, options.codec ?? 'zstd', options.inlineBytes ?? 4096, memoryBytes)
     cache.setKeys(keys)
     cache.expiry = expiry
     await cache.mutate((batch) => cache.records.reconcile(batch))
@@ -176,6 +183,9 @@ export class Cache {
     await this.tabs.shared(() => this.index.refresh())
     // Another context may have stored something that expires before the timer's time.
     this.expiry.plan(this.index.db)
+    // Values another context replaced or deleted would never be served (their versions are checked);
+    // dropped now, they stop taking room.
+    this.memory.prune((id) => this.index.db.info(id))
   }
 
   /** Removes every expired entry (expiry.ts), then sets the timer for the next one. */
@@ -228,6 +238,11 @@ export class Cache {
       try {
         return await fn(batch)
       } finally {
+        // Whatever this change touched is read from disk next time, even if the change failed midway.
+        for (const change of batch.changes) {
+          if (change.t === 'clear') this.memory.clear()
+          else if (change.t === 'put' || change.t === 'del') this.memory.drop(change.t === 'put' ? change.row.id : change.id)
+        }
         if (batch.size) {
           this.tabs.announce(await this.space.commit(batch))
           this.expiry.note(batch.changes)
@@ -420,14 +435,15 @@ export class Cache {
    * @throws {SchemaVersionError} when a newer voxcache wrote the record; it is left as it is.
    */
   async retrieveEntry(id: string): Promise<{ value: Value; info: EntryInfo } | undefined> {
-    return this.reading(id, false, (info) => {
+    const read = (info: EntryInfo) => {
       if (info.rawBytes > MAX_MESSAGE_BYTES) {
         throw new UnsupportedValueError(
           `entry ${id} holds ${info.rawBytes} bytes, more than one buffer can carry out of the worker (about 2 GiB); read it in boxes with retrieveRegion`,
         )
       }
       return this.records.read(info)
-    })
+    }
+    return this.reading(id, false, read, (now) => this.memory.serve(now))
   }
 
   /**
@@ -437,7 +453,7 @@ export class Cache {
    * @throws {SchemaVersionError} when a newer voxcache wrote the record; it is left as it is.
    */
   async retrieveRegion(id: string, region: Region): Promise<{ value: Image; info: EntryInfo } | undefined> {
-    return this.reading(id, true, (info, held) => this.records.readRegion(info, region, held))
+    return this.reading(id, true, (info, held) => this.records.readRegion(info, region, held), (now) => this.memory.cut(now, region))
   }
 
   /**
@@ -492,10 +508,20 @@ export class Cache {
     id: string,
     handles: boolean,
     read: (info: EntryInfo, held: boolean) => Promise<T | typeof MISSING>,
+    fromMemory: (info: EntryInfo) => T | undefined,
   ): Promise<{ value: T; info: EntryInfo } | undefined> {
     this.keys.sealing() // a locked cache reads nothing
     this.records.refuseNewer(id)
     let info = await this.lookup(id)
+    if (info) {
+      const held = await this.fromMemory(info, fromMemory)
+      if ('value' in held) {
+        this.counters.hits++
+        this.touches.note(id)
+        return { value: held.value, info: await this.keys.openInfo(this.touches.apply(held.info)) }
+      }
+      info = held.info
+    }
     if (!info) {
       this.counters.misses++
       return undefined
@@ -518,7 +544,30 @@ export class Cache {
     }
     this.counters.hits++
     this.touches.note(id)
+    // A whole value is kept; a region read leaves the tier as it was.
+    if (!handles) this.memory.keep(info, value)
     return { value, info: await this.keys.openInfo(this.touches.apply(info)) }
+  }
+
+  /**
+   * What `take` makes of the value the memory tier holds for the entry's current version (a copy, or a
+   * box cut from it), or the entry's current info to read it from disk (undefined: it is gone). The
+   * journal is read first: another tab's replace or
+   * delete that has resolved is in it, while its announcement may still be on its way — and a held
+   * value, unlike a record file, outlives the change. Under the shared lock when it is free; while a
+   * mutation holds or awaits it, the value is read from disk, without waiting (as a region read does).
+   */
+  private async fromMemory<T>(info: EntryInfo, take: (info: EntryInfo) => T | undefined): Promise<{ value: T; info: EntryInfo } | { info: EntryInfo | undefined }> {
+    if (!this.memory.has(info)) return { info }
+    const now = await this.tabs.sharedIfFree(async (held) => {
+      if (!held) return info
+      await this.index.refresh()
+      return this.index.db.info(info.id)
+    })
+    if (now === info) return { info }
+    const current = await this.unexpired(now)
+    const value = current && take(current)
+    return value === undefined || !current ? { info: current } : { value, info: current }
   }
 
   async info(id: string): Promise<EntryInfo | undefined> {
@@ -576,6 +625,10 @@ export class Cache {
       lowWaterBytes: this.space.budget.lowWaterBytes,
       ...this.counters,
       evictions: this.space.evictions,
+      memoryHits: this.memory.hits,
+      memoryBytes: this.memory.bytes,
+      memoryEntries: this.memory.entries,
+      memoryMaxBytes: this.memory.maxBytes,
       quotaRetries: this.space.quotaRetries,
       quarantined: this.records.quarantined,
       persisted,
@@ -605,6 +658,7 @@ export class Cache {
 
   /** Writes pending access times and lets go of the index. */
   async close(): Promise<void> {
+    this.memory.clear()
     await this.expiry.stop()
     if (this.touches.size) await this.mutate(async () => undefined).catch(() => undefined)
     this.touches.stop()
@@ -617,6 +671,7 @@ export class Cache {
    * progress has finished: wipeAll() is about to remove its files.
    */
   async discard(): Promise<void> {
+    this.memory.clear()
     this.expiry.stop().catch(() => undefined) // a sweep waiting for this lock fails once the index is closed
     await this.tabs.exclusive(async () => {
       this.touches.stop()
@@ -627,6 +682,7 @@ export class Cache {
 
   /** Deletes every file of this cache, index included. */
   async destroy(): Promise<void> {
+    this.memory.clear()
     this.expiry.stop().catch(() => undefined) // a sweep waiting for this lock fails once the index is closed
     await this.tabs.exclusive(async () => {
       this.touches.stop()

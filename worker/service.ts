@@ -290,6 +290,11 @@ export function createService() {
       return ready().evictions()
     },
 
+    /** Empties the memory tier: values are read from their records again. */
+    async trimMemory(): Promise<void> {
+      ready().memory.clear()
+    },
+
     /** Removes every entry of this cache. */
     async clear(): Promise<void> {
       await ready().clear()

@@ -71,6 +71,8 @@ test('rekey seals every entry again: exact values, metadata, pins and hits; the 
     const { keyA, keyB } = window as unknown as Record<string, CryptoKey>
     const { reopened, other, digests } = (window as unknown as { rk: { reopened: import('../src/client.js').VoxCache; other: import('../src/client.js').VoxCache; digests: Record<string, string> } }).rk
     const outcome = (p: Promise<unknown>) => p.then(() => 'done', (e: Error) => (e instanceof lib.KeyMismatchError ? 'KeyMismatchError' : `${e.name}: ${e.message}`))
+    // The other context reads a value first: its memory tier then holds it in clear.
+    const otherHeld = await h.digest((await other.retrieve(ids.big)) as Uint8Array)
     const { resealed } = await reopened.rekey(keyB!)
     const list = (await reopened.list({ orderBy: 'id' })).map(({ id, metadata, pinned, hits, createdAt, lastAccessedAt }) => ({ id, metadata, pinned, hits, createdAt, lastAccessedAt }))
     const image = (await reopened.retrieve(ids.image)) as import('../src/types.js').Image
@@ -90,13 +92,14 @@ test('rekey seals every entry again: exact values, metadata, pins and hits; the 
     const again = await lib.openCache({ name: 'rekey-a', storage: 'opfs', encryption: { key: keyB! } })
     const reread = await h.digest(((await again.retrieve(ids.image)) as import('../src/types.js').Image).data as Uint8Array)
     await again.close()
-    return { resealed, list, values, digests, otherSide, otherStats, oldKey, reread }
+    return { resealed, list, values, digests, otherSide, otherStats, oldKey, reread, otherHeld }
   }, made.ids)
   expect(after.resealed).toBe(4)
   // Hits and access times move with the reads above; the rest is as it was.
   expect(after.list.map(({ hits: _h, lastAccessedAt: _l, ...rest }) => rest)).toEqual(made.before.map(({ hits: _h, lastAccessedAt: _l, ...rest }) => rest))
   expect(after.values).toEqual({ image: after.digests.image, imageMeta: [['0010|0010', 'DOE^JANE']], big: after.digests.big, json: 5000, small: { note: 1 } })
   expect(after.reread).toBe(after.digests.image)
+  expect(after.otherHeld).toBe(after.digests.big)
   expect(after.otherSide).toEqual({ retrieve: 'KeyMismatchError', store: 'KeyMismatchError' })
   expect(after.otherStats).toMatchObject({ locked: true })
   expect(after.oldKey).toBe('KeyMismatchError')

@@ -207,14 +207,17 @@ export class Keys {
 
   /**
    * `info` as callers see it: sealed metadata opened, or null while the cache is locked.
-   * @throws {CorruptEntryError} when sealed metadata fails its tag (or names a data key not here).
+   * @throws {CorruptEntryError} when sealed metadata fails its tag.
+   * @throws {KeyMismatchError} when it names a data key this context does not hold.
    */
   async openInfo(info: EntryInfo): Promise<EntryInfo> {
     const sealed = asSealed(info.metadata)
     if (!sealed || this.protectedBy === undefined) return info
     if (!this.current) return { ...info, metadata: null }
     const keyring = sealed.$key === undefined ? this.app : this.deks.get(sealed.$key)
-    if (!keyring) throw new CorruptEntryError(info.id, `its metadata is sealed under data key ${sealed.$key}, which this cache does not hold`)
+    // A data key this context does not hold: another context rekeyed the cache (or imported into it)
+    // since these keys were read; the next write reads key.json again.
+    if (!keyring) throw new KeyMismatchError(`its metadata is sealed under data key ${sealed.$key}, which this context does not hold: the cache was rekeyed since it was opened here; open it again with its key`, { entryId: info.id })
     return { ...info, metadata: await openJson(keyring, info.id, sealed) }
   }
 

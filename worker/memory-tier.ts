@@ -32,8 +32,20 @@ const LARGEST_SHARE = 4
 interface Held {
   value: Value
   bytes: number
-  checksum: string
-  createdAt: string
+  /** The row's version when the value was read (versionOf). */
+  version: string
+}
+
+/**
+ * What tells one version of an entry from another: its checksum and creation time, new at every store,
+ * and, under a key, its sealed metadata, new at every seal (a random IV) — a rekey keeps the first two
+ * (the frame table and times do not change), and a context whose key no longer opens the cache must not
+ * be served what it read before.
+ */
+function versionOf(info: EntryInfo): string {
+  const m = info.metadata as { $sealed?: unknown } | null
+  const sealed = typeof m === 'object' && m !== null && typeof m.$sealed === 'string' ? m.$sealed : ''
+  return `${info.checksum}/${info.createdAt}/${sealed}`
 }
 
 function copyView<T extends ArrayBufferView>(view: T): T {
@@ -82,7 +94,7 @@ export class MemoryTier {
   /** Whether a value of the entry's version `info` is held (no use counted). */
   has(info: EntryInfo): boolean {
     const h = this.held.get(info.id)
-    return h !== undefined && h.checksum === info.checksum && h.createdAt === info.createdAt
+    return h !== undefined && h.version === versionOf(info)
   }
 
   /**
@@ -116,7 +128,7 @@ export class MemoryTier {
     const h = this.held.get(info.id)
     if (!h) return undefined
     this.held.delete(info.id)
-    if (h.checksum !== info.checksum || h.createdAt !== info.createdAt) {
+    if (h.version !== versionOf(info)) {
       this.bytes -= h.bytes
       return undefined
     }
@@ -138,7 +150,7 @@ export class MemoryTier {
       this.held.delete(id)
       this.bytes -= h.bytes
     }
-    this.held.set(info.id, { value: ownCopy(value), bytes, checksum: info.checksum, createdAt: info.createdAt })
+    this.held.set(info.id, { value: ownCopy(value), bytes, version: versionOf(info) })
     this.bytes += bytes
   }
 

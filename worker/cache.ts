@@ -180,7 +180,13 @@ export class Cache {
   async freshen(): Promise<void> {
     if (!this.stale) return
     this.stale = false
-    await this.tabs.shared(() => this.index.refresh())
+    await this.tabs.shared(async () => {
+      await this.index.refresh()
+      // Another context may have rekeyed the cache or imported data keys into it: its rows then name
+      // data keys these keys lack.
+      const keys = await this.keys.refresh(this.backend)
+      if (keys !== this.keys) this.setKeys(keys)
+    })
     // Another context may have stored something that expires before the timer's time.
     this.expiry.plan(this.index.db)
     // Values another context replaced or deleted would never be served (their versions are checked);

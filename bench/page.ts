@@ -25,7 +25,7 @@ interface RawWorker {
   waiting: Map<number, (data: { ms: number; bytes?: Uint8Array; error?: string }) => void>
 }
 type Contender =
-  | { kind: 'vox'; name: string; cache: VoxCache; codec: 'none' | 'zstd'; open: typeof openCache; key?: CryptoKey }
+  | { kind: 'vox'; name: string; cache: VoxCache; codec: 'none' | 'zstd'; open: typeof openCache; key?: CryptoKey; memoryBytes?: number }
   | RawWorker
   | { kind: 'idbkv'; store: UseStore; name: string }
   | { kind: 'seed'; seed: SeedPort }
@@ -89,14 +89,15 @@ const bench = {
     kept = undefined
   },
 
-  async open(handle: string, kind: Kind, name: string, codec: 'none' | 'zstd' = 'none'): Promise<string> {
+  async open(handle: string, kind: Kind, name: string, codec: 'none' | 'zstd' = 'none', memoryBytes?: number): Promise<string> {
     let c: Contender
     if (kind === 'vox' || kind === 'voxprev' || kind === 'voxsealed') {
       const open = kind !== 'voxprev' ? openCache : (prev.openCache as typeof openCache | undefined)
       if (!open) throw new Error('no previous build: run with BENCH_PREV=<git rev>')
       // 'voxsealed': the cache protected by a non-extractable AES-GCM key, as an app would hold one.
       const key = kind === 'voxsealed' ? await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']) : undefined
-      c = { kind: 'vox', name, codec, cache: await open({ name, storage: 'opfs', codec, ...(key ? { encryption: { key } } : {}) }), open, key }
+      const tier = memoryBytes === undefined ? {} : { memoryBytes }
+      c = { kind: 'vox', name, codec, cache: await open({ name, storage: 'opfs', codec, ...tier, ...(key ? { encryption: { key } } : {}) }), open, key, memoryBytes }
     } else if (kind === 'raw' || kind === 'rawblob' || kind === 'rawnoflush') {
       const worker = new Worker(new URL('./raw-opfs.worker.ts', import.meta.url), { type: 'module' })
       const raw: RawWorker = { kind: 'raw', blob: kind === 'rawblob', noFlush: kind === 'rawnoflush', worker, seq: 0, waiting: new Map() }
@@ -121,7 +122,7 @@ const bench = {
     const c = contender(handle)
     if (c.kind !== 'vox') return
     await c.cache.close()
-    c.cache = await c.open({ name: c.name, storage: 'opfs', codec: c.codec, ...(c.key ? { encryption: { key: c.key } } : {}) })
+    c.cache = await c.open({ name: c.name, storage: 'opfs', codec: c.codec, ...(c.memoryBytes === undefined ? {} : { memoryBytes: c.memoryBytes }), ...(c.key ? { encryption: { key: c.key } } : {}) })
   },
 
   async close(handle: string): Promise<void> {
@@ -233,7 +234,7 @@ const bench = {
         hangs.push({ cache: c.name, id, at: new Date().toISOString() })
         console.warn(`BENCH-HANG store ${id} in ${c.name}`)
         await Promise.race([c.cache.close(), new Promise((resolve) => setTimeout(resolve, 5000))])
-        c.cache = await c.open({ name: c.name, storage: 'opfs', codec: c.codec, ...(c.key ? { encryption: { key: c.key } } : {}) })
+        c.cache = await c.open({ name: c.name, storage: 'opfs', codec: c.codec, ...(c.memoryBytes === undefined ? {} : { memoryBytes: c.memoryBytes }), ...(c.key ? { encryption: { key: c.key } } : {}) })
       }
     } else if (c.kind === 'idbkv') {
       for (const id of ids) await set(id, source, c.store)

@@ -204,7 +204,7 @@ function encryptionText(r) {
     ])
   }
   const table = (rs) => rs.map((row, i) => `| ${row.join(' | ')} |${i === 0 ? `\n|${row.map(() => '---').join('|')}|` : ''}`).join('\n')
-  return `${e.label}, ${(e.bytes / 1e6).toFixed(0)} MB: the same cache in clear and protected by a non-extractable AES-GCM key (\`encryption: { key }\`), interleaved, ratios paired by repetition.
+  return `${e.label}, ${(e.bytes / 1e6).toFixed(0)} MB: the same cache in clear and protected by a non-extractable AES-GCM key (\`encryption: { key }\`), both with the memory tier off (\`memoryBytes: 0\`), interleaved, ratios paired by repetition.
 
 ${table(rows)}
 

@@ -167,6 +167,12 @@ export function chunkedReader(read: ChunkReader, chunk: number, storedLength: nu
 
 /** Sealed frames being opened at once by readBody. */
 const OPENING_AHEAD = 4
+/**
+ * Stored bytes a sealed read asks for at once: a whole chunk (sealed records are written in chunks of
+ * 16 MiB). Each read of a Blob is a round trip to the browser process; in 8 MiB pieces those were about
+ * a third of a sealed read's time.
+ */
+const SEALED_PIECE = 16 * 1024 * 1024 + 64 * 1024
 
 /**
  * decodeBody for a body read piece by piece: frames are read (in 8 MiB pieces), checked and
@@ -209,7 +215,7 @@ export async function readBody(parsed: ParsedRecord, read: ChunkReader): Promise
 }
 
 /**
- * A sealed body into `out`: read in pieces of whole frames (8 MiB at most, the next piece read while
+ * A sealed body into `out`: read in pieces of whole frames (a chunk at most, the next piece read while
  * this one's frames are opened), its frames opened a few at a time. Each WebCrypto call goes to another
  * thread and back, and one after the other those round trips, not AES, were most of a sealed read's
  * cost. decrypt() copies its input when called, so a piece may go once its frames are handed over.
@@ -221,7 +227,7 @@ async function openSealedBody(parsed: ParsedRecord, read: ChunkReader, out: Uint
   for (let i = 0; i < frames.length; i++) {
     const e = frames[i]!
     const last = pieces.at(-1)
-    if (last && last.chunk === e.chunk && e.storedOffset === last.to && e.storedOffset + e.storedLength - last.from <= READ_CHUNK) {
+    if (last && last.chunk === e.chunk && e.storedOffset === last.to && e.storedOffset + e.storedLength - last.from <= SEALED_PIECE) {
       last.to += e.storedLength
       last.end = i + 1
     } else {

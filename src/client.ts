@@ -435,7 +435,8 @@ export class VoxCache {
     await this.#call((r) => r.close()).catch(() => undefined)
     const connection = this.#connection
     this.#connection = undefined
-    if (connection) end(connection)
+    // Calls still pending in the worker (one stuck, say) end with it.
+    if (connection) end(connection, undefined, new ClosedError(`cache "${this.name}" was closed while this call was pending; a store may or may not have landed (whole or absent)`))
   }
 
   /** Deletes everything this cache stored, index included, and closes it. */

@@ -56,11 +56,14 @@ export async function connect(
 
 const ended = new WeakSet<Connection>()
 
-/** Ends the worker (its locks and access handles go with it), then runs `then`; once per connection. */
-export function end(connection: Connection, then?: () => void): void {
+/**
+ * Ends the worker (its locks and access handles go with it), then runs `then`; once per connection.
+ * Calls still pending reject with `reason`.
+ */
+export function end(connection: Connection, then?: () => void, reason?: Error): void {
   if (ended.has(connection)) return
   ended.add(connection)
-  connection.watchdog.stop()
+  connection.watchdog.stop(reason)
   connection.remote[Comlink.releaseProxy]()
   connection.worker.terminate()
   then?.()

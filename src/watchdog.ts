@@ -58,11 +58,18 @@ export class Watchdog {
     })
   }
 
-  /** Stops watching (the cache is closing): pending calls are left to settle or not. */
-  stop(): void {
+  /**
+   * Stops watching: the worker is being ended. Calls still pending would never settle, so they reject
+   * with `reason` (close() gives a ClosedError; a stall rejects them itself).
+   */
+  stop(reason?: Error): void {
     this.#ended = true
     this.#unschedule()
     this.#own.close()
+    if (!reason) return
+    const calls = [...this.#pending]
+    this.#pending.clear()
+    for (const reject of calls) reject(reason)
   }
 
   #heard(report: ProgressReport): void {

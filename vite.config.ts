@@ -1,10 +1,25 @@
 // The library's own test page (test/harness), on the library's source, for the browser specs (e2e/).
 // The demo has its own config (demo/vite.config.ts) and uses the built package instead.
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vite'
 import { voxcache } from './scripts/vite-plugin.js'
 
+/**
+ * The cache worker of the test page reaches its backend through test/harness/stuck-writes.ts, which
+ * can make a write never settle (for e2e/watchdog.spec.ts); the published worker does not.
+ */
+const stuckWrites = {
+  name: 'voxcache-test-stuck-writes',
+  enforce: 'pre' as const,
+  resolveId(source: string, importer: string | undefined) {
+    if (source !== './payloads/choose.js' || !importer?.endsWith('/worker/cache.ts')) return null
+    return fileURLToPath(new URL('./test/harness/stuck-writes.ts', import.meta.url))
+  },
+}
+
 export default defineConfig({
   plugins: [...voxcache()],
+  worker: { plugins: () => [stuckWrites] },
   build: { target: 'es2022', sourcemap: true, rolldownOptions: { input: { harness: 'test/harness/index.html' } } },
   server: { port: 5174, strictPort: true },
 })

@@ -21,12 +21,34 @@ const prevAlias = {
 
 /**
  * BENCH_TRACE=1 logs every payload-backend call of the cache worker (start and end) to the console,
- * which run.mjs prints: it finds the await a hung store is stuck in, without editing worker/.
+ * which run.mjs prints: it finds the await a hung store is stuck in, without editing worker/. It also
+ * logs every request of the cache's Web Lock (`[lock] >` asked, `=` granted, `<` let go), so a hang
+ * tells a lock never granted from a holder stuck in a call.
  */
 const trace = {
   name: 'bench-trace-opfs',
   enforce: 'pre' as const,
   transform(code: string, id: string) {
+    if (process.env.BENCH_TRACE && id.endsWith('worker/tabs.ts')) {
+      return code.replace(
+        'const locks = (globalThis.navigator as Navigator | undefined)?.locks',
+        `const untraced = (globalThis.navigator as Navigator | undefined)?.locks
+  const locks = untraced && {
+    request(name: string, options: LockOptions, fn: (lock: Lock | null) => Promise<unknown>) {
+      const t = Math.random().toString(36).slice(2, 6)
+      console.log('[lock] >', options.mode, t, name)
+      return untraced.request(name, options, async (lock) => {
+        console.log('[lock] =', t, lock ? 'held' : 'not-free')
+        try {
+          return await fn(lock)
+        } finally {
+          console.log('[lock] <', t)
+        }
+      })
+    },
+  }`,
+      )
+    }
     if (!process.env.BENCH_TRACE || !id.endsWith('worker/payloads/opfs.ts')) return null
     return code.replace(
       /\n  return backend\n\}/,

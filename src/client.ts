@@ -1,9 +1,10 @@
 // The main-thread side: one Comlink.wrap per cache, errors revived to their classes, buffers transferred.
 import * as Comlink from 'comlink'
-import type { CacheApi } from '../worker/service.js'
+import { connect, end, type Connection, type Remote } from './connection.js'
 import { installErrorChannel, fromWire } from './error-channel.js'
 import { onceLock } from './locks.js'
-import { CacheFullError, ClosedError, CorruptEntryError, StorageUnavailableError, UnsupportedValueError } from './errors.js'
+import { CacheFullError, ClosedError, CorruptEntryError, StorageUnavailableError, UnsupportedValueError, WorkerStalledError } from './errors.js'
+import { DEFAULT_WATCHDOG_MS } from './watchdog.js'
 import { assertJsonValue, classify, isImage, type Classified } from './codec/values.js'
 import { CHUNK_BYTES, frameLayout } from './codec/layout.js'
 import { assertOperationId, operationId } from './operation-id.js'
@@ -28,15 +29,22 @@ import type {
   Value,
 } from './types.js'
 
-type Remote = Comlink.Remote<CacheApi>
-
 // Errors from the worker arrive as their classes, with code, entryId and cause.
 installErrorChannel()
 
+/** How openCache's connections reach their cache when the watchdog ends a worker. @internal */
+export interface StallHook {
+  stalled?: (connection: Connection) => void
+}
+
 /** A cache opened by {@link openCache}. Every method is async and runs its work in the cache's worker. */
 export class VoxCache {
-  #remote: Remote | undefined
-  #worker: Worker
+  /** The worker in use; undefined once closed. */
+  #connection: Connection | undefined
+  /** A new worker opening the cache after the watchdog ended the last one; calls wait for it. */
+  #reopening: Promise<Connection> | undefined
+  #closing = false
+  readonly #open: () => Promise<Connection>
   #inflight = new Map<string, Promise<MemoizeResult>>()
   /** The storage in use: `opfs`, `idb` or `memory`. */
   readonly storage: Exclude<StorageKind, 'auto'>
@@ -45,9 +53,10 @@ export class VoxCache {
   readonly seeded: ImportReport | undefined
 
   /** @internal use openCache() */
-  constructor(worker: Worker, remote: Remote, name: string, storage: Exclude<StorageKind, 'auto'>, seeded?: ImportReport) {
-    this.#worker = worker
-    this.#remote = remote
+  constructor(connection: Connection, reopen: () => Promise<Connection>, hook: StallHook, name: string, storage: Exclude<StorageKind, 'auto'>, seeded?: ImportReport) {
+    this.#connection = connection
+    this.#open = reopen
+    hook.stalled = (stalled) => this.#stalled(stalled)
     this.name = name
     this.storage = storage
     this.seeded = seeded
@@ -59,11 +68,40 @@ export class VoxCache {
     if (document.visibilityState === 'hidden') this.trimMemory().catch(() => undefined)
   }
 
-  async #call<T>(fn: (remote: Remote) => Promise<T>): Promise<T> {
-    const remote = this.#remote
-    if (!remote) throw new ClosedError(`cache "${this.name}" is closed`)
+  /**
+   * The watchdog ended `stalled` (src/watchdog.ts): the cache opens again in a new worker, whose open
+   * reconciles what the ended one left (a killed write's temporary files). Calls made meanwhile wait.
+   */
+  #stalled(stalled: Connection): void {
+    if (stalled !== this.#connection || this.#closing) return
+    const reopening = this.#open().then(
+      (connection) => {
+        this.#connection = connection
+        return connection
+      },
+      (error: unknown) => {
+        // Nothing left to call: the cache is closed, and the calls that waited learn why.
+        this.#connection = undefined
+        throw new WorkerStalledError(`the cache's worker was ended after it stalled, and the cache could not be opened again: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+      },
+    )
+    this.#reopening = reopening
+    reopening.catch(() => undefined).finally(() => {
+      if (this.#reopening === reopening) this.#reopening = undefined
+    })
+  }
+
+  /**
+   * Runs `fn` on the worker, watched. `on`: the worker an earlier call of the same store used (a
+   * stream's token means nothing to another worker).
+   */
+  async #call<T>(fn: (remote: Remote, connection: Connection) => Promise<T>, on?: Connection): Promise<T> {
+    let connection = this.#connection
+    if (!connection) throw new ClosedError(`cache "${this.name}" is closed`)
+    if (this.#reopening) connection = await this.#reopening
+    if (on && on !== connection) throw new WorkerStalledError('the worker this store was being written in was ended after it stalled; the store was abandoned')
     try {
-      return await fn(remote)
+      return await connection.watchdog.watch(fn(connection.remote, connection))
     } catch (error) {
       // postMessage refuses a buffer of about 2 GiB and more (bench/results-large.md); nothing was sent.
       if (error instanceof RangeError && error.message.includes('postMessage')) {
@@ -113,15 +151,20 @@ export class VoxCache {
     const { frameBytes } = frameLayout(classified.dataType, image)
     const piece = Math.max(frameBytes, Math.floor(CHUNK_BYTES / frameBytes) * frameBytes)
     const shape = { dataType: classified.dataType, rawLength: bytes.byteLength, ...(image ? { image } : {}) }
-    const token = await this.#call((r) => r.storeBegin(id, shape, options))
+    let on: Connection | undefined
+    const token = await this.#call((r, connection) => {
+      on = connection
+      return r.storeBegin(id, shape, options)
+    })
     try {
       for (let at = 0; at < bytes.byteLength; at += piece) {
         const part = bytes.slice(at, Math.min(bytes.byteLength, at + piece))
-        await this.#call((r) => r.storePiece(token, Comlink.transfer(part, [part.buffer])))
+        await this.#call((r) => r.storePiece(token, Comlink.transfer(part, [part.buffer])), on)
       }
-      return await this.#call((r) => r.storeEnd(token))
+      return await this.#call((r) => r.storeEnd(token), on)
     } catch (error) {
-      await this.#call((r) => r.storeAbort(token)).catch(() => undefined)
+      // In a worker the watchdog ended, the store went with it; the token may name another's in the new one.
+      if (on === this.#connection) await this.#call((r) => r.storeAbort(token), on).catch(() => undefined)
       throw error
     }
   }
@@ -402,12 +445,15 @@ export class VoxCache {
 
   /** Flushes pending access times and stops the worker. Further calls throw ClosedError. */
   async close(): Promise<void> {
-    if (!this.#remote) return
+    if (!this.#connection || this.#closing) return
+    this.#closing = true
     globalThis.document?.removeEventListener('visibilitychange', this.#onVisibility)
+    // A worker that stalls here is ended by the watchdog all the same, and not reopened.
     await this.#call((r) => r.close()).catch(() => undefined)
-    this.#remote[Comlink.releaseProxy]()
-    this.#remote = undefined
-    this.#worker.terminate()
+    const connection = this.#connection
+    this.#connection = undefined
+    // Calls still pending in the worker (one stuck, say) end with it.
+    if (connection) end(connection, undefined, new ClosedError(`cache "${this.name}" was closed while this call was pending; a store may or may not have landed (whole or absent)`))
   }
 
   /** Deletes everything this cache stored, index included, and closes it. */
@@ -429,27 +475,23 @@ export class VoxCache {
 export async function openCache(options: OpenCacheOptions = {}): Promise<VoxCache> {
   if (typeof Worker === 'undefined') throw new StorageUnavailableError('voxcache needs Web Workers')
   const name = options.name ?? 'default'
+  const watchdogMs = options.watchdogMs ?? DEFAULT_WATCHDOG_MS
+  if (!(watchdogMs > 0)) throw new UnsupportedValueError('watchdogMs must be a positive number of milliseconds (Infinity turns the watchdog off)')
+  // persist() is the page's to call (workers have only persisted()); a refusal is no error: the
+  // browser decides, and stats().persisted reports it.
+  if (options.persist) await globalThis.navigator?.storage?.persist?.().catch(() => false)
+  // Resolved here, against the page: the worker's own URL says where the bundler put the worker.
+  const page = globalThis.document?.baseURI ?? location.href
+  const pipelinesUrl = new URL(options.pipelinesUrl ?? '/itk/', page).href
+  const { sqlite, zstd } = options.wasmUrls ?? {}
+  const wasmUrls = { sqlite: sqlite ? new URL(sqlite, page).href : undefined, zstd: zstd ? new URL(zstd, page).href : undefined }
+  const resolved = { ...options, pipelinesUrl, wasmUrls }
   // Static options: Vite 5 refuses to build a worker whose options are not (a name of `voxcache:${name}`).
-  const worker = new Worker(new URL('../worker/cache.worker.ts', import.meta.url), { type: 'module', name: 'voxcache' })
-  const remote = Comlink.wrap<CacheApi>(worker)
-  const failed = new Promise<never>((_, reject) => {
-    worker.addEventListener('error', (event) => {
-      reject(new StorageUnavailableError(`the voxcache worker failed to start: ${event.message || 'load error'}`))
-    })
-  })
-  try {
-    // persist() is the page's to call (workers have only persisted()); a refusal is no error: the
-    // browser decides, and stats().persisted reports it.
-    if (options.persist) await globalThis.navigator?.storage?.persist?.().catch(() => false)
-    // Resolved here, against the page: the worker's own URL says where the bundler put the worker.
-    const page = globalThis.document?.baseURI ?? location.href
-    const pipelinesUrl = new URL(options.pipelinesUrl ?? '/itk/', page).href
-    const { sqlite, zstd } = options.wasmUrls ?? {}
-    const wasmUrls = { sqlite: sqlite ? new URL(sqlite, page).href : undefined, zstd: zstd ? new URL(zstd, page).href : undefined }
-    const { storage, seeded } = await Promise.race([remote.open({ ...options, pipelinesUrl, wasmUrls }), failed])
-    return new VoxCache(worker, remote, name, storage, seeded)
-  } catch (error) {
-    worker.terminate()
-    throw error
-  }
+  const start = () => new Worker(new URL('../worker/cache.worker.ts', import.meta.url), { type: 'module', name: 'voxcache' })
+  const hook: StallHook = {}
+  const onStall = (stalled: Connection) => hook.stalled?.(stalled)
+  const opened = await connect(start, resolved, watchdogMs, onStall)
+  // A reopen after a stall: the same options (a seed was imported by the first open, and removed).
+  const reopen = () => connect(start, resolved, watchdogMs, onStall).then((o) => o.connection)
+  return new VoxCache(opened.connection, reopen, hook, name, opened.storage, opened.seeded)
 }

@@ -1,6 +1,6 @@
 import { describe as group, expect, it } from 'vitest'
 import { fromWire, toWire, type WireThrown } from './error-channel.js'
-import { CacheFullError, CorruptEntryError, DecodeError, InvalidImportError, KeyMismatchError, SchemaVersionError, VoxCacheError } from './errors.js'
+import { CacheFullError, CorruptEntryError, DecodeError, InvalidImportError, KeyMismatchError, SchemaVersionError, VoxCacheError, WorkerStalledError } from './errors.js'
 
 /** Through structured clone, as postMessage carries it. */
 const across = (thrown: unknown) => fromWire(structuredClone(toWire(thrown)))
@@ -29,6 +29,11 @@ group('the error channel', () => {
     expect([locked.entryId, locked.code, locked.message]).toEqual(['c'.repeat(64), 'KEY_MISMATCH', `entry ${'c'.repeat(64)} is sealed under another key`])
     const atOpen = across(new KeyMismatchError('this cache is protected by another key')) as KeyMismatchError
     expect([atOpen.entryId, atOpen.message]).toEqual([undefined, 'this cache is protected by another key'])
+
+    // Made on the main thread by the watchdog, but a cause chain may carry it across too.
+    const stalled = across(new DecodeError('wrapped', { cause: new WorkerStalledError('no progress for 30 s') })) as Error
+    expect(stalled.cause).toBeInstanceOf(WorkerStalledError)
+    expect((stalled.cause as WorkerStalledError).code).toBe('WORKER_STALLED')
   })
 
   it('carries foreign causes: a DOMException, a TypeError, the bare number itk-wasm throws, a string', () => {

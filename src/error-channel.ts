@@ -3,7 +3,7 @@
 // and their cause, recursively, and revives them to their classes on the main thread. Not exported
 // from the package: apps see only the classes.
 import * as Comlink from 'comlink'
-import { CacheFullError, ClosedError, CorruptEntryError, DecodeError, InvalidImportError, InvalidKeyError, KeyMismatchError, SchemaVersionError, StorageUnavailableError, UnsupportedFormatError, UnsupportedValueError, VoxCacheError } from './errors.js'
+import { CacheFullError, ClosedError, CorruptEntryError, DecodeError, InvalidImportError, InvalidKeyError, KeyMismatchError, SchemaVersionError, StorageUnavailableError, UnsupportedFormatError, UnsupportedValueError, VoxCacheError, WorkerStalledError } from './errors.js'
 import { describeThrown } from './thrown.js'
 
 /**
@@ -34,6 +34,7 @@ const classes: Record<string, new (message: string, options?: { cause?: unknown 
   UnsupportedValueError,
   InvalidImportError,
   ClosedError,
+  WorkerStalledError,
 }
 
 /** Causes nest; past this depth the rest of the chain is dropped. */

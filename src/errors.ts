@@ -93,6 +93,18 @@ export class ClosedError extends VoxCacheError {
   override readonly code = 'CLOSED'
 }
 
+/**
+ * The cache's worker made no progress for `watchdogMs` while calls were pending (see openCache's
+ * `watchdogMs`): it was ended, every pending call rejects with this error, and the cache reopens in a
+ * new worker, which later calls use. A store that rejects so may or may not have landed: a record is
+ * whole or absent, never partial (the reopen's reconcile removes what a killed write left), so ask
+ * `has()` or store again.
+ */
+export class WorkerStalledError extends VoxCacheError {
+  override name = 'WorkerStalledError'
+  override readonly code = 'WORKER_STALLED'
+}
+
 const classes = {
   VoxCacheError,
   DecodeError,
@@ -106,6 +118,7 @@ const classes = {
   KeyMismatchError,
   InvalidImportError,
   ClosedError,
+  WorkerStalledError,
 } as const
 
 /** Every error code voxcache uses. */

@@ -131,6 +131,16 @@ export interface OpenCacheOptions {
    * does not say), between 64 MiB and 1 GiB. See {@link VoxCache.trimMemory}.
    */
   memoryBytes?: number
+  /**
+   * The watchdog's deadline: while calls are pending and the cache's worker makes no progress (no
+   * storage call completes, no frame is encoded or read, no lock is granted) for this many milliseconds,
+   * the worker is ended (only that frees a stuck OPFS access handle), every pending call rejects with
+   * WorkerStalledError, and the cache opens again in a new worker that later calls use; its open
+   * reconciles what the ended worker left. A store that rejected so may or may not have landed, whole.
+   * Time spent waiting for another tab's lock, inside itk-wasm (decode, exportImage) or fetching wasm
+   * does not count. A positive number; `Infinity` turns the watchdog off. Default 30,000.
+   */
+  watchdogMs?: number
 }
 
 export interface StoreOptions {

@@ -15,6 +15,7 @@ import { headerInfo } from './index/changes.js'
 import { IndexStore } from './index/store.js'
 import { isQuotaError, type Backend } from './payloads/backend.js'
 import { chooseBackend } from './payloads/choose.js'
+import { excused, progress } from './progress.js'
 import { chunkPath, PAYLOADS, payloadPath } from './paths.js'
 import { MISSING, Records } from './records.js'
 import { Space } from './space.js'
@@ -131,10 +132,11 @@ export class Cache {
   static async open(options: OpenCacheOptions): Promise<Cache> {
     const name = options.name ?? 'default'
     const wasm = { sqlite: options.wasmUrls?.sqlite ?? sqlWasmUrl, zstd: options.wasmUrls?.zstd ?? zstdWasmUrl }
+    // Fetching wasm is the network's time, not a stall of this worker's storage (progress.ts).
     const [SQL, backend] = await Promise.all([
-      loadSql(wasm.sqlite),
+      excused(() => loadSql(wasm.sqlite)),
       chooseBackend(name, options.storage ?? 'auto'),
-      wasmBytes("zstd's wasm", wasm.zstd).then((bytes) => initCodec(new Uint8Array(bytes))),
+      excused(() => wasmBytes("zstd's wasm", wasm.zstd)).then((bytes) => initCodec(new Uint8Array(bytes))),
     ])
     const maxBytes = options.maxBytes ?? (await defaultBudget())
     const lowWater = options.lowWater ?? 0.9
@@ -269,7 +271,7 @@ export class Cache {
       // cache's key meanwhile (put() finds out under the lock), it is encoded again under the new ones.
       for (;;) {
         const seal = this.keys.sealing()
-        const record = await encodeRecord(value, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, expiresAt: options.expiresAt, seal })
+        const record = await encodeRecord(value, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, expiresAt: options.expiresAt, seal, onFrame: progress })
         const info = await this.put(record.header, record.parts, record.byteLength, options.pin, { with: seal })
         if (info) return info
       }
@@ -313,7 +315,7 @@ export class Cache {
         }
         try {
           const seal = this.keys.sealing()
-          const writer = new RecordWriter(shape, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, expiresAt: options.expiresAt, seal, ...(seal ? { chunkBytes: SEALED_CHUNK_BYTES } : {}) }, sink)
+          const writer = new RecordWriter(shape, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, expiresAt: options.expiresAt, seal, onFrame: progress, ...(seal ? { chunkBytes: SEALED_CHUNK_BYTES } : {}) }, sink)
           opened(writer)
           if ((await ending) === 'abort') throw new UnsupportedValueError(`the store of ${id} was abandoned`)
           const record = await writer.finish()
@@ -391,7 +393,7 @@ export class Cache {
     try {
       const record = await encodeRecord2(
         value,
-        { operationId: id, codec: info.codec, metadata, createdAt: info.createdAt, ...(info.expiresAt ? { expiresAt: info.expiresAt } : {}), seal: this.keys.sealing(), chunkBytes: SEALED_CHUNK_BYTES },
+        { operationId: id, codec: info.codec, metadata, createdAt: info.createdAt, ...(info.expiresAt ? { expiresAt: info.expiresAt } : {}), seal: this.keys.sealing(), chunkBytes: SEALED_CHUNK_BYTES, onFrame: progress },
         async (chunk) => {
           const path = chunkPath(id, chunk.sha256)
           await this.space.writeFile(batch, id, chunk.parts, chunk.byteLength, path)

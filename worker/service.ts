@@ -34,6 +34,7 @@ import { importSeed } from './seed.js'
 import { forgetKey, keepKey, keptKey } from './key-store.js'
 import { rekey } from './rekey.js'
 import { describeThrown } from '../src/thrown.js'
+import { excused, lockWait, reportTo } from './progress.js'
 
 /**
  * StoreOptions as the Cache takes them: `expiresAt` as ISO text.
@@ -62,12 +63,14 @@ export function createService() {
   /** Holds OPEN_LOCK shared until letGo(); resolves once it is held (after any wipe in progress). */
   async function holdOpen(): Promise<void> {
     const held = new Promise<void>((resolve) => (letGo = resolve))
-    await new Promise<void>((granted) => {
+    // A wait for a wipe in another context is not this worker's stall (worker/progress.ts).
+    await lockWait(false, (granted) => new Promise<void>((resolve) => {
       void navigator.locks.request(OPEN_LOCK, { mode: 'shared' }, () => {
         granted()
+        resolve()
         return held
       })
-    })
+    }))
   }
 
   function ready(): Cache {
@@ -77,12 +80,14 @@ export function createService() {
 
   const api = {
     /**
-     * Opens (or creates) the cache named in the options. Called once by the client.
+     * Opens (or creates) the cache named in the options. Called once by the client, with the port its
+     * watchdog hears this worker's progress on (src/watchdog.ts).
      * @throws {StorageUnavailableError} when the chosen storage cannot be used.
      * @throws {SchemaVersionError} when the index was written by a newer voxcache.
      */
-    async open(options: OpenCacheOptions = {}): Promise<{ storage: Backend['kind']; seeded: ImportReport | undefined }> {
+    async open(options: OpenCacheOptions = {}, progressPort?: MessagePort): Promise<{ storage: Backend['kind']; seeded: ImportReport | undefined }> {
       if (cache) throw new StorageUnavailableError('this worker already serves a cache')
+      if (progressPort) reportTo(progressPort)
       usePipelines(options.pipelinesUrl ?? new URL('/itk/', self.location.href).href)
       await holdOpen()
       const name = options.name ?? 'default'
@@ -327,7 +332,8 @@ export function createService() {
     async decode(files: DecodeFile[], options?: DecodeOptions): Promise<{ id: string; image: Image }> {
       const c = ready()
       const mode = metadataMode(options)
-      const { id, roles } = await planDecode(files, mode)
+      // Hashing the input (up to 2 GiB, one WebCrypto call per file) reports nothing either.
+      const { id, roles } = await excused(() => planDecode(files, mode))
       const handOver = (image: Image) => {
         // A hit is stripped again: an entry imported from elsewhere (importDatabase, a seed) could hold
         // an unstripped image under a 'strip-phi' id, and what this mode returns must never carry PHI.
@@ -336,13 +342,15 @@ export function createService() {
       }
       // Compute once, under the lock memoize uses too: a caller in this worker or another tab that
       // decodes the same bytes meanwhile waits, then reads the stored image back.
-      return navigator.locks.request(onceLock(c.name, id), async () => {
+      return lockWait(false, (granted) => navigator.locks.request(onceLock(c.name, id), async () => {
+        granted()
         const hit = await c.retrieveEntry(id)
         if (hit !== undefined) {
           decodeCounters.decodeHits++
           return handOver(hit.value as Image)
         }
-        const image = applyMode(await decodeRoles(roles), mode)
+        // itk-wasm reports nothing while it runs: a long decode is never taken for a stall.
+        const image = applyMode(await excused(() => decodeRoles(roles)), mode)
         decodeCounters.decodeMisses++
         try {
           await c.store(id, image, { metadata: decodeMetadata(roles, mode) })
@@ -352,7 +360,7 @@ export function createService() {
           if (!(error instanceof CacheFullError)) throw error
         }
         return handOver(image)
-      }) as unknown as Promise<{ id: string; image: Image }>
+      }) as unknown as Promise<{ id: string; image: Image }>)
     },
 
     /**
@@ -365,7 +373,7 @@ export function createService() {
       if (typeof source === 'string') assertOperationId(source)
       const value = typeof source === 'string' ? (await c.retrieveEntry(source))?.value : source
       if (value === undefined) return undefined
-      const file = await exportValue(value, format, typeof source === 'string' ? `entry ${source}` : 'the value')
+      const file = await excused(() => exportValue(value, format, typeof source === 'string' ? `entry ${source}` : 'the value'))
       const out = forTransfer(file.data)
       return transferring({ name: file.name, data: out.value as Uint8Array }, out.transfer)
     },

@@ -1,6 +1,7 @@
 // Coordination between tabs (and any other context) that open the same cache: one Web Lock per cache
 // for every mutation, and a BroadcastChannel that says "the index changed" so readers catch up.
 import { StorageUnavailableError } from '../src/errors.js'
+import { lockWait } from './progress.js'
 
 export interface Coordinator {
   /** Runs `fn` while no other context mutates or reads the index files of this cache. */
@@ -25,12 +26,21 @@ export function createCoordinator(cacheName: string, onRemoteChange: (generation
   channel.onmessage = (event: MessageEvent<{ generation?: unknown }>) => {
     if (typeof event.data?.generation === 'number') onRemoteChange(event.data.generation)
   }
+  // Every request goes through lockWait, so the watchdog knows a wait for another context from a
+  // stall of this worker (worker/progress.ts). lib.dom types request() as Promise<Promise<T>>; it
+  // resolves to fn's result.
+  const request = <T>(mode: LockMode, fn: () => Promise<T>) =>
+    lockWait(true, (granted) => locks.request(key, { mode }, () => (granted(), fn())) as unknown as Promise<T>)
   return {
-    // lib.dom types request() as Promise<Promise<T>>; it resolves to fn's result.
-    exclusive: <T>(fn: () => Promise<T>) => locks.request(key, { mode: 'exclusive' }, fn) as unknown as Promise<T>,
-    shared: <T>(fn: () => Promise<T>) => locks.request(key, { mode: 'shared' }, fn) as unknown as Promise<T>,
+    exclusive: <T>(fn: () => Promise<T>) => request('exclusive', fn),
+    shared: <T>(fn: () => Promise<T>) => request('shared', fn),
     sharedIfFree: <T>(fn: (held: boolean) => Promise<T>) =>
-      locks.request(key, { mode: 'shared', ifAvailable: true }, (lock) => fn(lock !== null)) as unknown as Promise<T>,
+      lockWait(true, (granted) =>
+        locks.request(key, { mode: 'shared', ifAvailable: true }, (lock) => {
+          if (lock) granted()
+          return fn(lock !== null)
+        }) as unknown as Promise<T>,
+      ),
     announce(generation) {
       channel.postMessage({ generation })
     },

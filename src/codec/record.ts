@@ -50,6 +50,8 @@ export interface EncodeOptions {
   chunkBytes?: number
   /** Seal the record under this key (record format 2's sealing: header and every frame, AES-GCM). */
   seal?: Keyring
+  /** Called after each frame is encoded (the worker's watchdog progress). */
+  onFrame?: () => void
 }
 
 /**

@@ -71,6 +71,8 @@ export interface Encode2Options {
   chunkBytes?: number
   /** Seal the record (header and every frame) under this key. */
   seal?: Keyring
+  /** Called after each frame is encoded: the worker tells its watchdog that a long store is moving. */
+  onFrame?: () => void
 }
 
 export interface EncodedRecord2 {
@@ -298,6 +300,7 @@ export class RecordWriter {
 
   /** Enters frame i in the table and appends its stored bytes to the chunk. */
   #place(i: number, rawOffset: number, frame: Uint8Array, stored: Uint8Array, flags: number): void {
+    this.#options.onFrame?.()
     if (flags & FRAME_ZSTD) this.#compressedAny = true
     writeEntry(this.#table, i, {
       rawOffset,

@@ -6,9 +6,17 @@ import type { Backend } from './backend.js'
 import { createIdbBackend } from './idb.js'
 import { createMemoryBackend } from './memory.js'
 import { createOpfsBackend } from './opfs.js'
+import { reporting } from './reporting.js'
 
-/** @throws {StorageUnavailableError} when the requested storage cannot be used here. */
+/**
+ * The backend, each call of it reported to the client's watchdog as progress (reporting.ts).
+ * @throws {StorageUnavailableError} when the requested storage cannot be used here.
+ */
 export async function chooseBackend(name: string, kind: OpenCacheOptions['storage']): Promise<Backend> {
+  return reporting(await choose(name, kind))
+}
+
+async function choose(name: string, kind: OpenCacheOptions['storage']): Promise<Backend> {
   if (kind === 'memory') return createMemoryBackend()
   const hasOpfs =
     typeof navigator !== 'undefined' &&

@@ -271,7 +271,7 @@ export class Cache {
       // cache's key meanwhile (put() finds out under the lock), it is encoded again under the new ones.
       for (;;) {
         const seal = this.keys.sealing()
-        const record = await encodeRecord(value, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, expiresAt: options.expiresAt, seal, onFrame: progress })
+        const record = await encodeRecord(value, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, expiresAt: options.expiresAt, seal, onFrame: progress, quiet: excused })
         const info = await this.put(record.header, record.parts, record.byteLength, options.pin, { with: seal })
         if (info) return info
       }
@@ -315,7 +315,7 @@ export class Cache {
         }
         try {
           const seal = this.keys.sealing()
-          const writer = new RecordWriter(shape, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, expiresAt: options.expiresAt, seal, onFrame: progress, ...(seal ? { chunkBytes: SEALED_CHUNK_BYTES } : {}) }, sink)
+          const writer = new RecordWriter(shape, { operationId: id, codec: options.codec ?? this.codec, metadata: options.metadata, expiresAt: options.expiresAt, seal, onFrame: progress, quiet: excused, ...(seal ? { chunkBytes: SEALED_CHUNK_BYTES } : {}) }, sink)
           opened(writer)
           if ((await ending) === 'abort') throw new UnsupportedValueError(`the store of ${id} was abandoned`)
           const record = await writer.finish()
@@ -393,7 +393,7 @@ export class Cache {
     try {
       const record = await encodeRecord2(
         value,
-        { operationId: id, codec: info.codec, metadata, createdAt: info.createdAt, ...(info.expiresAt ? { expiresAt: info.expiresAt } : {}), seal: this.keys.sealing(), chunkBytes: SEALED_CHUNK_BYTES, onFrame: progress },
+        { operationId: id, codec: info.codec, metadata, createdAt: info.createdAt, ...(info.expiresAt ? { expiresAt: info.expiresAt } : {}), seal: this.keys.sealing(), chunkBytes: SEALED_CHUNK_BYTES, onFrame: progress, quiet: excused },
         async (chunk) => {
           const path = chunkPath(id, chunk.sha256)
           await this.space.writeFile(batch, id, chunk.parts, chunk.byteLength, path)

@@ -52,6 +52,8 @@ export interface EncodeOptions {
   seal?: Keyring
   /** Called after each frame is encoded (the worker's watchdog progress). */
   onFrame?: () => void
+  /** Runs a step that reports nothing while it runs (a chunk's SHA-256): see Encode2Options. */
+  quiet?: <T>(step: () => Promise<T>) => Promise<T>
 }
 
 /**

@@ -73,6 +73,11 @@ export interface Encode2Options {
   seal?: Keyring
   /** Called after each frame is encoded: the worker tells its watchdog that a long store is moving. */
   onFrame?: () => void
+  /**
+   * Runs a step that reports nothing while it runs: a chunk's SHA-256, one WebCrypto call (about 1 s for
+   * 256 MiB here), which the worker's watchdog must not take for a stall.
+   */
+  quiet?: <T>(step: () => Promise<T>) => Promise<T>
 }
 
 export interface EncodedRecord2 {
@@ -327,7 +332,7 @@ export class RecordWriter {
     await this.#drainSeals()
     const parts = this.#parts
     const byteLength = this.#partsLength
-    const sha256 = await sha256Hex(parts, byteLength)
+    const sha256 = await (this.#options.quiet ? this.#options.quiet(() => sha256Hex(parts, byteLength)) : sha256Hex(parts, byteLength))
     const index = this.#chunks.length
     this.#chunks.push({ storedLength: byteLength, sha256 })
     this.#parts = []

@@ -679,24 +679,23 @@ export class Cache {
    * progress has finished: wipeAll() is about to remove its files.
    */
   async discard(): Promise<void> {
-    this.memory.clear()
-    this.expiry.stop().catch(() => undefined) // a sweep waiting for this lock fails once the index is closed
-    await this.tabs.exclusive(async () => {
-      this.touches.stop()
-      this.tabs.close()
-      this.index.close()
-    })
+    await this.letGo(async () => undefined)
   }
 
   /** Deletes every file of this cache, index included. */
   async destroy(): Promise<void> {
+    await this.letGo(() => this.backend.destroy())
+  }
+
+  /** Stops everything without writing, then runs `last` under the exclusive lock once the index is closed. */
+  private async letGo(last: () => Promise<void>): Promise<void> {
     this.memory.clear()
     this.expiry.stop().catch(() => undefined) // a sweep waiting for this lock fails once the index is closed
     await this.tabs.exclusive(async () => {
       this.touches.stop()
       this.tabs.close()
       this.index.close()
-      await this.backend.destroy()
+      await last()
     })
   }
 }

@@ -3,7 +3,8 @@
 // repetition (order rotated), every figure is a median, every comparison a ratio from the same run.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { chromium } from '@playwright/test'
@@ -84,9 +85,14 @@ const testdata = findTestdata(repo)
 const { url, server, ch2bet } = await serve(here('./.tmp/dist'), testdata)
 log(`serving ${url} (testdata ${testdata}, ch2bet ${ch2bet.size.join('×')})`)
 
-const browser = await chromium.launch({ executablePath: chromiumPath, args: [...chromiumArgs, '--js-flags=--expose-gc'] })
-const context = await browser.newContext()
-const page = await context.newPage()
+// A persistent profile on disk, as a user's browser has. An incognito context (browser.newContext())
+// keeps OPFS in the browser process's memory and serves every sync-access-handle call over IPC: its
+// reads came out 2–3× slower than a real profile's (bench/results.md, "Why the ceilings differ"), which
+// made every ratio against the raw ceiling flatter voxcache.
+const profileDir = mkdtempSync(join(os.tmpdir(), 'voxcache-bench-profile-'))
+const context = await chromium.launchPersistentContext(profileDir, { executablePath: chromiumPath, args: [...chromiumArgs, '--js-flags=--expose-gc'] })
+const page = context.pages()[0] ?? (await context.newPage())
+const browserVersion = await page.evaluate(() => navigator.userAgent.match(/Chrome\/([\d.]+)/)?.[1] ?? navigator.userAgent)
 page.on('pageerror', (e) => log('page error:', e.message))
 // With a BENCH_TRACE=1 build the cache workers log every OPFS backend call; on a hang, the calls that
 // started and never finished are printed.
@@ -140,7 +146,7 @@ const results = {
     date: new Date().toISOString(),
     mode: quick ? 'quick' : 'full',
     machine: `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`,
-    browser: `Chromium ${browser.version()} (headless=new, /usr/bin/chromium)`,
+    browser: `Chromium ${browserVersion} (headless=new, /usr/bin/chromium, a persistent profile on disk)`,
     node: process.version,
     commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout.trim(),
     /** BENCH_PREV: the commit whose build ran as vox-prev-none / vox-prev-zstd. */
@@ -715,7 +721,8 @@ await section('memory', async () => {
 results.hangs = await call('hangs').catch(() => [])
 results.meta.loadavgEnd = os.loadavg()
 results.meta.durationS = (Date.now() - started) / 1000
-await browser.close()
+await context.close()
+rmSync(profileDir, { recursive: true, force: true })
 server.close()
 const outBase = process.env.BENCH_OUT ?? here('./results')
 writeFileSync(`${outBase}.json`, JSON.stringify(results, null, 1) + '\n')

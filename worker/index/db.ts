@@ -26,6 +26,18 @@ function expiredParams({ now, maxAgeMs }: Expired): SqlValue[] {
 }
 
 const EARLIEST = Date.parse('0000-01-01T00:00:00.000Z')
+const DAY = /^\d{4}-\d\d-\d\d/
+
+/**
+ * The day after the date `time` begins with, as 'YYYY-MM-DD': every created_at of that day or before,
+ * in either format the index holds ('YYYY-MM-DDTHH:MM:SS.sssZ', VoxLogicA-2's 'YYYY-MM-DD HH:MM:SS'),
+ * sorts before it as text, so `created_at < dayAfter(cutoff)` narrows a julianday() comparison to an
+ * index range without losing a row.
+ */
+function dayAfter(time: string): string {
+  const day = Date.parse(`${time.slice(0, 10)}T00:00:00.000Z`) + 86_400_000
+  return new Date(day).toISOString().slice(0, 10)
+}
 /** julianday() of the Unix epoch. */
 const JULIAN_EPOCH = 2440587.5
 
@@ -36,11 +48,21 @@ interface Totals {
   pinnedBytes: number
 }
 
+/** The voxcache_meta key of the totals a checkpoint saved (see IndexDb.saveTotals). */
+const TOTALS = 'totals'
+
 export class IndexDb {
   /** Kept up to date by apply(), so a write does not scan the table to check the budget. */
   private sums: Totals | undefined
 
-  private constructor(private readonly db: Database) {}
+  private constructor(
+    private readonly db: Database,
+    /** The schema was changed in place while opening (see openDatabase): the snapshot is due to be written again. */
+    readonly migrated = false,
+    fresh = false,
+  ) {
+    this.sums = fresh ? { entries: 0, bytes: 0, rawBytes: 0, pinnedBytes: 0 } : this.savedTotals()
+  }
 
   /**
    * Opens an index from snapshot bytes (or a new one), migrating older schemas in place.
@@ -49,7 +71,8 @@ export class IndexDb {
    *   hold no results table).
    */
   static open(SQL: SqlJsStatic, bytes?: Uint8Array, { mustHoldResults = false } = {}): IndexDb {
-    return new IndexDb(openDatabase(SQL, bytes, mustHoldResults))
+    const { db, migrated } = openDatabase(SQL, bytes, mustHoldResults)
+    return new IndexDb(db, migrated, bytes === undefined)
   }
 
   get generation(): number {
@@ -152,40 +175,42 @@ export class IndexDb {
 
   /** The entries, expired ones left out when `expired` says what is expired. */
   list(options: ListOptions = {}, expired?: Expired): EntryInfo[] {
-    // Only the fixed ORDER clauses reach the SQL text; everything the caller gives is a bound number.
-    const key = options.orderBy && Object.hasOwn(ORDER, options.orderBy) ? options.orderBy : 'lastAccessed'
-    const whole = (n: number | undefined, otherwise: number) =>
-      n !== undefined && Number.isFinite(n) ? Math.max(0, Math.floor(n)) : otherwise
-    const conditions: string[] = []
-    const params: SqlValue[] = []
-    if (options.dataType) {
-      conditions.push('data_type = ?')
-      params.push(options.dataType)
-    }
-    if (expired) {
-      conditions.push(`NOT ${EXPIRED}`)
-      params.push(...expiredParams(expired))
-    }
-    const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''
-    params.push(whole(options.limit, -1), whole(options.offset, 0))
-    const sql = `SELECT ${COLUMNS} FROM results ${where} ORDER BY ${ORDER[key]} LIMIT ? OFFSET ?`
+    const { sql, params } = listQuery(options, expired)
     return (this.db.exec(sql, params)[0]?.values ?? []).map(toInfo)
   }
 
-  /** The ids of the entries expired by `expired`. */
+  /** SQLite's plan for `sql` (EXPLAIN QUERY PLAN), one step a line: which SQL index a query reads. */
+  plan(sql: string, params: SqlValue[] = []): string {
+    return (this.db.exec(`EXPLAIN QUERY PLAN ${sql}`, params)[0]?.values ?? []).map((r) => String(r[3])).join('\n')
+  }
+
+  /**
+   * The ids of the entries expired by `expired`: the same rows as EXPIRED selects, found through the
+   * SQL indexes instead of a scan of the table (this runs at every open and every stats()). The two
+   * halves of EXPIRED's OR go apart, because an OR with a term no index serves makes SQLite scan.
+   */
   expiredIds(expired: Expired): string[] {
-    return (this.db.exec(`SELECT operation_id FROM results WHERE ${EXPIRED}`, expiredParams(expired))[0]?.values ?? []).map((r) => r[0] as string)
+    const [now, cutoff] = expiredParams(expired)
+    const column = (sql: string, params: SqlValue[]) => (this.db.exec(sql, params)[0]?.values ?? []).map((r) => r[0] as string)
+    const ids = column('SELECT operation_id FROM results WHERE expires_at IS NOT NULL AND expires_at <= ?', [now!])
+    if (cutoff == null) return ids
+    const aged = column(`SELECT operation_id FROM results WHERE created_at < ? AND julianday(created_at) <= julianday(?)`, [dayAfter(cutoff as string), cutoff])
+    return [...new Set([...ids, ...aged])]
   }
 
   /**
    * When the next entry expires (epoch ms; maybe already past), or undefined when none will: the
-   * earliest expires_at (from the index), and with `maxAgeMs`, the oldest created_at plus it (a scan).
+   * earliest expires_at, and with `maxAgeMs`, the oldest created_at plus it (both through SQL indexes).
    */
   nextExpiry(maxAgeMs?: number): number | undefined {
     const first = this.db.exec('SELECT MIN(expires_at) FROM results')[0]?.values[0]?.[0]
     let due = typeof first === 'string' ? Date.parse(first) : NaN
     if (maxAgeMs !== undefined) {
-      const oldest = this.db.exec('SELECT MIN(julianday(created_at)) FROM results')[0]?.values[0]?.[0]
+      // The oldest creation is on the day of the first created_at as text (numbers sort before any
+      // text, and julianday() reads them too): only that day's rows, and any numbers, are looked at.
+      const firstText = this.db.exec("SELECT MIN(created_at) FROM results WHERE created_at >= ''")[0]?.values[0]?.[0]
+      const bound = typeof firstText === 'string' && DAY.test(firstText) ? [dayAfter(firstText)] : undefined
+      const oldest = this.db.exec(`SELECT MIN(julianday(created_at)) FROM results${bound ? ' WHERE created_at < ?' : ''}`, bound)[0]?.values[0]?.[0]
       if (typeof oldest === 'number') due = Math.min(Number.isNaN(due) ? Infinity : due, Math.round((oldest - JULIAN_EPOCH) * 86_400_000) + maxAgeMs)
     }
     return Number.isFinite(due) ? due : undefined
@@ -198,6 +223,37 @@ export class IndexDb {
   totals(): Totals {
     this.sums ??= this.scanTotals()
     return { ...this.sums }
+  }
+
+  /** Whether the index holds any entry (without counting them). */
+  hasEntries(): boolean {
+    return this.db.exec('SELECT 1 FROM results LIMIT 1').length > 0
+  }
+
+  /**
+   * Saves the totals with the generation they are true of, so that the snapshot a checkpoint writes
+   * opens without a scan of the table. Call just before export().
+   */
+  saveTotals(): void {
+    this.setMeta(TOTALS, JSON.stringify({ g: this.generation, ...this.totals() }))
+  }
+
+  /**
+   * The totals saved in the snapshot, when they are of its generation. An older voxcache neither
+   * reads nor writes them, but every change it makes moves the generation on, so a snapshot it wrote
+   * after a change carries totals of an older generation, and the table is counted instead.
+   */
+  private savedTotals(): Totals | undefined {
+    try {
+      const saved = JSON.parse(this.meta(TOTALS) ?? 'null') as ({ g?: unknown } & Partial<Record<keyof Totals, unknown>>) | null
+      if (!saved || saved.g !== this.generation) return undefined
+      const { entries, bytes, rawBytes, pinnedBytes } = saved
+      const all = [entries, bytes, rawBytes, pinnedBytes]
+      if (!all.every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0)) return undefined
+      return { entries, bytes, rawBytes, pinnedBytes } as Totals
+    } catch {
+      return undefined // not JSON: counted instead
+    }
   }
 
   /** The totals by a full scan (what totals() keeps incrementally). */
@@ -281,3 +337,28 @@ export interface ImportRow {
   data: SqlValue
 }
 
+/** list()'s query and its parameters. */
+export function listQuery(options: ListOptions = {}, expired?: Expired): { sql: string; params: SqlValue[] } {
+  // Only the fixed ORDER clauses reach the SQL text; everything the caller gives is a bound number.
+  const key = options.orderBy && Object.hasOwn(ORDER, options.orderBy) ? options.orderBy : 'lastAccessed'
+  const whole = (n: number | undefined, otherwise: number) =>
+    n !== undefined && Number.isFinite(n) ? Math.max(0, Math.floor(n)) : otherwise
+  const conditions: string[] = []
+  const params: SqlValue[] = []
+  if (options.dataType) {
+    conditions.push('data_type = ?')
+    params.push(options.dataType)
+  }
+  if (expired) {
+    conditions.push(`NOT ${EXPIRED}`)
+    params.push(...expiredParams(expired))
+  }
+  const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''
+  const limit = whole(options.limit, -1)
+  // A page in the default order walks results_recent from its start, and stops once it is full. The
+  // planner, which has no statistics of the table, would rather scan and sort it all when another
+  // condition narrows the rows (a dataType). A whole list is cheaper as a scan and a sort.
+  const from = key === 'lastAccessed' && limit >= 0 ? 'results INDEXED BY results_recent' : 'results'
+  params.push(limit, whole(options.offset, 0))
+  return { sql: `SELECT ${COLUMNS} FROM ${from} ${where} ORDER BY ${ORDER[key]} LIMIT ? OFFSET ?`, params }
+}

@@ -38,6 +38,18 @@ ALTER TABLE results ADD COLUMN pinned INTEGER DEFAULT 0;`
 const EXPIRY_COLUMN = 'ALTER TABLE results ADD COLUMN expires_at TEXT'
 const EXPIRY_INDEX = 'CREATE INDEX IF NOT EXISTS results_expiry ON results (expires_at)'
 
+/**
+ * An SQL index in list()'s default order (most recently used first), so that `list({ limit })` reads
+ * its first rows off it instead of sorting the whole table (a page of 50 at 100,000 entries scanned
+ * and sorted every row). Its key is the time alone: with operation_id in it too, for the ties, it cost
+ * 114 bytes an entry, a fifth more snapshot to read at every open with records inline, three quarters
+ * more without; the time alone costs 37 (measured on sql.js with the bench's rows). Ties of the same
+ * time are sorted among themselves ("TEMP B-TREE FOR LAST TERM"). Added in place like results_expiry,
+ * without a schema version: an older voxcache opens, reads and writes the table as before, and SQLite
+ * keeps the index up to date for it.
+ */
+const ORDER_INDEX = 'CREATE INDEX IF NOT EXISTS results_recent ON results (COALESCE(last_accessed_at, created_at) DESC)'
+
 export const COLUMNS =
   'operation_id, data IS NOT NULL, data_type, created_at, size_bytes, metadata, raw_bytes, codec, checksum, last_accessed_at, hits, pinned, expires_at'
 
@@ -69,14 +81,19 @@ export const ORDER: Record<NonNullable<ListOptions['orderBy']>, string> = {
 
 /**
  * Opens an index database from snapshot bytes (or a new one), migrating older schemas in place.
+ * `migrated` says that the schema changed (a column or an SQL index added): the snapshot should be
+ * written again, or every open builds the same SQL indexes anew.
  * @throws {SchemaVersionError} for a schema newer than this code knows; nothing is changed.
  * @throws {StorageUnavailableError} when the bytes are not a SQLite database (or, with `mustHoldResults`,
  *   hold no results table).
  */
-export function openDatabase(SQL: SqlJsStatic, bytes: Uint8Array | undefined, mustHoldResults: boolean): Database {
+export function openDatabase(SQL: SqlJsStatic, bytes: Uint8Array | undefined, mustHoldResults: boolean): { db: Database; migrated: boolean } {
   let db: Database
+  let migrated = false
   try {
     db = bytes ? new SQL.Database(bytes) : new SQL.Database()
+    const schema = () => db.exec('PRAGMA schema_version')[0]?.values[0]?.[0]
+    const before = schema()
     const version = Number(db.exec('PRAGMA user_version')[0]?.values[0]?.[0] ?? 0)
     if (version > SCHEMA_VERSION) {
       db.close()
@@ -95,10 +112,12 @@ export function openDatabase(SQL: SqlJsStatic, bytes: Uint8Array | undefined, mu
     const columns = db.exec('PRAGMA table_info(results)')[0]?.values.map((c) => c[1]) ?? []
     if (!columns.includes('expires_at')) db.exec(EXPIRY_COLUMN)
     db.exec(EXPIRY_INDEX)
+    db.exec(ORDER_INDEX)
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
+    migrated = bytes !== undefined && schema() !== before
   } catch (error) {
     if (error instanceof SchemaVersionError || error instanceof StorageUnavailableError) throw error
     throw new StorageUnavailableError(`index is not a readable SQLite database: ${describeThrown(error)}`, { cause: error })
   }
-  return db
+  return { db, migrated }
 }

@@ -92,6 +92,13 @@ export class IndexStore {
     }
     if (damage.snapshot !== undefined || damage.journal !== undefined) await store.rebuild(damage)
     if (!store.recovery && (store.legacySnapshot || store.journalVersion === 1)) await store.checkpoint()
+    else if (!store.recovery && store.db.migrated) {
+      // An SQL index added in place (schema.ts) is written once, so that later opens read it instead of
+      // building it. Without room for the snapshot, this open goes on with it in memory.
+      await store.checkpoint().catch((error: unknown) => {
+        if (!isQuotaError(error)) throw error
+      })
+    }
     return store
   }
 
@@ -312,6 +319,7 @@ export class IndexStore {
 
   /** Writes the whole index as the snapshot and starts an empty journal. Call under the exclusive lock. */
   async checkpoint(): Promise<void> {
+    this.db.saveTotals()
     const bytes = this.db.export()
     const envelope = snapshotEnvelope(bytes)
     await this.backend.writeAtomic(SNAPSHOT, [envelope, bytes])

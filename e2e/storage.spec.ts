@@ -268,6 +268,70 @@ test('reopening reconciles a crash: temp files removed, orphans re-indexed, dang
   expect(await opfsList(page, 'st-crash', 'payloads')).not.toContain(`${'f'.repeat(64)}.vxc.tmp`)
 })
 
+test('open resolves before its reconcile ends; a miss, a store and close() right after it see the files reconciled', async ({ page }) => {
+  // Reconcile lists payloads/ (seconds at 100,000 record files), so it runs after openCache resolves,
+  // holding the cache's lock. What a crash left must still be repaired before anyone relies on it: a
+  // miss asks again under the lock, so it sees the records re-indexed; a store waits for the lock.
+  await openPage(page, 'cache=st-settle-probe')
+  const result = await page.evaluate(async () => {
+    const lib = window.voxcacheLib!
+    const name = 'st-settle'
+    const root = await navigator.storage.getDirectory()
+    const payloads = async () => (await (await root.getDirectoryHandle('voxcache')).getDirectoryHandle(name)).getDirectoryHandle('payloads')
+    const first = await lib.openCache({ name, inlineBytes: 0 })
+    await first.clear()
+    // Records whose rows a crash lost: stored, their bytes kept, deleted, then put back without a row.
+    const orphans: string[] = []
+    for (let i = 0; i < 40; i++) {
+      const id = await lib.operationId('settle-orphan', { i })
+      await first.store(id, new Uint8Array(3000).fill(i), { codec: 'none' })
+      orphans.push(id)
+    }
+    const dangling = await lib.operationId('settle-dangling', {})
+    await first.store(dangling, new Uint8Array(3000), { codec: 'none' })
+    const kept: Record<string, ArrayBuffer> = {}
+    for (const id of orphans) kept[id] = await (await (await (await payloads()).getFileHandle(`${id}.vxc`)).getFile()).arrayBuffer()
+    for (const id of orphans) await first.delete(id)
+    await first.close()
+    const dir = await payloads()
+    for (const id of orphans) {
+      const w = await (await dir.getFileHandle(`${id}.vxc`, { create: true })).createWritable()
+      await w.write(kept[id]!)
+      await w.close()
+    }
+    await dir.removeEntry(`${dangling}.vxc`) // a row whose record is gone
+    const tmp = await (await dir.getFileHandle(`${'e'.repeat(64)}.vxc.tmp`, { create: true })).createWritable()
+    await tmp.write(new Uint8Array(500)) // a write a crash cut short
+    await tmp.close()
+
+    // Each call is made as soon as openCache resolves, before anything else is awaited.
+    const again = await lib.openCache({ name, inlineBytes: 0 })
+    const [hasOrphan, hasDangling, stored] = await Promise.all([
+      again.has(orphans[7]!),
+      again.retrieve(dangling).then((v) => v !== undefined),
+      again.store(await lib.operationId('settle-new', {}), new Uint8Array(10), { codec: 'none' }).then(() => true),
+    ])
+    const listed = (await again.list()).length
+    const names = [] as string[]
+    for await (const n of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(n)
+    const stats = await again.stats()
+    // close() right after another open: it waits for that open's reconcile, which ends with the files whole.
+    for (const id of orphans.slice(0, 5)) await again.delete(id)
+    await again.close()
+    const w = await (await dir.getFileHandle(`${orphans[0]}.vxc`, { create: true })).createWritable()
+    await w.write(kept[orphans[0]!]!)
+    await w.close()
+    const third = await lib.openCache({ name, inlineBytes: 0 })
+    await third.close()
+    const fourth = await lib.openCache({ name, inlineBytes: 0 })
+    const afterClose = await fourth.has(orphans[0]!)
+    const total = (await fourth.stats()).entries
+    await fourth.destroy()
+    return { hasOrphan, hasDangling, stored, listed, tmpLeft: names.filter((n) => n.endsWith('.tmp')), entries: stats.entries, afterClose, total }
+  })
+  expect(result).toEqual({ hasOrphan: true, hasDangling: false, stored: true, listed: 41, tmpLeft: [], entries: 41, afterClose: true, total: 37 })
+})
+
 test('a tab killed in the middle of a large write loses only that write', async ({ context }) => {
   const writer = await context.newPage()
   await openPage(writer, 'cache=st-kill')

@@ -99,6 +99,13 @@ export class Cache {
   expiry!: Expiry
   /** Another context changed the index since this one last read it. */
   private stale = false
+  /**
+   * The files have not been reconciled with the index since open (Records.reconcile): the next
+   * mutation does it first. Open starts one at once, in the background (see open()).
+   */
+  private unreconciled = true
+  /** The mutation open() started and did not wait for: close() waits for it. */
+  private settling: Promise<void> = Promise.resolve()
   /** Values read lately, kept in RAM (memory-tier.ts). */
   readonly memory: MemoryTier
 
@@ -155,7 +162,7 @@ export class Cache {
     const { index, keys } = await tabs.exclusive(async () => {
       const index = await IndexStore.load(backend, SQL)
       try {
-        return { index, keys: await Keys.open(backend, options.encryption?.key, index.db.totals().entries) }
+        return { index, keys: await Keys.open(backend, options.encryption?.key, options.encryption && index.db.hasEntries() ? index.db.totals().entries : 0) }
       } catch (error) {
         index.close()
         throw error
@@ -164,11 +171,24 @@ export class Cache {
     cache = new Cache(name, backend, index, tabs, SQL, { maxBytes, lowWater }, options.codec ?? 'zstd', options.inlineBytes ?? 4096, memoryBytes)
     cache.setKeys(keys)
     cache.expiry = expiry
-    await cache.mutate((batch) => cache.records.reconcile(batch))
-    // A rekey killed midway: finished with the new key, rolled back with the old (rekey.ts).
-    if (keys.pending) await settleRekey(cache, keys.pending)
-    // Before the first read: what expired while the cache was closed goes now.
-    await cache.sweep()
+    if (keys.pending) {
+      // A rekey killed midway: finished with the new key, rolled back with the old (rekey.ts), on files
+      // reconciled first (the first mutation reconciles); then what expired meanwhile goes.
+      await cache.mutate(async () => undefined)
+      await settleRekey(cache, keys.pending)
+      await cache.sweep()
+      return cache
+    }
+    // Reconcile lists payloads/, a second or more at 100,000 record files, and what expired while the
+    // cache was closed must go: both run in the first mutation, which is started here and not waited
+    // for. Its request for the lock is made now, before open resolves, so every later mutation of this
+    // context (and every other context's) waits for it. Reads do not need it: a row whose file a crash
+    // removed reads as a miss (and is dropped), a record a crash left without a row is a miss until
+    // reconcile indexes it, and an expired entry is a miss (see unexpired()).
+    cache.settling = cache.sweep().catch((error: unknown) => {
+      // Tried again by the next mutation, which fails with the error if it persists.
+      console.warn(`voxcache: reconciling ${name} after open failed: ${describeThrown(error)}`)
+    })
     return cache
   }
 
@@ -239,6 +259,19 @@ export class Cache {
       // nothing is written under keys that are no longer the cache's.
       const keys = await this.keys.refresh(this.backend)
       if (keys !== this.keys) this.setKeys(keys)
+      if (this.unreconciled) {
+        // Committed even when reconcile fails midway, as any mutation's batch: what it did on disk is in it.
+        const reconciled = new Batch()
+        try {
+          await this.records.reconcile(reconciled)
+          this.unreconciled = false
+        } finally {
+          if (reconciled.size) {
+            this.tabs.announce(await this.space.commit(reconciled))
+            this.expiry.note(reconciled.changes)
+          }
+        }
+      }
       const touched = new Batch()
       touched.changes.push(...this.touches.take())
       if (touched.size) await this.space.commit(touched)
@@ -625,10 +658,11 @@ export class Cache {
     } catch {
       persisted = null
     }
+    const totals = this.index.db.totals()
     return {
       name: this.name,
       storage: this.backend.kind,
-      ...this.index.db.totals(),
+      ...totals,
       maxBytes: this.space.budget.maxBytes,
       lowWaterBytes: this.space.budget.lowWaterBytes,
       ...this.counters,
@@ -666,6 +700,7 @@ export class Cache {
 
   /** Writes pending access times and lets go of the index. */
   async close(): Promise<void> {
+    await this.settling
     this.memory.clear()
     await this.expiry.stop()
     if (this.touches.size) await this.mutate(async () => undefined).catch(() => undefined)
@@ -689,6 +724,7 @@ export class Cache {
 
   /** Stops everything without writing, then runs `last` under the exclusive lock once the index is closed. */
   private async letGo(last: () => Promise<void>): Promise<void> {
+    await this.settling
     this.memory.clear()
     this.expiry.stop().catch(() => undefined) // a sweep waiting for this lock fails once the index is closed
     await this.tabs.exclusive(async () => {

@@ -1,3 +1,4 @@
+import { progress } from '../progress.js'
 import { quotaError, splitPath, TMP_SUFFIX, type Backend, type ReadHandle } from './backend.js'
 
 /** FileSystemHandle.move() ships in Chromium (and OPFS elsewhere) but not yet in lib.dom. */
@@ -163,6 +164,8 @@ export async function createOpfsBackend(cacheName: string): Promise<Backend> {
       const names: string[] = []
       for await (const [name, handle] of (await dirOf(dir)) as unknown as AsyncIterable<[string, FileSystemHandle]>) {
         if (handle.kind === 'file') names.push(name)
+        // Listing 100,000 files takes seconds: the watchdog sees it move.
+        if (names.length % 1024 === 0) progress()
       }
       return names
     },

@@ -63,10 +63,12 @@ export class IndexStore {
   /** Set when load() found the index damaged and rebuilt it. */
   recovery: IndexRecovery | undefined
 
+  /** The index; set by the first reload(), which load() runs before handing the store out. */
+  db!: IndexDb
+
   private constructor(
     private readonly backend: Backend,
     private readonly SQL: SqlJsStatic,
-    public db: IndexDb,
   ) {}
 
   /**
@@ -79,7 +81,8 @@ export class IndexStore {
    */
   static async load(backend: Backend, SQL: SqlJsStatic): Promise<IndexStore> {
     await initChecksum()
-    const store = new IndexStore(backend, SQL, IndexDb.open(SQL))
+    // No empty index first, to be replaced by the snapshot's: making one took 40 ms of an open here.
+    const store = new IndexStore(backend, SQL)
     const damage: Damage = { salvaged: new Map() }
     store.damage = damage
     try {
@@ -149,7 +152,7 @@ export class IndexStore {
       }
     }
     db ??= IndexDb.open(this.SQL)
-    this.db.close()
+    this.db?.close()
     this.db = db
     this.snapshotBytes = bytes?.byteLength ?? 0
     this.applied = 0
@@ -339,6 +342,6 @@ export class IndexStore {
   }
 
   close(): void {
-    this.db.close()
+    this.db?.close()
   }
 }

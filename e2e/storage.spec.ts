@@ -306,8 +306,9 @@ test('open resolves before its reconcile ends; a miss, a store and close() right
 
     // Each call is made as soon as openCache resolves, before anything else is awaited.
     const again = await lib.openCache({ name, inlineBytes: 0 })
-    const [hasOrphan, hasDangling, stored] = await Promise.all([
+    const [hasOrphan, infoOrphan, hasDangling, stored] = await Promise.all([
       again.has(orphans[7]!),
+      again.info(orphans[8]!).then((info) => info?.id === orphans[8]),
       again.retrieve(dangling).then((v) => v !== undefined),
       again.store(await lib.operationId('settle-new', {}), new Uint8Array(10), { codec: 'none' }).then(() => true),
     ])
@@ -327,9 +328,28 @@ test('open resolves before its reconcile ends; a miss, a store and close() right
     const afterClose = await fourth.has(orphans[0]!)
     const total = (await fourth.stats()).entries
     await fourth.destroy()
-    return { hasOrphan, hasDangling, stored, listed, tmpLeft: names.filter((n) => n.endsWith('.tmp')), entries: stats.entries, afterClose, total }
+    return { hasOrphan, infoOrphan, hasDangling, stored, listed, tmpLeft: names.filter((n) => n.endsWith('.tmp')), entries: stats.entries, afterClose, total }
   })
-  expect(result).toEqual({ hasOrphan: true, hasDangling: false, stored: true, listed: 41, tmpLeft: [], entries: 41, afterClose: true, total: 37 })
+  expect(result).toEqual({ hasOrphan: true, infoOrphan: true, hasDangling: false, stored: true, listed: 41, tmpLeft: [], entries: 41, afterClose: true, total: 37 })
+})
+
+test('an index that is lost is rebuilt from the records before open resolves: list() and stats() show every entry at once', async ({ page }) => {
+  await openPage(page, 'cache=st-lost-probe')
+  const result = await page.evaluate(async () => {
+    const lib = window.voxcacheLib!
+    const name = 'st-lost'
+    const first = await lib.openCache({ name, inlineBytes: 0 })
+    await first.clear()
+    for (let i = 0; i < 30; i++) await first.store(await lib.operationId('lost', { i }), new Uint8Array(2000).fill(i), { codec: 'none' })
+    await first.close()
+    const home = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache')).getDirectoryHandle(name)
+    for (const file of ['index.sqlite', 'index.journal']) await home.removeEntry(file).catch(() => undefined)
+    const again = await lib.openCache({ name, inlineBytes: 0 })
+    const [listed, stats] = await Promise.all([again.list(), again.stats()])
+    await again.destroy()
+    return { listed: listed.length, entries: stats.entries }
+  })
+  expect(result).toEqual({ listed: 30, entries: 30 })
 })
 
 test('a tab killed in the middle of a large write loses only that write', async ({ context }) => {

@@ -171,11 +171,14 @@ export class Cache {
     cache = new Cache(name, backend, index, tabs, SQL, { maxBytes, lowWater }, options.codec ?? 'zstd', options.inlineBytes ?? 4096, memoryBytes)
     cache.setKeys(keys)
     cache.expiry = expiry
-    if (keys.pending) {
+    // An index that is new, or was rebuilt from what of it verified, may lack every entry the records
+    // hold: reconcile, which indexes them from their headers, is waited for, so that list() and stats()
+    // show them at once. (An empty payloads/ lists at once; a lost index of many records is recovery.)
+    if (keys.pending || index.recovery || !index.db.hasEntries()) {
       // A rekey killed midway: finished with the new key, rolled back with the old (rekey.ts), on files
       // reconciled first (the first mutation reconciles); then what expired meanwhile goes.
       await cache.mutate(async () => undefined)
-      await settleRekey(cache, keys.pending)
+      if (keys.pending) await settleRekey(cache, keys.pending)
       await cache.sweep()
       return cache
     }
@@ -612,8 +615,9 @@ export class Cache {
   }
 
   async info(id: string): Promise<EntryInfo | undefined> {
-    await this.freshen()
-    const info = await this.unexpired(this.index.db.info(id))
+    // A miss asks again under the lock, as has() does: after reconcile (which open leaves running) has
+    // indexed what a crash or a lost index left without a row.
+    const info = await this.lookup(id)
     return info && this.keys.openInfo(this.touches.apply(info))
   }
 

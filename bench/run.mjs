@@ -546,8 +546,10 @@ await section('region', async () => {
 // record in the index, 0 makes every record a file).
 await section('layout', async () => {
   const valueChars = 200
-  const sizes = quick ? [20_000] : [20_000, 100_000]
-  const layouts = ['inline', 'files']
+  // BENCH_LAYOUT_SIZES=100000 times one size alone (to look closer at it).
+  const sizes = process.env.BENCH_LAYOUT_SIZES ? process.env.BENCH_LAYOUT_SIZES.split(',').map(Number) : quick ? [20_000] : [20_000, 100_000]
+  // BENCH_LAYOUTS=inline runs one layout alone.
+  const layouts = process.env.BENCH_LAYOUTS ? process.env.BENCH_LAYOUTS.split(',') : ['inline', 'files']
   const out = { valueChars, sizes, opens: {}, stores: {} }
   results.layout = out
   const inlineBytes = { inline: 4096, files: 0 }
@@ -566,12 +568,19 @@ await section('layout', async () => {
         recordBytes: built.recordBytes,
         entries: opens[0].entries,
         openMs: { median: median(opens.map((o) => o.openMs)), samples: opens.map((o) => o.openMs) },
+        listLimitMs: median(opens.map((o) => o.listMs)),
+        listed: opens[0].listed,
         statsMs: median(opens.map((o) => o.statsMs)),
+        settledMs: median(opens.map((o) => o.settledMs)),
         listMs: listing.ms,
         listedFiles: listing.files,
         storeMs: { median: median(stores), samples: stores },
       }
-      log(`layout ${layout}-${n}: open ${median(opens.map((o) => o.openMs)).toFixed(0)} ms (payloads/ lists in ${listing.ms.toFixed(0)} ms), store ${median(stores).toFixed(2)} ms`)
+      log(
+        `layout ${layout}-${n}: open ${median(opens.map((o) => o.openMs)).toFixed(0)} ms, list({limit: 50}) ${median(opens.map((o) => o.listMs)).toFixed(1)} ms, ` +
+          `stats() ${median(opens.map((o) => o.statsMs)).toFixed(1)} ms, reconciled ${median(opens.map((o) => o.settledMs)).toFixed(0)} ms after open began ` +
+          `(payloads/ lists in ${listing.ms.toFixed(0)} ms), store ${median(stores).toFixed(2)} ms`,
+      )
       await callWithin(600_000, 'destroyCache', name)
     }
   }
@@ -586,7 +595,7 @@ await section('layout', async () => {
     out.stores[layout] = { median: median(samples[layout]), samples: samples[layout] }
     await call('destroyCache', `${runTag}-layout-small-${layout}`)
   }
-  log(`layout: small store ${out.stores.inline.median.toFixed(2)} ms inline, ${out.stores.files.median.toFixed(2)} ms as a file`)
+  log(`layout: small store ${layouts.map((l) => `${out.stores[l].median.toFixed(2)} ms ${l === 'inline' ? 'inline' : 'as a file'}`).join(', ')}`)
 })
 
 // --- 8. encryption: a protected cache (AES-GCM, a non-extractable key) against the same cache in clear ---

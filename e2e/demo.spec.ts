@@ -1,14 +1,17 @@
 // The demo viewer, driven as a person would: open an image, look at it, run the pipeline, reload,
 // change a parameter, break it with a bad file, go offline, move the cache to another profile.
+import { createHash } from 'node:crypto'
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gunzipSync } from 'node:zlib'
 import type { Page } from '@playwright/test'
+import initSqlJs from 'sql.js'
 import { mrSeries } from './decode-reference.js'
 import { expect, openDemo, test } from './fixtures.js'
 import { recordFigures } from '../test/figures.js'
+import { createSigner, withOperationId } from '../test/fuzz-cases.js'
 
 test.use({ viewport: { width: 1440, height: 900 } })
 
@@ -517,4 +520,68 @@ test.describe('protect this cache', () => {
     await expect(page.getByLabel('Passphrase', { exact: true })).toHaveCount(0)
     await expect(page.getByRole('button', { name: 'Wipe all cached data' })).toBeVisible()
   })
+})
+
+// Issue 14: with 20,000 entries the demo took 2.9 s from reload to ready, its panel listing and drawing
+// every entry. The panel now draws the newest 200 and says how many there are; the time from reload
+// to ready is recorded as a figure (beside the same reload with the cache empty), not asserted.
+// DEMO_MANY=20000 makes the issue's cache (its import takes minutes here); by default 300 entries, enough
+// to show the panel's limit.
+const MANY = Number(process.env.DEMO_MANY ?? 300)
+
+test(`a cache of ${MANY.toLocaleString('en')} entries: the panel draws the newest 200 and counts them all`, async ({ page }) => {
+  test.setTimeout(600_000)
+  const N = MANY
+  await openDemo(page, 'cache=demo-many')
+  // One real record, exported, then copied under N ids in this process and imported at once.
+  const exported = await page.evaluate(async () => {
+    const cache = window.voxcache!
+    await cache.clear()
+    await cache.store(await window.voxcacheLib!.operationId('many', { i: -1 }), { value: 'x'.repeat(200) }, { codec: 'none', metadata: { title: 'Many' } })
+    const bytes = new Uint8Array(await (await cache.exportDatabase()).arrayBuffer())
+    let binary = ''
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+    return btoa(binary)
+  })
+  const SQL = await initSqlJs()
+  const signer = await createSigner()
+  const db = new SQL.Database(new Uint8Array(Buffer.from(exported, 'base64')))
+  const columns = 'operation_id, data, data_type, created_at, size_bytes, metadata, raw_bytes, codec, checksum, last_accessed_at, hits, pinned'
+  const [row] = db.exec(`SELECT ${columns} FROM results`)[0]!.values
+  db.run('DELETE FROM results')
+  const stmt = db.prepare(`INSERT INTO results (${columns}) VALUES (${columns.split(', ').map(() => '?').join(', ')})`)
+  db.run('BEGIN')
+  for (let i = 0; i < N; i++) {
+    const id = createHash('sha256').update(`many:${i}`).digest('hex')
+    const data = withOperationId(signer, row![1] as Uint8Array, id)
+    stmt.run([id, data, ...row!.slice(2)])
+  }
+  db.run('COMMIT')
+  stmt.free()
+  const file = db.export()
+  db.close()
+  const report = await page.evaluate(async (b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
+    const cache = window.voxcache!
+    await cache.clear()
+    const r = await cache.importDatabase(new Blob([bytes]))
+    return { imported: r.imported, rejected: r.rejected.length }
+  }, Buffer.from(file).toString('base64'))
+  expect(report).toEqual({ imported: N, rejected: 0 })
+
+  const started = Date.now()
+  await page.reload()
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 60_000 })
+  const readyMs = Date.now() - started
+  await expect(page.locator('body')).toHaveAttribute('data-entries', String(N))
+  await expect(page.locator('#entries tr')).toHaveCount(200)
+  await expect(page.locator('#entries-more')).toHaveText(`The 200 newest of ${N.toLocaleString('en')} entries.`)
+  // The same reload with the cache empty: what of the time is the page's own, on this machine now.
+  await page.evaluate(() => window.voxcache!.clear())
+  const emptyStarted = Date.now()
+  await page.reload()
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 60_000 })
+  const emptyMs = Date.now() - emptyStarted
+  await expect(page.locator('body')).toHaveAttribute('data-entries', '0')
+  recordFigures('demo-many', { entries: N, reloadToReadyMs: readyMs, emptyReloadToReadyMs: emptyMs })
 })

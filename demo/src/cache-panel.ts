@@ -22,6 +22,12 @@ function describe(entry: EntryInfo): { op: string; detail: string } {
   return { op: title, detail: [params, source].filter(Boolean).join(' · ') }
 }
 
+/**
+ * Rows the panel shows, the newest. A cache of 20,000 entries took 2.9 s from reload to ready when the
+ * panel listed and drew every one (issue 14); the totals above the table count them all.
+ */
+const PANEL_ROWS = 200
+
 export class CachePanel {
   #rows = $<HTMLTableSectionElement>('#entries')
   #totals = $<HTMLElement>('#cache-totals')
@@ -135,7 +141,7 @@ export class CachePanel {
   }
 
   async #render(): Promise<void> {
-    const [entries, stats] = await Promise.all([this.cache.list({ orderBy: 'created' }), this.cache.stats()])
+    const [entries, stats] = await Promise.all([this.cache.list({ orderBy: 'created', limit: PANEL_ROWS }), this.cache.stats()])
     const lookups = stats.hits + stats.misses
     const quota = stats.quota ? `${formatBytes(stats.quota.usage)} of ${formatBytes(stats.quota.quota)}` : 'unknown'
     const recovery = stats.indexRecovery
@@ -170,6 +176,9 @@ export class CachePanel {
     const locked = stats.protection?.locked === true
     this.#rows.replaceChildren(...entries.reverse().map((entry) => this.#row(entry, now, locked)))
     $('#entries-empty').hidden = entries.length > 0
+    const more = $<HTMLElement>('#entries-more')
+    more.hidden = stats.entries <= entries.length
+    more.textContent = `The ${entries.length} newest of ${stats.entries.toLocaleString('en')} entries.`
     this.rendered(stats)
   }
 

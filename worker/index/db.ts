@@ -26,18 +26,6 @@ function expiredParams({ now, maxAgeMs }: Expired): SqlValue[] {
 }
 
 const EARLIEST = Date.parse('0000-01-01T00:00:00.000Z')
-const DAY = /^\d{4}-\d\d-\d\d/
-
-/**
- * The day after the date `time` begins with, as 'YYYY-MM-DD': every created_at of that day or before,
- * in either format the index holds ('YYYY-MM-DDTHH:MM:SS.sssZ', VoxLogicA-2's 'YYYY-MM-DD HH:MM:SS'),
- * sorts before it as text, so `created_at < dayAfter(cutoff)` narrows a julianday() comparison to an
- * index range without losing a row.
- */
-function dayAfter(time: string): string {
-  const day = Date.parse(`${time.slice(0, 10)}T00:00:00.000Z`) + 86_400_000
-  return new Date(day).toISOString().slice(0, 10)
-}
 /** julianday() of the Unix epoch. */
 const JULIAN_EPOCH = 2440587.5
 
@@ -185,32 +173,30 @@ export class IndexDb {
   }
 
   /**
-   * The ids of the entries expired by `expired`: the same rows as EXPIRED selects, found through the
-   * SQL indexes instead of a scan of the table (this runs at every open and every stats()). The two
-   * halves of EXPIRED's OR go apart, because an OR with a term no index serves makes SQLite scan.
+   * The ids of the entries expired by `expired`: the same rows as EXPIRED selects. This runs after
+   * every open and in every stats(), so the two halves of EXPIRED's OR go apart: an OR with a term no
+   * SQL index serves makes SQLite scan the table, and without maxAgeMs (the default) only the first
+   * half is asked, through results_expiry. With maxAgeMs the second half scans (an SQL index on
+   * created_at would cost every open of every cache its bytes, for an option few openers give).
    */
   expiredIds(expired: Expired): string[] {
     const [now, cutoff] = expiredParams(expired)
     const column = (sql: string, params: SqlValue[]) => (this.db.exec(sql, params)[0]?.values ?? []).map((r) => r[0] as string)
     const ids = column('SELECT operation_id FROM results WHERE expires_at IS NOT NULL AND expires_at <= ?', [now!])
     if (cutoff == null) return ids
-    const aged = column(`SELECT operation_id FROM results WHERE created_at < ? AND julianday(created_at) <= julianday(?)`, [dayAfter(cutoff as string), cutoff])
+    const aged = column('SELECT operation_id FROM results WHERE julianday(created_at) <= julianday(?)', [cutoff])
     return [...new Set([...ids, ...aged])]
   }
 
   /**
    * When the next entry expires (epoch ms; maybe already past), or undefined when none will: the
-   * earliest expires_at, and with `maxAgeMs`, the oldest created_at plus it (both through SQL indexes).
+   * earliest expires_at (from the index), and with `maxAgeMs`, the oldest created_at plus it (a scan).
    */
   nextExpiry(maxAgeMs?: number): number | undefined {
     const first = this.db.exec('SELECT MIN(expires_at) FROM results')[0]?.values[0]?.[0]
     let due = typeof first === 'string' ? Date.parse(first) : NaN
     if (maxAgeMs !== undefined) {
-      // The oldest creation is on the day of the first created_at as text (numbers sort before any
-      // text, and julianday() reads them too): only that day's rows, and any numbers, are looked at.
-      const firstText = this.db.exec("SELECT MIN(created_at) FROM results WHERE created_at >= ''")[0]?.values[0]?.[0]
-      const bound = typeof firstText === 'string' && DAY.test(firstText) ? [dayAfter(firstText)] : undefined
-      const oldest = this.db.exec(`SELECT MIN(julianday(created_at)) FROM results${bound ? ' WHERE created_at < ?' : ''}`, bound)[0]?.values[0]?.[0]
+      const oldest = this.db.exec('SELECT MIN(julianday(created_at)) FROM results')[0]?.values[0]?.[0]
       if (typeof oldest === 'number') due = Math.min(Number.isNaN(due) ? Infinity : due, Math.round((oldest - JULIAN_EPOCH) * 86_400_000) + maxAgeMs)
     }
     return Number.isFinite(due) ? due : undefined

@@ -1,7 +1,7 @@
 // What an open, a stats() and a list({ limit }) ask of the index must not cost a pass over the whole
 // table (issue 14: an open at 100,000 entries in at most 250 ms): list()'s default order reads an SQL
-// index, expiry's queries read the expires_at and created_at indexes, and the totals come saved in
-// the snapshot. Each answer must still be what the full scans it replaces would give.
+// index, the sweep's query without maxAgeMs reads results_expiry, and the totals come saved in the
+// snapshot. Each answer must still be what the full scans it replaces would give.
 import initSqlJs, { type SqlJsStatic } from 'sql.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initChecksum } from '../../src/codec/checksum.js'
@@ -58,7 +58,7 @@ describe('list({ limit }) reads a SQL index in its default order', () => {
   })
 })
 
-describe('expiredIds through the SQL indexes', () => {
+describe('expiredIds in two queries', () => {
   it('selects exactly the rows list() leaves out as expired, around day boundaries and in both time formats', () => {
     const db = IndexDb.open(SQL)
     const day = 86_400_000

@@ -723,7 +723,10 @@ export class Cache {
 
   /** Deletes every file of this cache, index included. */
   async destroy(): Promise<void> {
-    await this.letGo(() => this.backend.destroy())
+    // One call to the browser, which reports nothing while it removes every file: at 100,000 record
+    // files it ran past the watchdog's 30 s under load (bench/results-open.md), so it does not count,
+    // as a wasm fetch does not.
+    await this.letGo(() => excused(() => this.backend.destroy()))
   }
 
   /** Stops everything without writing, then runs `last` under the exclusive lock once the index is closed. */

@@ -508,7 +508,10 @@ export class Cache {
     this.keys.sealing()
     this.records.refuseNewer(id)
     const info = await this.lookup(id)
-    if (!info) return undefined
+    if (!info) {
+      this.records.refuseNewer(id) // reconcile, which a miss waits for, may have found it newer
+      return undefined
+    }
     try {
       const out = await this.tabs.sharedIfFree((held) => this.records.readImageInfo(info, held))
       return out === MISSING ? undefined : out
@@ -557,6 +560,9 @@ export class Cache {
     this.keys.sealing() // a locked cache reads nothing
     this.records.refuseNewer(id)
     let info = await this.lookup(id)
+    // A record without a row that a newer voxcache wrote is found by reconcile, which runs after open
+    // and which a miss waits for: refused then, as it was when reconcile ran before open resolved.
+    if (!info) this.records.refuseNewer(id)
     if (info) {
       const held = await this.fromMemory(info, fromMemory)
       if ('value' in held) {

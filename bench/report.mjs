@@ -7,7 +7,7 @@ const mbps = (bytes, t) => (Number.isFinite(t) && t > 0 ? (bytes / 1e6 / (t / 10
 const verdict = (ok) => (ok === null ? 'not measured' : ok ? '**met**' : '**MISSED**')
 
 const CONTENDERS = {
-  'vox-none': "voxcache, codec 'none'",
+  'vox-none': "voxcache, codec 'none' (durability 'relaxed', the default)",
   'vox-zstd': "voxcache, codec 'zstd'",
   'raw-opfs': 'ceiling: raw OPFS sync handle (worker)',
   'raw-blob': 'raw OPFS: sync-handle write, Blob read (worker)',
@@ -15,6 +15,7 @@ const CONTENDERS = {
   'idb-keyval': 'idb-keyval set/get of the Image',
   seed: 'seed design: sql.js BLOB + export() to IDB',
   'raw-noflush': 'raw OPFS sync handle, write without flush()',
+  'vox-strict': "voxcache, codec 'none', durability 'strict'",
   'vox-prev-none': "previous build (BENCH_PREV), codec 'none'",
   'vox-prev-zstd': "previous build (BENCH_PREV), codec 'zstd'",
 }
@@ -40,13 +41,29 @@ function previousTable(r) {
 
 function targets(r) {
   const rows = []
+  // Issue 14: at most ×1.2 the raw ceiling for values of 16 MB and more; smaller ones are shown, not judged.
+  const judged = (s, ok) => (s.bytes >= 16e6 ? ok : null)
+  const sizeNote = (s) => (s.bytes >= 16e6 ? '' : ' (under 16 MB: shown, not a target)')
   for (const [key, s] of Object.entries(r.sizes)) {
+    const vox = s.contenders['vox-none']
+    const raw = s.contenders['raw-opfs']
     const x = s.ratios.retrieveNoneVsRawRead.median
-    rows.push([`retrieve ≤ 1.5× raw OPFS read — ${s.label}`, `×${f(x, 2)} (${ms(s.contenders['vox-none'].retrieve.median)} vs ${ms(s.contenders['raw-opfs'].retrieve.median)} ms)`, x <= 1.5])
+    rows.push([`retrieve ('none') ≤ 1.2× raw OPFS read, warm — ${s.label}${sizeNote(s)}`, `×${f(x, 2)} (${ms(vox.retrieve.median)} vs ${ms(raw.retrieve.median)} ms)`, judged(s, x <= 1.2)])
+    const c = s.ratios.retrieveNoneColdVsRawCold?.median
+    if (Number.isFinite(c)) rows.push([`retrieve ('none') ≤ 1.2× raw OPFS read, cold — ${s.label}${sizeNote(s)}`, `×${f(c, 2)} (${ms(vox.retrieveCold.median)} vs ${ms(raw.retrieveCold.median)} ms)`, judged(s, c <= 1.2)])
   }
   for (const [key, s] of Object.entries(r.sizes)) {
-    const x = s.ratios.storeNoneVsRawWrite.median
-    rows.push([`store ('none') ≤ 1.5× raw OPFS write+flush — ${s.label}`, `×${f(x, 2)} (${ms(s.contenders['vox-none'].store.median)} vs ${ms(s.contenders['raw-opfs'].store.median)} ms)`, x <= 1.5])
+    const x = s.ratios.storeNoneVsRawNoFlush?.median
+    if (Number.isFinite(x)) rows.push([`store ('none', 'relaxed') ≤ 1.2× raw OPFS write without flush — ${s.label}${sizeNote(s)}`, `×${f(x, 2)} (${ms(s.contenders['vox-none'].store.median)} vs ${ms(s.contenders['raw-noflush'].store.median)} ms)`, judged(s, x <= 1.2)])
+    const y = s.ratios.storeStrictVsRawWrite?.median ?? s.ratios.storeNoneVsRawWrite.median
+    const strict = s.contenders['vox-strict'] ?? s.contenders['vox-none']
+    rows.push([`store ('none', 'strict') ≤ 1.2× raw OPFS write+flush — ${s.label}${sizeNote(s)}`, `×${f(y, 2)} (${ms(strict.store.median)} vs ${ms(s.contenders['raw-opfs'].store.median)} ms)`, judged(s, y <= 1.2)])
+  }
+  for (const [key, s] of Object.entries(r.small ?? {})) {
+    const vox = s.contenders['vox-none'].store.median
+    if (key === 'small-200') rows.push([`a store's fixed cost ≤ 3 ms — ${s.label}, durability 'relaxed' (the default)`, `${ms(vox)} ms ('strict': ${ms(s.contenders['vox-strict'].store.median)} ms)`, vox <= 3])
+    const x = s.ratios.idbStoreVsVox.median
+    rows.push([`store faster than idb-keyval's — ${s.label}`, `idb-keyval / voxcache ×${f(x, 2)} (${ms(s.contenders['idb-keyval'].store.median)} vs ${ms(vox)} ms; 'strict' ×${f(s.ratios.idbStoreVsStrict.median, 2)})`, x > 1])
   }
   for (const [key, s] of Object.entries(r.seed)) {
     for (const codec of ['Zstd', 'None']) {
@@ -86,17 +103,32 @@ function targets(r) {
 function sizeTable(r) {
   const keys = Object.keys(r.sizes)
   if (!keys.length) return '_not measured_'
-  const head = `| Contender | ${keys.map((k) => `${r.sizes[k].label} (${mb(r.sizes[k].bytes)} MB): store / retrieve ms`).join(' | ')} |`
+  const head = `| Contender | ${keys.map((k) => `${r.sizes[k].label} (${mb(r.sizes[k].bytes)} MB): store / retrieve warm / retrieve cold ms`).join(' | ')} |`
   const lines = [head, `|---|${keys.map(() => '---').join('|')}|`]
-  for (const h of ['vox-none', 'vox-zstd', 'raw-opfs', 'raw-blob', 'copy', 'idb-keyval']) {
+  for (const h of ['vox-none', 'vox-strict', 'vox-zstd', 'raw-opfs', 'raw-noflush', 'raw-blob', 'copy', 'idb-keyval']) {
     const cells = keys.map((k) => {
       const c = r.sizes[k].contenders[h]
       if (!c) return '–'
       if (c.error) return `fails: ${c.error}`
-      const inner = h.startsWith('raw') ? ` (in worker ${ms(c.storeInner.median)} / ${ms(c.retrieveInner.median)})` : ''
-      return `${ms(c.store.median)} / ${ms(c.retrieve.median)}${inner} — ${mbps(r.sizes[k].bytes, c.store.median)} / ${mbps(r.sizes[k].bytes, c.retrieve.median)} MB/s`
+      const cold = c.retrieveCold?.median
+      const inner = h.startsWith('raw') ? ` (in worker ${ms(c.storeInner.median)} / ${ms(c.retrieveInner.median)} / ${ms(c.retrieveColdInner?.median)})` : ''
+      return `${ms(c.store.median)} / ${ms(c.retrieve.median)} / ${ms(cold)}${inner} — ${mbps(r.sizes[k].bytes, c.store.median)} / ${mbps(r.sizes[k].bytes, c.retrieve.median)} / ${mbps(r.sizes[k].bytes, cold)} MB/s`
     })
     lines.push(`| ${CONTENDERS[h]} | ${cells.join(' | ')} |`)
+  }
+  return lines.join('\n')
+}
+
+function smallTable(r) {
+  const keys = Object.keys(r.small ?? {})
+  if (!keys.length) return '_not measured_'
+  const names = { 'vox-none': "voxcache, codec 'none', durability 'relaxed' (default)", 'vox-strict': "voxcache, codec 'none', durability 'strict'", 'idb-keyval': 'idb-keyval set/get', 'raw-opfs': 'raw OPFS: a new file, sync handle write+flush / read', 'raw-noflush': 'raw OPFS: a new file, write without flush' }
+  const lines = [`| Contender | ${keys.map((k) => `${r.small[k].label}: store / retrieve ms`).join(' | ')} |`, `|---|${keys.map(() => '---').join('|')}|`]
+  for (const h of Object.keys(names)) {
+    lines.push(`| ${names[h]} | ${keys.map((k) => {
+      const c = r.small[k].contenders[h]
+      return c ? `${ms(c.store.median)} / ${Number.isFinite(c.retrieve.median) ? ms(c.retrieve.median) : '–'}` : '–'
+    }).join(' | ')} |`)
   }
   return lines.join('\n')
 }
@@ -291,9 +323,28 @@ ${sizeTable(r)}
 
 The raw OPFS ceiling is a worker that opens a sync access handle, writes and flushes the bytes (or reads
 them into a new buffer) and closes it; its page-side time includes the transfer to and from the worker.
-Targets compare against the page-side time; the in-worker time is shown in brackets. The "Blob read" row
-reads the same file the way voxcache does (\`getFile().arrayBuffer()\`, which needs no lock); ratios:
-${Object.values(r.sizes).map((s) => `${s.label}: voxcache 'none' retrieve / Blob read ×${f(s.ratios.retrieveNoneVsBlobRead?.median, 2)}, Blob read / sync-handle read ×${f(s.ratios.blobReadVsRawRead?.median, 2)}`).join('; ')}.
+Targets compare against the page-side time; the in-worker time is shown in brackets. A warm read follows
+the store (the file is in the OS page cache); a cold read is of another copy, stored untimed, after the
+profile's storage files were dropped from the page cache (\`dd iflag=nocache\`, dirty pages written out
+first). The "Blob read" row reads the file as \`getFile().arrayBuffer()\` (no lock needed, the bytes come
+through the browser process); ratios:
+${Object.values(r.sizes).map((s) => `${s.label}: voxcache 'none' retrieve / Blob read ×${f(s.ratios.retrieveNoneVsBlobRead?.median, 2)}, Blob read / sync-handle read ×${f(s.ratios.blobReadVsRawRead?.median, 2)} warm, ×${f(s.ratios.blobColdVsRawCold?.median, 2)} cold`).join('; ')}.
+
+Every browser run of the bench uses a persistent profile on disk (${'`'}launchPersistentContext${'`'}), as a
+user's browser does. Why the ceilings of issue 14 differed: an incognito context (Playwright's
+${'`'}browser.newContext()${'`'}, which this bench used before) keeps OPFS in the browser process's memory and
+serves each sync-access-handle call over IPC; there a 7 MB read took 11 ms in the worker against 4 ms
+in a profile on disk, 134 MB 214 ms against 75 ms (a probe of the two, medians of 7, 2026-11-30).
+
+## Small values: a store's fixed cost
+
+${smallTable(r)}
+
+Each store is one value stored in a new entry (interleaved, medians of ${r.meta.mode === 'quick' ? 15 : 40}); a retrieve reads it back once.
+'relaxed' hands the record and its index line to the OS before store() resolves (they survive a crash of
+the page or the browser); 'strict' also flushes both to the disk. idb-keyval uses IndexedDB's default
+durability, which in Chromium flushes every transaction. The raw rows are a worker that creates a file
+and writes the value through a sync access handle (with or without flush), then reads it.
 
 ## Against the seed's design and idb-keyval, 20 entries already present
 

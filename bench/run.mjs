@@ -473,10 +473,12 @@ const DECODE_CASES = [
   ['JPEG2000.dcm'],
   ['series:120x256x256'],
 ]
+// BENCH_DECODE=ch2bet,series: only the cases whose first file starts with one of these words.
+const decodeOnly = process.env.BENCH_DECODE?.split(',').filter(Boolean)
 await section('decode', async () => {
   results.decode = { cases: [], hash: null }
   const stat = (xs) => ({ median: median(xs), samples: xs })
-  for (const input of DECODE_CASES) {
+  for (const input of DECODE_CASES.filter((c) => !decodeOnly || decodeOnly.some((w) => c[0].startsWith(w)))) {
     const label = input.join(' + ').replace(/^series:(\d+)x(\d+)x(\d+)$/, 'DICOM series of $1 slices $2×$3 int16 (from ch2bet)')
     try {
       const r = await call('decodeCase', input, plan.decodeReps, `${runTag}-decode-${results.decode.cases.length}`)

@@ -216,3 +216,25 @@ test('bad input given as Files fails as before: typed errors naming the file, no
   expect([got.added, got.misses, got.hits]).toEqual([0, 0, 0])
   expect(got.workerAlive).toEqual([4, 5, 7])
 })
+
+test('bytes given as arrays are handed over on a hit too, as on a miss: detached after every decode', async ({ page }) => {
+  await serve(page, { 'ch2bet.nii.gz': fixture('ch2bet.nii.gz') })
+  await openPage(page, `cache=decode-cached-detach-${Date.now().toString(36)}&storage=memory`)
+  const got = await page.evaluate(async () => {
+    const cache = window.voxcache!
+    const bytes = new Uint8Array(await (await fetch('/__fixtures/ch2bet.nii.gz')).arrayBuffer())
+    const out = []
+    for (let i = 0; i < 2; i++) {
+      const data = bytes.slice()
+      const before = await cache.stats()
+      const image = await cache.decode({ name: 'ch2bet.nii.gz', data })
+      const after = await cache.stats()
+      out.push({ hit: after.decodeHits > before.decodeHits, left: data.byteLength, size: [...image.size] })
+    }
+    return out
+  })
+  expect(got).toEqual([
+    { hit: false, left: 0, size: [181, 217, 181] },
+    { hit: true, left: 0, size: [181, 217, 181] },
+  ])
+})

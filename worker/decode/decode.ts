@@ -6,10 +6,11 @@ import type { Image, JsonValue, Value } from '../../src/types.js'
 import { read, write, EXPORT_FORMATS, type ExportFormat } from './itk.js'
 import { modeArgs, type MetadataMode } from './deidentify.js'
 import type { DecodeFile } from './input.js'
+import type { InputDigest } from '../../src/input-digest.js'
 import { assignRoles, prepare, type Roles } from './plan.js'
 import { DECODER } from './version.js'
 
-export type { DecodeFile, ExportFormat }
+export type { DecodeFile, ExportFormat, InputDigest }
 
 
 /** Decodes this worker's cache served from storage (hits) and ran itk-wasm for (misses). */
@@ -37,12 +38,6 @@ async function decodeId(refs: { sha256: string }[], mode: MetadataMode): Promise
   return operationId('decode', { decoder: DECODER, files: refs, ...(await modeArgs(mode)) })
 }
 
-/** What the page tells of each input without sending it (src/input-digest.ts). */
-export interface InputDigest {
-  sha256: string
-  /** 'DICM' at byte 128. */
-  part10: boolean
-}
 
 /**
  * The id planDecode gives these files, when it follows from their digests alone (else undefined): so a

@@ -9,7 +9,7 @@ import zstdWasmUrl from 'zstd-wasm:zstd.wasm?url'
 import { createStore, del, get, set, clear, type UseStore } from 'idb-keyval'
 import { SeedPort } from './seed-port.js'
 import { copyImage, imageOf, phantom, smallValue } from './volumes.js'
-import { decodeBench, hasDecode } from './decode.js'
+import { decodeCase, hashSpeed } from './decode.js'
 import { seriesBench } from './series.js'
 import type { BulkRequest } from './bulk.worker.js'
 
@@ -376,8 +376,8 @@ const bench = {
   },
 
   hangs: () => hangs,
-  hasDecode,
-  decode: decodeBench,
+  decodeCase,
+  hashSpeed,
   ...seriesBench,
 }
 

@@ -90,7 +90,26 @@ function targets(r) {
     }
   }
   const d = r.decode
-  if (d) {
+  if (d?.cases) {
+    // Issue 14: ≥ 3× a warm itk-wasm decode for every testdata format, ≥ 10× for a series of 100+ slices.
+    for (const c of d.cases) {
+      const want = c.files > 2 ? 10 : 3
+      if (c.error) {
+        rows.push([`cached decode ≥ ${want}× faster than warm itk-wasm — ${c.label}`, `fails: ${c.error}`, false])
+        continue
+      }
+      const x = c.speedupZstd.median
+      rows.push([
+        `cached decode after a reload ≥ ${want}× faster than warm itk-wasm — ${c.label}`,
+        `×${f(x)} (${ms(c.diskZstdMs.median)} vs ${ms(c.itkWarmMs.median)} ms; 'none' ×${f(c.speedupNone.median)})`,
+        x >= want,
+      ])
+    }
+    if (d.hash) {
+      const best = Math.max(d.hash.webCryptoMBps.median, d.hash.hashWasmMBps.median)
+      rows.push(['SHA-256 ≥ 1 GB/s', `WebCrypto ${f(d.hash.webCryptoMBps.median, 0)} MB/s, hash-wasm ${f(d.hash.hashWasmMBps.median, 0)} MB/s`, best >= 1000])
+    }
+  } else if (d) {
     rows.push([
       'cached decode ≥ 5× faster than warm itk-wasm decode — ch2bet.nii.gz',
       d.available ? `×${f(d.speedup.median)} (${ms(d.cachedMs.median)} vs ${ms(d.itkWarmMs.median)} ms)` : 'not measured: cache.decode not available',
@@ -189,11 +208,34 @@ function compressionTable(r) {
 function decodeText(r) {
   const d = r.decode
   if (!d) return '_not measured_'
-  const lines = [`itk-wasm first decode (cold: worker start + pipeline fetch): ${ms(d.itkColdMs)} ms; warm: ${ms(d.itkWarmMs.median)} ms (median).`]
-  if (d.available) lines.push(`cache.decode: first call ${ms(d.cacheFirstMs)} ms; cached: ${ms(d.cachedMs.median)} ms (median); speed-up ×${f(d.speedup.median)}.`)
-  else lines.push('cache.decode: not measured: cache.decode not available.')
-  lines.push(`Lower bound of any cached decode from OPFS: SHA-256 of the .nii.gz bytes ${ms(d.hashMs.median)} ms + retrieve of the decoded image stored with 'none' ${ms(d.retrieveNoneMs.median)} ms; warm itk-wasm / that bound = ×${f(d.boundSpeedup.median)}.`)
-  return lines.join('\n\n')
+  if (!d.cases) {
+    const lines = [`itk-wasm first decode (cold: worker start + pipeline fetch): ${ms(d.itkColdMs)} ms; warm: ${ms(d.itkWarmMs.median)} ms (median).`]
+    if (d.available) lines.push(`cache.decode: first call ${ms(d.cacheFirstMs)} ms; cached: ${ms(d.cachedMs.median)} ms (median); speed-up ×${f(d.speedup.median)}.`)
+    else lines.push('cache.decode: not measured: cache.decode not available.')
+    lines.push(`Lower bound of any cached decode from OPFS: SHA-256 of the .nii.gz bytes ${ms(d.hashMs.median)} ms + retrieve of the decoded image stored with 'none' ${ms(d.retrieveNoneMs.median)} ms; warm itk-wasm / that bound = ×${f(d.boundSpeedup.median)}.`)
+    return lines.join('\n\n')
+  }
+  const lines = [
+    '| Input | files | input MB | voxels MB | itk-wasm warm ms | cached, reload: zstd ms | ×warm/zstd | none ms | ×warm/none | same File again ms | ×warm/again | first by a reopened cache ms | first decode ms (itk-wasm cold) | hits |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ]
+  for (const c of d.cases) {
+    if (c.error) {
+      lines.push(`| ${c.label} | fails: ${c.error} |||||||||||||`)
+      continue
+    }
+    lines.push(
+      `| ${c.label} | ${c.files} | ${f(c.bytes / 1e6, 2)} | ${f(c.voxelBytes / 1e6, 2)} | ${ms(c.itkWarmMs.median)} | ${ms(c.diskZstdMs.median)} | ×${f(c.speedupZstd.median)} | ${ms(c.diskNoneMs.median)} | ×${f(c.speedupNone.median)} | ${ms(c.againMs.median)} | ×${f(c.speedupAgain.median)} | ${ms(c.reopenedMs.median)} | ${ms(c.cacheFirstMs)} (${ms(c.itkColdMs)}) | ${c.hits}/${c.calls} |`,
+    )
+  }
+  const out = [lines.join('\n')]
+  out.push(
+    "Ratios are medians of paired ratios (same repetition, order rotated). 'cached, reload': a new `File` of the same bytes (so the page hashes it afresh) and the memory tier emptied first, so the image is read from its record on disk, as after a reload; 'zstd' is the default codec, 'none' a cache opened with `codec: 'none'`. 'same File again': the `File` decoded before, in the same page (its hash remembered, the image in the memory tier). 'first by a reopened cache': the first decode after `close()` and `openCache()` again (a new worker: what a reload pays once). itk-wasm warm: `readImage` in its reused web worker (a .mha and its .raw joined into one .mha first, since readImage takes one file), the series through the pipeline voxcache runs, in the page's thread.",
+  )
+  if (d.hash) {
+    out.push(`SHA-256 of ${d.hash.mb} MB of random bytes: WebCrypto \`crypto.subtle.digest\` ${f(d.hash.webCryptoMBps.median, 0)} MB/s, hash-wasm (in the page's thread) ${f(d.hash.hashWasmMBps.median, 0)} MB/s; reading a \`File\` of that size and digesting it with WebCrypto ${f(d.hash.fileMBps.median, 0)} MB/s.`)
+  }
+  return out.join('\n\n')
 }
 
 function layoutText(r) {

@@ -9,7 +9,7 @@ import zstdWasmUrl from 'zstd-wasm:zstd.wasm?url'
 import { createStore, del, get, set, clear, type UseStore } from 'idb-keyval'
 import { SeedPort } from './seed-port.js'
 import { copyImage, imageOf, phantom, smallValue } from './volumes.js'
-import { decodeBench, hasDecode } from './decode.js'
+import { decodeCase, hashSpeed } from './decode.js'
 import { seriesBench } from './series.js'
 import type { BulkRequest } from './bulk.worker.js'
 
@@ -25,12 +25,12 @@ interface RawWorker {
   waiting: Map<number, (data: { ms: number; bytes?: Uint8Array; error?: string }) => void>
 }
 type Contender =
-  | { kind: 'vox'; name: string; cache: VoxCache; codec: 'none' | 'zstd'; open: typeof openCache; key?: CryptoKey; memoryBytes?: number }
+  | { kind: 'vox'; name: string; cache: VoxCache; codec: 'none' | 'zstd'; open: typeof openCache; key?: CryptoKey; memoryBytes?: number; durability?: 'strict' }
   | RawWorker
   | { kind: 'idbkv'; store: UseStore; name: string }
   | { kind: 'seed'; seed: SeedPort }
   | { kind: 'copy' }
-type Kind = Contender['kind'] | 'rawblob' | 'rawnoflush' | 'voxprev' | 'voxsealed'
+type Kind = Contender['kind'] | 'rawblob' | 'rawnoflush' | 'voxprev' | 'voxsealed' | 'voxstrict'
 
 const volumes = new Map<string, Image>()
 const contenders = new Map<string, Contender>()
@@ -91,13 +91,15 @@ const bench = {
 
   async open(handle: string, kind: Kind, name: string, codec: 'none' | 'zstd' = 'none', memoryBytes?: number): Promise<string> {
     let c: Contender
-    if (kind === 'vox' || kind === 'voxprev' || kind === 'voxsealed') {
+    if (kind === 'vox' || kind === 'voxprev' || kind === 'voxsealed' || kind === 'voxstrict') {
       const open = kind !== 'voxprev' ? openCache : (prev.openCache as typeof openCache | undefined)
       if (!open) throw new Error('no previous build: run with BENCH_PREV=<git rev>')
       // 'voxsealed': the cache protected by a non-extractable AES-GCM key, as an app would hold one.
       const key = kind === 'voxsealed' ? await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']) : undefined
       const tier = memoryBytes === undefined ? {} : { memoryBytes }
-      c = { kind: 'vox', name, codec, cache: await open({ name, storage: 'opfs', codec, ...tier, ...(key ? { encryption: { key } } : {}) }), open, key, memoryBytes }
+      // 'voxstrict': every store flushed to the disk before it resolves (durability 'strict').
+      const durability = kind === 'voxstrict' ? ({ durability: 'strict' } as const) : {}
+      c = { kind: 'vox', name, codec, cache: await open({ name, storage: 'opfs', codec, ...tier, ...durability, ...(key ? { encryption: { key } } : {}) }), open, key, memoryBytes, ...durability }
     } else if (kind === 'raw' || kind === 'rawblob' || kind === 'rawnoflush') {
       const worker = new Worker(new URL('./raw-opfs.worker.ts', import.meta.url), { type: 'module' })
       const raw: RawWorker = { kind: 'raw', blob: kind === 'rawblob', noFlush: kind === 'rawnoflush', worker, seq: 0, waiting: new Map() }
@@ -122,7 +124,7 @@ const bench = {
     const c = contender(handle)
     if (c.kind !== 'vox') return
     await c.cache.close()
-    c.cache = await c.open({ name: c.name, storage: 'opfs', codec: c.codec, ...(c.memoryBytes === undefined ? {} : { memoryBytes: c.memoryBytes }), ...(c.key ? { encryption: { key: c.key } } : {}) })
+    c.cache = await c.open({ name: c.name, storage: 'opfs', codec: c.codec, ...(c.memoryBytes === undefined ? {} : { memoryBytes: c.memoryBytes }), ...(c.durability ? { durability: c.durability } : {}), ...(c.key ? { encryption: { key: c.key } } : {}) })
   },
 
   async close(handle: string): Promise<void> {
@@ -383,8 +385,8 @@ const bench = {
   },
 
   hangs: () => hangs,
-  hasDecode,
-  decode: decodeBench,
+  decodeCase,
+  hashSpeed,
   ...seriesBench,
 }
 

@@ -7,7 +7,7 @@ const mbps = (bytes, t) => (Number.isFinite(t) && t > 0 ? (bytes / 1e6 / (t / 10
 const verdict = (ok) => (ok === null ? 'not measured' : ok ? '**met**' : '**MISSED**')
 
 const CONTENDERS = {
-  'vox-none': "voxcache, codec 'none'",
+  'vox-none': "voxcache, codec 'none' (durability 'relaxed', the default)",
   'vox-zstd': "voxcache, codec 'zstd'",
   'raw-opfs': 'ceiling: raw OPFS sync handle (worker)',
   'raw-blob': 'raw OPFS: sync-handle write, Blob read (worker)',
@@ -15,6 +15,7 @@ const CONTENDERS = {
   'idb-keyval': 'idb-keyval set/get of the Image',
   seed: 'seed design: sql.js BLOB + export() to IDB',
   'raw-noflush': 'raw OPFS sync handle, write without flush()',
+  'vox-strict': "voxcache, codec 'none', durability 'strict'",
   'vox-prev-none': "previous build (BENCH_PREV), codec 'none'",
   'vox-prev-zstd': "previous build (BENCH_PREV), codec 'zstd'",
 }
@@ -40,13 +41,29 @@ function previousTable(r) {
 
 function targets(r) {
   const rows = []
+  // Issue 14: at most ×1.2 the raw ceiling for values of 16 MB and more; smaller ones are shown, not judged.
+  const judged = (s, ok) => (s.bytes >= 16e6 ? ok : null)
+  const sizeNote = (s) => (s.bytes >= 16e6 ? '' : ' (under 16 MB: shown, not a target)')
   for (const [key, s] of Object.entries(r.sizes)) {
+    const vox = s.contenders['vox-none']
+    const raw = s.contenders['raw-opfs']
     const x = s.ratios.retrieveNoneVsRawRead.median
-    rows.push([`retrieve ≤ 1.5× raw OPFS read — ${s.label}`, `×${f(x, 2)} (${ms(s.contenders['vox-none'].retrieve.median)} vs ${ms(s.contenders['raw-opfs'].retrieve.median)} ms)`, x <= 1.5])
+    rows.push([`retrieve ('none') ≤ 1.2× raw OPFS read, warm — ${s.label}${sizeNote(s)}`, `×${f(x, 2)} (${ms(vox.retrieve.median)} vs ${ms(raw.retrieve.median)} ms)`, judged(s, x <= 1.2)])
+    const c = s.ratios.retrieveNoneColdVsRawCold?.median
+    if (Number.isFinite(c)) rows.push([`retrieve ('none') ≤ 1.2× raw OPFS read, cold — ${s.label}${sizeNote(s)}`, `×${f(c, 2)} (${ms(vox.retrieveCold.median)} vs ${ms(raw.retrieveCold.median)} ms)`, judged(s, c <= 1.2)])
   }
   for (const [key, s] of Object.entries(r.sizes)) {
-    const x = s.ratios.storeNoneVsRawWrite.median
-    rows.push([`store ('none') ≤ 1.5× raw OPFS write+flush — ${s.label}`, `×${f(x, 2)} (${ms(s.contenders['vox-none'].store.median)} vs ${ms(s.contenders['raw-opfs'].store.median)} ms)`, x <= 1.5])
+    const x = s.ratios.storeNoneVsRawNoFlush?.median
+    if (Number.isFinite(x)) rows.push([`store ('none', 'relaxed') ≤ 1.2× raw OPFS write without flush — ${s.label}${sizeNote(s)}`, `×${f(x, 2)} (${ms(s.contenders['vox-none'].store.median)} vs ${ms(s.contenders['raw-noflush'].store.median)} ms)`, judged(s, x <= 1.2)])
+    const y = s.ratios.storeStrictVsRawWrite?.median ?? s.ratios.storeNoneVsRawWrite.median
+    const strict = s.contenders['vox-strict'] ?? s.contenders['vox-none']
+    rows.push([`store ('none', 'strict') ≤ 1.2× raw OPFS write+flush — ${s.label}${sizeNote(s)}`, `×${f(y, 2)} (${ms(strict.store.median)} vs ${ms(s.contenders['raw-opfs'].store.median)} ms)`, judged(s, y <= 1.2)])
+  }
+  for (const [key, s] of Object.entries(r.small ?? {})) {
+    const vox = s.contenders['vox-none'].store.median
+    if (key === 'small-200') rows.push([`a store's fixed cost ≤ 3 ms — ${s.label}, durability 'relaxed' (the default)`, `${ms(vox)} ms ('strict': ${ms(s.contenders['vox-strict'].store.median)} ms)`, vox <= 3])
+    const x = s.ratios.idbStoreVsVox.median
+    rows.push([`store faster than idb-keyval's — ${s.label}`, `idb-keyval / voxcache ×${f(x, 2)} (${ms(s.contenders['idb-keyval'].store.median)} vs ${ms(vox)} ms; 'strict' ×${f(s.ratios.idbStoreVsStrict.median, 2)})`, x > 1])
   }
   for (const [key, s] of Object.entries(r.seed)) {
     for (const codec of ['Zstd', 'None']) {
@@ -73,7 +90,26 @@ function targets(r) {
     }
   }
   const d = r.decode
-  if (d) {
+  if (d?.cases) {
+    // Issue 14: ≥ 3× a warm itk-wasm decode for every testdata format, ≥ 10× for a series of 100+ slices.
+    for (const c of d.cases) {
+      const want = c.files > 2 ? 10 : 3
+      if (c.error) {
+        rows.push([`cached decode ≥ ${want}× faster than warm itk-wasm — ${c.label}`, `fails: ${c.error}`, false])
+        continue
+      }
+      const x = c.speedupZstd.median
+      rows.push([
+        `cached decode after a reload ≥ ${want}× faster than warm itk-wasm — ${c.label}`,
+        `×${f(x)} (${ms(c.diskZstdMs.median)} vs ${ms(c.itkWarmMs.median)} ms; 'none' ×${f(c.speedupNone.median)})`,
+        x >= want,
+      ])
+    }
+    if (d.hash) {
+      const best = Math.max(d.hash.webCryptoMBps.median, d.hash.hashWasmMBps.median)
+      rows.push(['SHA-256 ≥ 1 GB/s', `WebCrypto ${f(d.hash.webCryptoMBps.median, 0)} MB/s, hash-wasm ${f(d.hash.hashWasmMBps.median, 0)} MB/s`, best >= 1000])
+    }
+  } else if (d) {
     rows.push([
       'cached decode ≥ 5× faster than warm itk-wasm decode — ch2bet.nii.gz',
       d.available ? `×${f(d.speedup.median)} (${ms(d.cachedMs.median)} vs ${ms(d.itkWarmMs.median)} ms)` : 'not measured: cache.decode not available',
@@ -86,17 +122,32 @@ function targets(r) {
 function sizeTable(r) {
   const keys = Object.keys(r.sizes)
   if (!keys.length) return '_not measured_'
-  const head = `| Contender | ${keys.map((k) => `${r.sizes[k].label} (${mb(r.sizes[k].bytes)} MB): store / retrieve ms`).join(' | ')} |`
+  const head = `| Contender | ${keys.map((k) => `${r.sizes[k].label} (${mb(r.sizes[k].bytes)} MB): store / retrieve warm / retrieve cold ms`).join(' | ')} |`
   const lines = [head, `|---|${keys.map(() => '---').join('|')}|`]
-  for (const h of ['vox-none', 'vox-zstd', 'raw-opfs', 'raw-blob', 'copy', 'idb-keyval']) {
+  for (const h of ['vox-none', 'vox-strict', 'vox-zstd', 'raw-opfs', 'raw-noflush', 'raw-blob', 'copy', 'idb-keyval']) {
     const cells = keys.map((k) => {
       const c = r.sizes[k].contenders[h]
       if (!c) return '–'
       if (c.error) return `fails: ${c.error}`
-      const inner = h.startsWith('raw') ? ` (in worker ${ms(c.storeInner.median)} / ${ms(c.retrieveInner.median)})` : ''
-      return `${ms(c.store.median)} / ${ms(c.retrieve.median)}${inner} — ${mbps(r.sizes[k].bytes, c.store.median)} / ${mbps(r.sizes[k].bytes, c.retrieve.median)} MB/s`
+      const cold = c.retrieveCold?.median
+      const inner = h.startsWith('raw') ? ` (in worker ${ms(c.storeInner.median)} / ${ms(c.retrieveInner.median)} / ${ms(c.retrieveColdInner?.median)})` : ''
+      return `${ms(c.store.median)} / ${ms(c.retrieve.median)} / ${ms(cold)}${inner} — ${mbps(r.sizes[k].bytes, c.store.median)} / ${mbps(r.sizes[k].bytes, c.retrieve.median)} / ${mbps(r.sizes[k].bytes, cold)} MB/s`
     })
     lines.push(`| ${CONTENDERS[h]} | ${cells.join(' | ')} |`)
+  }
+  return lines.join('\n')
+}
+
+function smallTable(r) {
+  const keys = Object.keys(r.small ?? {})
+  if (!keys.length) return '_not measured_'
+  const names = { 'vox-none': "voxcache, codec 'none', durability 'relaxed' (default)", 'vox-strict': "voxcache, codec 'none', durability 'strict'", 'idb-keyval': 'idb-keyval set/get', 'raw-opfs': 'raw OPFS: a new file, sync handle write+flush / read', 'raw-noflush': 'raw OPFS: a new file, write without flush' }
+  const lines = [`| Contender | ${keys.map((k) => `${r.small[k].label}: store / retrieve ms`).join(' | ')} |`, `|---|${keys.map(() => '---').join('|')}|`]
+  for (const h of Object.keys(names)) {
+    lines.push(`| ${names[h]} | ${keys.map((k) => {
+      const c = r.small[k].contenders[h]
+      return c ? `${ms(c.store.median)} / ${Number.isFinite(c.retrieve.median) ? ms(c.retrieve.median) : '–'}` : '–'
+    }).join(' | ')} |`)
   }
   return lines.join('\n')
 }
@@ -157,11 +208,34 @@ function compressionTable(r) {
 function decodeText(r) {
   const d = r.decode
   if (!d) return '_not measured_'
-  const lines = [`itk-wasm first decode (cold: worker start + pipeline fetch): ${ms(d.itkColdMs)} ms; warm: ${ms(d.itkWarmMs.median)} ms (median).`]
-  if (d.available) lines.push(`cache.decode: first call ${ms(d.cacheFirstMs)} ms; cached: ${ms(d.cachedMs.median)} ms (median); speed-up ×${f(d.speedup.median)}.`)
-  else lines.push('cache.decode: not measured: cache.decode not available.')
-  lines.push(`Lower bound of any cached decode from OPFS: SHA-256 of the .nii.gz bytes ${ms(d.hashMs.median)} ms + retrieve of the decoded image stored with 'none' ${ms(d.retrieveNoneMs.median)} ms; warm itk-wasm / that bound = ×${f(d.boundSpeedup.median)}.`)
-  return lines.join('\n\n')
+  if (!d.cases) {
+    const lines = [`itk-wasm first decode (cold: worker start + pipeline fetch): ${ms(d.itkColdMs)} ms; warm: ${ms(d.itkWarmMs.median)} ms (median).`]
+    if (d.available) lines.push(`cache.decode: first call ${ms(d.cacheFirstMs)} ms; cached: ${ms(d.cachedMs.median)} ms (median); speed-up ×${f(d.speedup.median)}.`)
+    else lines.push('cache.decode: not measured: cache.decode not available.')
+    lines.push(`Lower bound of any cached decode from OPFS: SHA-256 of the .nii.gz bytes ${ms(d.hashMs.median)} ms + retrieve of the decoded image stored with 'none' ${ms(d.retrieveNoneMs.median)} ms; warm itk-wasm / that bound = ×${f(d.boundSpeedup.median)}.`)
+    return lines.join('\n\n')
+  }
+  const lines = [
+    '| Input | files | input MB | voxels MB | itk-wasm warm ms | cached, reload: zstd ms | ×warm/zstd | none ms | ×warm/none | same File again ms | ×warm/again | first by a reopened cache ms | first decode ms (itk-wasm cold) | hits |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ]
+  for (const c of d.cases) {
+    if (c.error) {
+      lines.push(`| ${c.label} | fails: ${c.error} |||||||||||||`)
+      continue
+    }
+    lines.push(
+      `| ${c.label} | ${c.files} | ${f(c.bytes / 1e6, 2)} | ${f(c.voxelBytes / 1e6, 2)} | ${ms(c.itkWarmMs.median)} | ${ms(c.diskZstdMs.median)} | ×${f(c.speedupZstd.median)} | ${ms(c.diskNoneMs.median)} | ×${f(c.speedupNone.median)} | ${ms(c.againMs.median)} | ×${f(c.speedupAgain.median)} | ${ms(c.reopenedMs.median)} | ${ms(c.cacheFirstMs)} (${ms(c.itkColdMs)}) | ${c.hits}/${c.calls} |`,
+    )
+  }
+  const out = [lines.join('\n')]
+  out.push(
+    "Ratios are medians of paired ratios (same repetition, order rotated). 'cached, reload': a new `File` of the same bytes (so the page hashes it afresh) and the memory tier emptied first, so the image is read from its record on disk, as after a reload; 'zstd' is the default codec, 'none' a cache opened with `codec: 'none'`. 'same File again': the `File` decoded before, in the same page (its hash remembered, the image in the memory tier). 'first by a reopened cache': the first decode after `close()` and `openCache()` again (a new worker: what a reload pays once). itk-wasm warm: `readImage` in its reused web worker (a .mha and its .raw joined into one .mha first, since readImage takes one file), the series through the pipeline voxcache runs, in the page's thread.",
+  )
+  if (d.hash) {
+    out.push(`SHA-256 of ${d.hash.mb} MB of random bytes: WebCrypto \`crypto.subtle.digest\` ${f(d.hash.webCryptoMBps.median, 0)} MB/s, hash-wasm (in the page's thread) ${f(d.hash.hashWasmMBps.median, 0)} MB/s; reading a \`File\` of that size and digesting it with WebCrypto ${f(d.hash.fileMBps.median, 0)} MB/s.`)
+  }
+  return out.join('\n\n')
 }
 
 function layoutText(r) {
@@ -304,9 +378,28 @@ ${sizeTable(r)}
 
 The raw OPFS ceiling is a worker that opens a sync access handle, writes and flushes the bytes (or reads
 them into a new buffer) and closes it; its page-side time includes the transfer to and from the worker.
-Targets compare against the page-side time; the in-worker time is shown in brackets. The "Blob read" row
-reads the same file the way voxcache does (\`getFile().arrayBuffer()\`, which needs no lock); ratios:
-${Object.values(r.sizes).map((s) => `${s.label}: voxcache 'none' retrieve / Blob read ×${f(s.ratios.retrieveNoneVsBlobRead?.median, 2)}, Blob read / sync-handle read ×${f(s.ratios.blobReadVsRawRead?.median, 2)}`).join('; ')}.
+Targets compare against the page-side time; the in-worker time is shown in brackets. A warm read follows
+the store (the file is in the OS page cache); a cold read is of another copy, stored untimed, after the
+profile's storage files were dropped from the page cache (\`dd iflag=nocache\`, dirty pages written out
+first). The "Blob read" row reads the file as \`getFile().arrayBuffer()\` (no lock needed, the bytes come
+through the browser process); ratios:
+${Object.values(r.sizes).map((s) => `${s.label}: voxcache 'none' retrieve / Blob read ×${f(s.ratios.retrieveNoneVsBlobRead?.median, 2)}, Blob read / sync-handle read ×${f(s.ratios.blobReadVsRawRead?.median, 2)} warm, ×${f(s.ratios.blobColdVsRawCold?.median, 2)} cold`).join('; ')}.
+
+Every browser run of the bench uses a persistent profile on disk (${'`'}launchPersistentContext${'`'}), as a
+user's browser does. Why the ceilings of issue 14 differed: an incognito context (Playwright's
+${'`'}browser.newContext()${'`'}, which this bench used before) keeps OPFS in the browser process's memory and
+serves each sync-access-handle call over IPC; there a 7 MB read took 11 ms in the worker against 4 ms
+in a profile on disk, 134 MB 214 ms against 75 ms (a probe of the two, medians of 7, 2026-11-30).
+
+## Small values: a store's fixed cost
+
+${smallTable(r)}
+
+Each store is one value stored in a new entry (interleaved, medians of ${r.meta.mode === 'quick' ? 15 : 40}); a retrieve reads it back once.
+'relaxed' hands the record and its index line to the OS before store() resolves (they survive a crash of
+the page or the browser); 'strict' also flushes both to the disk. idb-keyval uses IndexedDB's default
+durability, which in Chromium flushes every transaction. The raw rows are a worker that creates a file
+and writes the value through a sync access handle (with or without flush), then reads it.
 
 ## Against the seed's design and idb-keyval, 20 entries already present
 

@@ -60,6 +60,8 @@ const VOLUMES = {
   'u8-128': { spec: { kind: 'phantom', n: 128, type: 'u8' }, label: '128³ uint8 (synthetic)' },
   'small-64k': { spec: { kind: 'small', bytes: 65536 }, label: '64 KiB Uint8 (random)' },
   'filler-8k': { spec: { kind: 'small', bytes: 8192 }, label: '8 KiB Uint8 (random)' },
+  'small-200': { spec: { kind: 'small', bytes: 200 }, label: '200 B Uint8 (random)' },
+  'small-4k': { spec: { kind: 'small', bytes: 4096 }, label: '4 KiB Uint8 (random)' },
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -189,11 +191,24 @@ async function closeAll(handles) {
 }
 
 /**
+ * Drops the profile's storage files (OPFS, IndexedDB) from the OS page cache, dirty pages written out
+ * first, so that the next read of them comes from the disk: `dd iflag=nocache count=0` is
+ * posix_fadvise(POSIX_FADV_DONTNEED) on the whole file. Only these files: the browser's own code and
+ * everything else stay cached, as they would be on a user's machine.
+ */
+function dropFileCaches() {
+  spawnSync('sync')
+  const dirs = ['File System', 'IndexedDB'].map((d) => join(profileDir, 'Default', d))
+  const dropped = spawnSync('sh', ['-c', 'find "$@" -type f -exec dd iflag=nocache count=0 status=none if={} \\;', 'drop', ...dirs], { encoding: 'utf8' })
+  if (dropped.status !== 0) throw new Error(`dropping the profile's files from the page cache: ${dropped.stderr}`)
+}
+
+/**
  * Interleaved store and retrieve of one volume: per repetition, every contender stores (rotated
  * order), then every contender retrieves, then the entries are deleted (untimed).
  */
-async function interleaved(scenario, key, handles, reps, bytes) {
-  const samples = Object.fromEntries(handles.map((h) => [h, { store: [], retrieve: [], storeInner: [], retrieveInner: [] }]))
+async function interleaved(scenario, key, handles, reps, bytes, cold = false) {
+  const samples = Object.fromEntries(handles.map((h) => [h, { store: [], retrieve: [], storeInner: [], retrieveInner: [], retrieveCold: [], retrieveColdInner: [] }]))
   // A contender that cannot hold the value at all (IndexedDB refuses values over ~127 MiB) drops out,
   // and the failure is reported in its place.
   const failed = {}
@@ -218,6 +233,22 @@ async function interleaved(scenario, key, handles, reps, bytes) {
       const [ms, inner] = await call('retrieve', h, idOf(runTag, scenario, h, rep), bytes)
       samples[h].retrieve.push(ms)
       samples[h].retrieveInner.push(inner)
+    }
+    if (cold) {
+      // Cold reads: another copy stored (untimed), the profile's files dropped from the OS page cache,
+      // then each contender's first read of it.
+      const readers = stored.filter((h) => h !== 'copy')
+      for (const h of readers) {
+        await call('prepare', key)
+        await call('store', h, idOf(runTag, scenario, h, rep, 'cold'))
+      }
+      dropFileCaches()
+      for (const h of rotate(readers, rep)) {
+        const [ms, inner] = await call('retrieve', h, idOf(runTag, scenario, h, rep, 'cold'), bytes)
+        samples[h].retrieveCold.push(ms)
+        samples[h].retrieveColdInner.push(inner)
+      }
+      for (const h of readers) await call('remove', h, idOf(runTag, scenario, h, rep, 'cold'))
     }
     for (const h of stored) await call('remove', h, idOf(runTag, scenario, h, rep))
   }
@@ -281,15 +312,17 @@ for (const key of plan.sizes) {
     log(`${key}: ${(bytes / 1e6).toFixed(1)} MB, ${plan.reps} interleaved repetitions`)
     const handles = await openAll(key, [
       ['vox-none', 'vox', 'none'],
+      ['vox-strict', 'voxstrict', 'none'],
       ['vox-zstd', 'vox', 'zstd'],
       ['raw-opfs', 'raw'],
+      ['raw-noflush', 'rawnoflush'],
       ['raw-blob', 'rawblob'],
       ['copy', 'copy'],
       ['idb-keyval', 'idbkv'],
       ...(prevRev ? [['vox-prev-none', 'voxprev', 'none'], ['vox-prev-zstd', 'voxprev', 'zstd']] : []),
     ])
     try {
-      const samples = await interleaved(key, key, handles, plan.reps, bytes)
+      const samples = await interleaved(key, key, handles, plan.reps, bytes, true)
       const s = summarize(samples)
       const raw = samples['raw-opfs']
       const entry = {
@@ -298,7 +331,13 @@ for (const key of plan.sizes) {
         contenders: s,
         ratios: {
           storeNoneVsRawWrite: ratio(samples['vox-none'].store, raw.store),
+          // Like with like: the default ('relaxed') against a raw write without flush, 'strict' against one with.
+          storeNoneVsRawNoFlush: ratio(samples['vox-none'].store, samples['raw-noflush'].store),
+          storeStrictVsRawWrite: ratio(samples['vox-strict'].store, raw.store),
           retrieveNoneVsRawRead: ratio(samples['vox-none'].retrieve, raw.retrieve),
+          retrieveNoneColdVsRawCold: ratio(samples['vox-none'].retrieveCold, raw.retrieveCold),
+          retrieveZstdColdVsRawCold: ratio(samples['vox-zstd'].retrieveCold, raw.retrieveCold),
+          blobColdVsRawCold: ratio(samples['raw-blob'].retrieveCold, raw.retrieveCold),
           storeZstdVsRawWrite: ratio(samples['vox-zstd'].store, raw.store),
           retrieveZstdVsRawRead: ratio(samples['vox-zstd'].retrieve, raw.retrieve),
           storeNoneVsRawWriteInWorker: ratio(samples['vox-none'].store, raw.storeInner),
@@ -333,6 +372,43 @@ for (const key of plan.sizes) {
       await closeAll(handles)
       await call('unload', key)
       await call('gc')
+    }
+  })
+}
+
+// --- 1b. small values: a store's fixed cost, against idb-keyval and raw OPFS files ---------------------
+// Issue 14: a store's fixed cost at most 3 ms, and faster than idb-keyval's for values of 64 KiB and less.
+results.small = {}
+for (const key of ['small-200', 'small-4k', 'small-64k']) {
+  await section(`small ${key}`, async () => {
+    const bytes = await load(key)
+    const reps = quick ? 15 : 40
+    const handles = await openAll(key, [
+      ['vox-none', 'vox', 'none'],
+      ['vox-strict', 'voxstrict', 'none'],
+      ['idb-keyval', 'idbkv'],
+      ['raw-opfs', 'raw'],
+      ['raw-noflush', 'rawnoflush'],
+    ])
+    try {
+      const samples = await interleaved(key, key, handles, reps, bytes)
+      results.small[key] = {
+        label: VOLUMES[key].label,
+        bytes,
+        contenders: summarize(samples),
+        ratios: {
+          idbStoreVsVox: ratio(samples['idb-keyval'].store, samples['vox-none'].store),
+          idbStoreVsStrict: ratio(samples['idb-keyval'].store, samples['vox-strict'].store),
+          idbRetrieveVsVox: ratio(samples['idb-keyval'].retrieve, samples['vox-none'].retrieve),
+          voxVsRawNoFlush: ratio(samples['vox-none'].store, samples['raw-noflush'].store),
+          strictVsRaw: ratio(samples['vox-strict'].store, samples['raw-opfs'].store),
+        },
+      }
+      const m = (h, k = 'store') => median(samples[h][k]).toFixed(2)
+      log(`${key}: store vox ${m('vox-none')} ms, strict ${m('vox-strict')}, idb-keyval ${m('idb-keyval')}, raw ${m('raw-opfs')} / no flush ${m('raw-noflush')}; retrieve vox ${m('vox-none', 'retrieve')}, idb-keyval ${m('idb-keyval', 'retrieve')}`)
+    } finally {
+      await closeAll(handles)
+      await call('unload', key)
     }
   })
 }
@@ -458,21 +534,59 @@ await section('compression', async () => {
 })
 
 // --- 5. decode ----------------------------------------------------------------------------------------
+// Every format of ../shared/testdata and a DICOM series made from ch2bet: a warm itk-wasm decode against
+// voxcache's cached decode as a reload meets it (a File the page has not hashed, the memory tier empty),
+// from a 'zstd' and a 'none' cache, all interleaved; then SHA-256 throughput (WebCrypto, hash-wasm).
+const DECODE_CASES = [
+  ['ch2bet.nii.gz'],
+  ['standard.nii.gz'],
+  ['KmeansTest_T1UCharRaw.nii.gz'],
+  ['functional.nii'],
+  ['BrainProtonDensity3Slices.mha', 'BrainProtonDensity3Slices.raw'],
+  ['RatLungSlice1.mha', 'RatLungSlice1.raw'],
+  ['CT_small.dcm'],
+  ['MR_small.dcm'],
+  ['JPEG2000.dcm'],
+  ['series:120x256x256'],
+]
+// BENCH_DECODE=ch2bet,series: only the cases whose first file starts with one of these words.
+const decodeOnly = process.env.BENCH_DECODE?.split(',').filter(Boolean)
 await section('decode', async () => {
-  const r = await call('decode', 'ch2bet.nii.gz', plan.decodeReps, `${runTag}-decode`)
-  results.decode = {
-    file: 'ch2bet.nii.gz',
-    available: r.available,
-    itkColdMs: r.itkColdMs,
-    itkWarmMs: { median: median(r.itkWarmMs), samples: r.itkWarmMs },
-    cacheFirstMs: r.cacheFirstMs,
-    cachedMs: { median: median(r.cachedMs), samples: r.cachedMs },
-    speedup: r.available ? ratio(r.itkWarmMs, r.cachedMs) : null,
-    hashMs: { median: median(r.hashMs), samples: r.hashMs },
-    retrieveNoneMs: { median: median(r.retrieveNoneMs), samples: r.retrieveNoneMs },
-    boundSpeedup: ratio(r.itkWarmMs, r.retrieveNoneMs.map((x, i) => x + r.hashMs[i])),
+  results.decode = { cases: [], hash: null }
+  const stat = (xs) => ({ median: median(xs), samples: xs })
+  for (const input of DECODE_CASES.filter((c) => !decodeOnly || decodeOnly.some((w) => c[0].startsWith(w)))) {
+    const label = input.join(' + ').replace(/^series:(\d+)x(\d+)x(\d+)$/, 'DICOM series of $1 slices $2×$3 int16 (from ch2bet)')
+    try {
+      const r = await call('decodeCase', input, plan.decodeReps, `${runTag}-decode-${results.decode.cases.length}`)
+      const c = {
+        label,
+        files: r.files,
+        bytes: r.bytes,
+        voxelBytes: r.voxelBytes,
+        itkColdMs: r.itkColdMs,
+        cacheFirstMs: r.cacheFirstMs,
+        itkWarmMs: stat(r.itkWarmMs),
+        diskZstdMs: stat(r.diskZstdMs),
+        diskNoneMs: stat(r.diskNoneMs),
+        againMs: stat(r.againMs),
+        reopenedMs: stat(r.reopenedMs),
+        hits: r.hits,
+        calls: r.calls,
+        speedupZstd: ratio(r.itkWarmMs, r.diskZstdMs),
+        speedupNone: ratio(r.itkWarmMs, r.diskNoneMs),
+        speedupAgain: ratio(r.itkWarmMs, r.againMs),
+      }
+      results.decode.cases.push(c)
+      log(`decode ${label}: warm itk-wasm ${c.itkWarmMs.median.toFixed(1)} ms; cached zstd ${c.diskZstdMs.median.toFixed(1)} ms (×${c.speedupZstd.median.toFixed(1)}), none ${c.diskNoneMs.median.toFixed(1)} ms (×${c.speedupNone.median.toFixed(1)}), same File ${c.againMs.median.toFixed(1)} ms, reopened ${c.reopenedMs.median.toFixed(1)} ms; ${r.hits}/${r.calls} hits`)
+    } catch (error) {
+      log(`decode ${label} failed: ${error.message}`)
+      results.decode.cases.push({ label, error: String(error.message).replace(/^page\.evaluate: /, '') })
+      results.errors.push({ section: `decode ${label}`, error: String(error.message) })
+    }
   }
-  log(r.available ? `decode: warm itk-wasm ${median(r.itkWarmMs).toFixed(0)} ms, cached ${median(r.cachedMs).toFixed(0)} ms` : 'decode: not measured: cache.decode not available')
+  const h = await call('hashSpeed', 256, quick ? 3 : 5)
+  results.decode.hash = { mb: 256, webCryptoMBps: stat(h.webCryptoMBps), hashWasmMBps: stat(h.hashWasmMBps), fileMBps: stat(h.fileMBps) }
+  log(`SHA-256 of 256 MB: WebCrypto ${median(h.webCryptoMBps).toFixed(0)} MB/s, hash-wasm ${median(h.hashWasmMBps).toFixed(0)} MB/s, File read + WebCrypto ${median(h.fileMBps).toFixed(0)} MB/s`)
 })
 
 // --- 6. region reads: one axial slice of a cached 512³ uint8 volume ------------------------------------

@@ -34,6 +34,11 @@ interface Outcome {
   smallUnacknowledgedComplete: number
   /** Temporary files found before reopening: the kill landed inside a write. */
   tmpBefore: string[]
+  /**
+   * Files of the big write in flight were on disk before reopening and it came back absent: a new
+   * entry's files are written in place (no temporary file), and reconcile removed what the kill cut short.
+   */
+  unfinishedBefore: boolean
   inFlight: 'complete' | 'absent'
 }
 
@@ -115,6 +120,7 @@ async function crashLoop(
       small.forEach((e, i) => got[i + 1] !== null && liveSmall.push(e))
       outcome.smallUnacknowledgedComplete = small.filter((_, i) => got[i + 1] !== null && !acked.includes(i)).length
       outcome.tmpBefore = tmpBefore
+      outcome.unfinishedBefore = got[0] === null && Object.keys(before).some((f) => f.startsWith(`payloads/${big.id}`))
       outcomes.push(outcome)
     }
     expect(new Set(check.listed), `round ${round}: the index holds only what was stored`).toEqual(new Set([...live, ...liveSmall].map((e) => e.id)))
@@ -208,6 +214,7 @@ async function crashLoop(
         smallAcknowledged: state.acked.length,
         smallUnacknowledgedComplete: 0,
         tmpBefore: [],
+        unfinishedBefore: false,
         inFlight: 'absent',
       },
     }
@@ -222,7 +229,7 @@ async function crashLoop(
     acknowledgedBeforeKill: count((o) => o.acknowledged),
     inFlightComplete: count((o) => !o.acknowledged && o.inFlight === 'complete'),
     inFlightAbsent: count((o) => !o.acknowledged && o.inFlight === 'absent'),
-    killedInsideWrite: count((o) => o.tmpBefore.some((f) => f.startsWith('payloads/'))),
+    killedInsideWrite: count((o) => o.unfinishedBefore || o.tmpBefore.some((f) => f.startsWith('payloads/'))),
     killedInsideCheckpoint: count((o) => o.tmpBefore.some((f) => !f.startsWith('payloads/'))),
     smallStores: outcomes.reduce((n, o) => n + o.small, 0),
     smallAcknowledged: outcomes.reduce((n, o) => n + o.smallAcknowledged, 0),

@@ -311,11 +311,12 @@ test('opens a large cached volume from the cache panel: its middle slices first,
   for (const view of ['axial', 'coronal', 'sagittal']) expect(Number((await viewPixels(page, view)).split(':')[0]), view).toBeGreaterThan(1000)
 })
 
-test('switching between two cached volumes: the second visit of each is served from the memory tier (time from click to slice drawn recorded as a figure)', async ({ page }) => {
+test('switching between two cached volumes: the third visit of each is served from the memory tier (time from click to slice drawn recorded as a figure)', async ({ page }) => {
   await openDemo(page)
   await forgetSession(page)
   // Two 256³ int16 volumes (32 MiB each), stored as pipeline results would be: the first visit of each
-  // reads its record, the second finds it in the worker's memory tier.
+  // reads its record, the second reads it again and the worker's memory tier keeps it (a value over
+  // 1 MiB is kept at its second read), the third finds it there.
   await page.evaluate(async () => {
     const n = 256
     for (const k of [1, 2]) {
@@ -342,7 +343,7 @@ test('switching between two cached volumes: the second visit of each is served f
       .observe(document.body, { attributes: true, attributeFilter: ['data-picture'] })
   })
   const visits: { volume: number; firstSliceMs: number; fullMs: number; memoryHits: number }[] = []
-  for (const k of [1, 2, 1, 2]) {
+  for (const k of [1, 2, 1, 2, 1, 2]) {
     const before = (await page.evaluate(() => window.voxcache!.stats())).memoryHits
     await page.locator('#entries tr', { hasText: `Switch volume ${k}` }).getByRole('button', { name: `Open in the viewer Switch volume ${k}` }).click()
     await expect(page.locator('#image-info')).toContainText(`Switch volume ${k} — 256 × 256 × 256 int16`) // the whole volume, shown
@@ -351,8 +352,8 @@ test('switching between two cached volumes: the second visit of each is served f
     const at = (state: string) => pictures.find(([s]) => s === state)?.[1] ?? NaN
     visits.push({ volume: k, firstSliceMs: at('preview-1'), fullMs: at('full'), memoryHits: (await page.evaluate(() => window.voxcache!.stats())).memoryHits - before })
   }
-  // First visits read records; second visits are served from memory: three slices and the whole volume.
-  expect(visits.map((v) => v.memoryHits)).toEqual([0, 0, 4, 4])
+  // First and second visits read records; third visits are served from memory: three slices and the whole volume.
+  expect(visits.map((v) => v.memoryHits)).toEqual([0, 0, 0, 0, 4, 4])
   recordFigures('demo-switch', { visits })
 })
 

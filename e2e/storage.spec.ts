@@ -224,7 +224,7 @@ test("the browser's quota: one evict-and-retry, then CacheFullError with nothing
   }
 })
 
-test('reopening reconciles a crash: temp files removed, orphans re-indexed, dangling rows dropped', async ({ page }) => {
+test('reopening reconciles a crash: temp files removed, orphans re-indexed, unfinished new records removed, dangling rows dropped', async ({ page }) => {
   await openPage(page, 'cache=st-crash')
   await page.evaluate(() => window.voxcache!.clear())
   const keep = await storeRandom(page, 'crash', 100_000, { keep: true })
@@ -244,6 +244,13 @@ test('reopening reconciles a crash: temp files removed, orphans re-indexed, dang
       const w = await tmp.createWritable()
       await w.write(new Uint8Array(1000))
       await w.close()
+      // A new entry's record cut short: written in place, its first 8 bytes (the magic) last, so zeros
+      // there; the rest is a real record's bytes.
+      const unfinished = await (await dir.getFileHandle(`${'e'.repeat(64)}.vxc`, { create: true })).createWritable()
+      const torn = new Uint8Array(orphanBytes.slice(0, 5000))
+      torn.fill(0, 0, 8)
+      await unfinished.write(torn)
+      await unfinished.close()
       await dir.removeEntry(`${dangling}.vxc`)
       const lib = window.voxcacheLib!
       const again = await lib.openCache({ name: 'st-crash' })
@@ -266,6 +273,10 @@ test('reopening reconciles a crash: temp files removed, orphans re-indexed, dang
   )
   expect(after).toEqual([100_000, 100_000, -1])
   expect(await opfsList(page, 'st-crash', 'payloads')).not.toContain(`${'f'.repeat(64)}.vxc.tmp`)
+  // Removed as a write that never finished: neither in payloads/ nor set aside as damage.
+  expect(await opfsList(page, 'st-crash', 'payloads')).not.toContain(`${'e'.repeat(64)}.vxc`)
+  expect((await opfsList(page, 'st-crash', 'quarantine')).filter((n) => n.startsWith('e'.repeat(64)))).toEqual([])
+  expect((await page.evaluate(() => window.voxcache!.stats())).quarantined).toBe(0)
 })
 
 test('open resolves before its reconcile ends; a miss, a store and close() right after it see the files reconciled', async ({ page }) => {
@@ -365,9 +376,10 @@ test('a tab killed in the middle of a large write loses only that write', async 
     const data = new Uint8Array(768 * 1024 * 1024).fill(7)
     await window.voxcache!.store(id, data, { codec: 'none' })
   }, bigId).catch(() => undefined)
-  // Wait until the big write is on disk, half done, then kill the tab.
+  // Wait until the big write is on disk, half done (a new entry's files are written in place, no
+  // temporary file), then kill the tab.
   await expect
-    .poll(async () => (await opfsList(watcher, 'st-kill', 'payloads', { underLock: false })).some((n) => n.endsWith('.tmp')), {
+    .poll(async () => (await opfsList(watcher, 'st-kill', 'payloads', { underLock: false })).some((n) => n.endsWith('.tmp') || n.startsWith(bigId)), {
       timeout: 60_000,
       intervals: [5],
     })
@@ -392,6 +404,8 @@ test('a tab killed in the middle of a large write loses only that write', async 
   expect(after.big).toMatch(/^(absent|whole)$/)
   expect(after.listed).toEqual([...before, ...(after.big === 'whole' ? [bigId] : [])].sort())
   expect((await opfsList(reader, 'st-kill', 'payloads')).filter((n) => n.endsWith('.tmp'))).toEqual([])
+  // What the kill cut short is gone: no chunk or record of the big value unless it is whole.
+  if (after.big === 'absent') expect((await opfsList(reader, 'st-kill', 'payloads')).filter((n) => n.startsWith(bigId))).toEqual([])
   await reader.evaluate(() => window.voxcache!.clear())
 })
 
@@ -624,4 +638,58 @@ test('persist: asks the browser to keep the storage (stats().persisted says whet
     return { listed, miss, back: [back.length, back[0]], entries: stats.entries }
   }, got.id)
   expect(after).toEqual({ listed: 0, miss: true, back: [1000, 9], entries: 1 })
+})
+
+test("durability: 'strict' and 'relaxed' (the default) both keep what they stored across a reopen; another value is refused before anything opens", async ({ page }) => {
+  await openPage(page)
+  const out = await page.evaluate(async () => {
+    const lib = window.voxcacheLib!
+    const got: Record<string, unknown> = {}
+    for (const durability of ['strict', 'relaxed', undefined] as const) {
+      const name = `durability-${durability ?? 'default'}`
+      const options = { name, storage: 'opfs' as const, ...(durability ? { durability } : {}) }
+      const cache = await lib.openCache(options)
+      await cache.clear()
+      const small = await lib.operationId('durability', { durability: durability ?? null, small: true })
+      const large = await lib.operationId('durability', { durability: durability ?? null, small: false })
+      await cache.store(small, { note: 'inline' })
+      await cache.store(large, new Uint8Array(300_000).fill(5), { codec: 'none' })
+      await cache.close()
+      const again = await lib.openCache(options)
+      const bytes = (await again.retrieve(large)) as Uint8Array
+      got[durability ?? 'default'] = [await again.retrieve(small), bytes.length, bytes.every((b) => b === 5)]
+      await again.destroy()
+    }
+    try {
+      await lib.openCache({ name: 'durability-bad', storage: 'opfs', durability: 'eventually' as never })
+      got.bad = 'opened'
+    } catch (error) {
+      got.bad = `${(error as Error).name} ${error instanceof lib.UnsupportedValueError}`
+    }
+    return got
+  })
+  for (const k of ['strict', 'relaxed', 'default']) expect(out[k], k).toEqual([{ note: 'inline' }, 300_000, true])
+  expect(out.bad).toBe('UnsupportedValueError true')
+})
+
+test('a new cache that changes nothing leaves no empty journal behind: reopened, its index is not taken for damaged', async ({ page }) => {
+  await openPage(page)
+  const name = 'st-no-empty-journal'
+  const out = await page.evaluate(async (name) => {
+    const lib = window.voxcacheLib!
+    await (await lib.openCache({ name, storage: 'opfs' })).destroy()
+    // Opened (reconcile runs, and commits nothing), a miss and a delete of nothing, then closed.
+    const cache = await lib.openCache({ name, storage: 'opfs' })
+    const id = await lib.operationId('nothing', {})
+    await cache.retrieve(id)
+    await cache.delete(id)
+    await cache.close()
+    const again = await lib.openCache({ name, storage: 'opfs' })
+    const stats = await again.stats()
+    await again.close()
+    return { indexRecovery: stats.indexRecovery, entries: stats.entries }
+  }, name)
+  const files = Object.keys(await listCacheFiles(page, name, 'opfs'))
+  expect(out).toEqual({ indexRecovery: null, entries: 0 })
+  expect(files.filter((f) => f.startsWith('quarantine/'))).toEqual([])
 })

@@ -8,6 +8,7 @@ import { DEFAULT_WATCHDOG_MS } from './watchdog.js'
 import { assertJsonValue, classify, isImage, type Classified } from './codec/values.js'
 import { CHUNK_BYTES, frameLayout } from './codec/layout.js'
 import { assertOperationId, operationId } from './operation-id.js'
+import { blobDigest, digestOf } from './input-digest.js'
 import { expiryTime } from './expiry-time.js'
 import { forTransfer, MAX_MESSAGE_BYTES, transferring } from './transfer.js'
 import type {
@@ -371,16 +372,31 @@ export class VoxCache {
    */
   async decodeEntry(input: DecodeInput | DecodeInput[], options?: DecodeOptions): Promise<{ id: string; image: Image }> {
     const inputs = Array.isArray(input) ? input : [input]
-    const files = await Promise.all(
+    // Each input hashed here first (a File or Blob once per page: input-digest.ts), so that a cached image
+    // is found from the digests alone and no input crosses to the worker; a Blob read for its digest is
+    // kept, in case it has to be sent after all.
+    const given = await Promise.all(
       inputs.map(async (item, i) => {
         if (item instanceof Blob) {
           const name = item instanceof File ? item.name : `blob-${i}`
-          return { name, data: new Uint8Array(await item.arrayBuffer()) }
+          const { digest, bytes } = await blobDigest(item)
+          return { name, blob: item, data: bytes, digest, size: item.size }
         }
         const data = item.data instanceof ArrayBuffer ? new Uint8Array(item.data) : item.data
-        return { name: String(item.name), data }
+        return { name: String(item.name), data, digest: await digestOf(data), size: data.byteLength }
       }),
     )
+    // An empty file is a DecodeError, which decode() gives with the file's name.
+    if (given.every((g) => g.size > 0)) {
+      const hit = await this.#call((r) => r.decodeCached(given.map((g) => g.digest), options) as Promise<{ id: string; image: Image } | undefined>)
+      if (hit) {
+        // Bytes given as arrays are handed over on a hit too, as decode() promises (and as a miss does).
+        const handed = given.flatMap((g) => ('blob' in g ? [] : forTransfer(g.data!).transfer))
+        if (handed.length) structuredClone(handed, { transfer: handed })
+        return hit
+      }
+    }
+    const files = await Promise.all(given.map(async (g) => ({ name: g.name, data: g.data ?? new Uint8Array(await g.blob!.arrayBuffer()) })))
     const moved = files.map((f) => ({ name: f.name, ...forTransfer(f.data) }))
     const transfer = moved.flatMap((m) => m.transfer)
     const sent = moved.map((m) => ({ name: m.name, data: m.value as Uint8Array }))

@@ -13,7 +13,7 @@ import { Batch } from './batch.js'
 import { decodeCounters } from './decode/decode.js'
 import { headerInfo } from './index/changes.js'
 import { IndexStore } from './index/store.js'
-import { isQuotaError, type Backend } from './payloads/backend.js'
+import { isQuotaError, type Backend, type Durability } from './payloads/backend.js'
 import { chooseBackend } from './payloads/choose.js'
 import { excused, progress } from './progress.js'
 import { chunkPath, PAYLOADS, payloadPath } from './paths.js'
@@ -119,14 +119,17 @@ export class Cache {
     readonly codec: Codec,
     readonly inlineBytes: number,
     memoryBytes: number,
+    durability: Durability,
   ) {
     this.memory = new MemoryTier(memoryBytes)
     this.records = new Records(backend, index)
+    index.durability = durability
     this.space = new Space(
       index,
       backend,
       { maxBytes: space.maxBytes, lowWaterBytes: Math.floor(space.maxBytes * space.lowWater) },
       (id) => this.records.removeFiles(id),
+      durability,
     )
     this.touches = new Touches(() => this.mutate(async () => undefined))
   }
@@ -150,6 +153,8 @@ export class Cache {
     if (!(maxBytes > 0) || !(lowWater > 0 && lowWater <= 1)) {
       throw new UnsupportedValueError('maxBytes must be positive and lowWater in (0, 1]')
     }
+    const durability = options.durability ?? 'relaxed'
+    if (durability !== 'relaxed' && durability !== 'strict') throw new UnsupportedValueError(`durability must be 'relaxed' or 'strict', not ${String(durability)}`)
     const memoryBytes = options.memoryBytes ?? memoryBudget()
     if (!(memoryBytes >= 0 && Number.isFinite(memoryBytes))) throw new UnsupportedValueError('memoryBytes must be a finite number of bytes, 0 or more')
     let cache: Cache | undefined
@@ -168,7 +173,7 @@ export class Cache {
         throw error
       }
     })
-    cache = new Cache(name, backend, index, tabs, SQL, { maxBytes, lowWater }, options.codec ?? 'zstd', options.inlineBytes ?? 4096, memoryBytes)
+    cache = new Cache(name, backend, index, tabs, SQL, { maxBytes, lowWater }, options.codec ?? 'zstd', options.inlineBytes ?? 4096, memoryBytes, durability)
     cache.setKeys(keys)
     cache.expiry = expiry
     // An index that is new, or was rebuilt from what of it verified, may lack every entry the records
@@ -256,43 +261,51 @@ export class Cache {
    */
   async mutate<T>(fn: (batch: Batch) => Promise<T>): Promise<T> {
     return this.tabs.exclusive(async () => {
-      await this.index.refresh()
-      this.stale = false
-      // Another tab may have rekeyed the cache, or protected it while this context had it open clear:
-      // nothing is written under keys that are no longer the cache's.
-      const keys = await this.keys.refresh(this.backend)
-      if (keys !== this.keys) this.setKeys(keys)
-      if (this.unreconciled) {
-        // Committed even when reconcile fails midway, as any mutation's batch: what it did on disk is in it.
-        const reconciled = new Batch()
-        try {
-          await this.records.reconcile(reconciled)
-          this.unreconciled = false
-        } finally {
-          if (reconciled.size) {
-            this.tabs.announce(await this.space.commit(reconciled))
-            this.expiry.note(reconciled.changes)
-          }
-        }
-      }
-      const touched = new Batch()
-      touched.changes.push(...this.touches.take())
-      if (touched.size) await this.space.commit(touched)
-      const batch = new Batch()
       try {
-        return await fn(batch)
+        return await this.mutateHeld(fn)
       } finally {
-        // Whatever this change touched is read from disk next time, even if the change failed midway.
-        for (const change of batch.changes) {
-          if (change.t === 'clear') this.memory.clear()
-          else if (change.t === 'put' || change.t === 'del') this.memory.drop(change.t === 'put' ? change.row.id : change.id)
-        }
-        if (batch.size) {
-          this.tabs.announce(await this.space.commit(batch))
-          this.expiry.note(batch.changes)
-        }
+        this.index.release()
       }
     })
+  }
+
+  private async mutateHeld<T>(fn: (batch: Batch) => Promise<T>): Promise<T> {
+    // The journal held open for this hold, and key.json's stamp, both looked at in one round trip.
+    // Another tab may have rekeyed the cache, or protected it while this context had it open clear:
+    // nothing is written under keys that are no longer the cache's.
+    const [keys] = await Promise.all([this.keys.refresh(this.backend), this.index.hold()])
+    this.stale = false
+    if (keys !== this.keys) this.setKeys(keys)
+    if (this.unreconciled) {
+      // Committed even when reconcile fails midway, as any mutation's batch: what it did on disk is in it.
+      const reconciled = new Batch()
+      try {
+        await this.records.reconcile(reconciled)
+        this.unreconciled = false
+      } finally {
+        if (reconciled.size) {
+          this.tabs.announce(await this.space.commit(reconciled))
+          this.expiry.note(reconciled.changes)
+        }
+      }
+    }
+    const touched = new Batch()
+    touched.changes.push(...this.touches.take())
+    if (touched.size) await this.space.commit(touched)
+    const batch = new Batch()
+    try {
+      return await fn(batch)
+    } finally {
+      // Whatever this change touched is read from disk next time, even if the change failed midway.
+      for (const change of batch.changes) {
+        if (change.t === 'clear') this.memory.clear()
+        else if (change.t === 'put' || change.t === 'del') this.memory.drop(change.t === 'put' ? change.row.id : change.id)
+      }
+      if (batch.size) {
+        this.tabs.announce(await this.space.commit(batch))
+        this.expiry.note(batch.changes)
+      }
+    }
   }
 
   /**
@@ -479,15 +492,15 @@ export class Cache {
    * @throws {SchemaVersionError} when a newer voxcache wrote the record; it is left as it is.
    */
   async retrieveEntry(id: string): Promise<{ value: Value; info: EntryInfo } | undefined> {
-    const read = (info: EntryInfo) => {
+    const read = (info: EntryInfo, held: boolean) => {
       if (info.rawBytes > MAX_MESSAGE_BYTES) {
         throw new UnsupportedValueError(
           `entry ${id} holds ${info.rawBytes} bytes, more than one buffer can carry out of the worker (about 2 GiB); read it in boxes with retrieveRegion`,
         )
       }
-      return this.records.read(info)
+      return this.records.read(info, held)
     }
-    return this.reading(id, false, read, (now) => this.memory.serve(now))
+    return this.reading(id, 'whole', read, (now) => this.memory.serve(now))
   }
 
   /**
@@ -497,7 +510,7 @@ export class Cache {
    * @throws {SchemaVersionError} when a newer voxcache wrote the record; it is left as it is.
    */
   async retrieveRegion(id: string, region: Region): Promise<{ value: Image; info: EntryInfo } | undefined> {
-    return this.reading(id, true, (info, held) => this.records.readRegion(info, region, held), (now) => this.memory.cut(now, region))
+    return this.reading(id, 'region', (info, held) => this.records.readRegion(info, region, held), (now) => this.memory.cut(now, region))
   }
 
   /**
@@ -545,15 +558,16 @@ export class Cache {
 
   /**
    * A hit's value through `read`, with the miss, the quarantine and the counters every read shares.
-   * With `handles`, `read` runs under the shared lock when it is free (`held`), so that it may read
-   * through read handles, which no mutation may meet; when a mutation holds or awaits the lock it reads
-   * Blobs, without waiting. Region reads take them: a 1 MiB frame reads in 1.7 ms through a handle,
-   * 3.2 ms through a Blob. Whole reads do not: a 128 MiB read took 200 ms through a handle, 150 ms
-   * through a Blob (medians of 8, this machine, see the README's figures).
+   * `read` runs under the shared lock when it is free (`held`), so that it may read through read handles,
+   * which no mutation may meet; when a mutation holds or awaits the lock it reads Blobs, without waiting.
+   * In a browser profile on disk a read handle reads a file straight from the renderer: 134 MB in 76 ms
+   * against 97 ms through a Blob, 7 MB in 6 ms against 13 ms (bench/results.md). (An incognito profile
+   * keeps OPFS in the browser process behind IPC, where whole reads of 128 MiB were faster as Blobs.)
+   * A whole value read may be kept by the memory tier; a region read leaves the tier as it was.
    */
   private async reading<T extends Value>(
     id: string,
-    handles: boolean,
+    kind: 'whole' | 'region',
     read: (info: EntryInfo, held: boolean) => Promise<T | typeof MISSING>,
     fromMemory: (info: EntryInfo) => T | undefined,
   ): Promise<{ value: T; info: EntryInfo } | undefined> {
@@ -578,7 +592,7 @@ export class Cache {
     }
     let value: T | typeof MISSING
     try {
-      value = handles ? await this.tabs.sharedIfFree((held) => read(info!, held)) : await read(info, false)
+      value = await this.tabs.sharedIfFree((held) => read(info!, held))
     } catch (error) {
       if (!(error instanceof CorruptEntryError)) throw error
       const again = await this.confirmDamage(id, (now) => read(now, false))
@@ -594,8 +608,7 @@ export class Cache {
     }
     this.counters.hits++
     this.touches.note(id)
-    // A whole value is kept; a region read leaves the tier as it was.
-    if (!handles) this.memory.keep(info, value)
+    if (kind === 'whole') this.memory.keep(info, value)
     return { value, info: await this.keys.openInfo(this.touches.apply(info)) }
   }
 

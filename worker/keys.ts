@@ -47,6 +47,9 @@ const ID = /^[0-9a-f]{32}$/
 export type PendingRekey = 'finish' | 'rollback' | undefined
 
 export class Keys {
+  /** key.json's size and modification time when its text was last found to be `text` (refresh()). */
+  private seen: string | undefined
+
   private constructor(
     /** The app key this worker was given; undefined for a clear or locked cache. */
     readonly app: Keyring | undefined,
@@ -109,9 +112,20 @@ export class Keys {
    * whose key no longer opens the cache becomes locked. Call under the exclusive lock.
    */
   async refresh(backend: Backend): Promise<Keys> {
-    const bytes = await backend.read(KEY_FILE)
-    const text = bytes ? new TextDecoder().decode(bytes) : undefined
-    if (text === this.text || text === undefined) return this
+    // The file's size and time first (one round trip): its text is read only when they changed. Every
+    // write of key.json happens under the exclusive lock, as this check does, so two writes of the same
+    // length within one millisecond would need two lock hand-overs between them, this context's among them.
+    const file = await backend.file(KEY_FILE)
+    if (!file) return this
+    // A Blob from IndexedDB has no time: read every time.
+    const modified = (file as Partial<File>).lastModified
+    const stamp = modified === undefined ? undefined : `${file.size}:${modified}`
+    if (stamp !== undefined && stamp === this.seen) return this
+    const text = new TextDecoder().decode(await file.arrayBuffer())
+    if (text === this.text) {
+      this.seen = stamp
+      return this
+    }
     try {
       return await Keys.open(backend, this.app?.key, 1)
     } catch (error) {

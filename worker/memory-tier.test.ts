@@ -3,7 +3,7 @@
 // tabs, trimMemory, visibilitychange) is e2e/memory-tier.spec.ts's.
 import { describe, expect, it } from 'vitest'
 import type { EntryInfo, Image } from '../src/types.js'
-import { defaultMemoryBytes, MemoryTier, ownCopy } from './memory-tier.js'
+import { defaultMemoryBytes, KEEP_AT_FIRST_READ, MemoryTier, ownCopy } from './memory-tier.js'
 
 const MiB = 2 ** 20
 const info = (id: string, rawBytes: number, checksum = 'c1', createdAt = '2026-11-30T00:00:00.000Z') =>
@@ -46,6 +46,29 @@ describe('MemoryTier', () => {
     const off = new MemoryTier(0)
     off.keep(info('z', 0), new ArrayBuffer(0))
     expect(off.entries).toBe(0)
+  })
+
+  it('keeps a value past KEEP_AT_FIRST_READ at its second read of the same version, not its first', () => {
+    const big = KEEP_AT_FIRST_READ + 1
+    const tier = new MemoryTier(64 * MiB)
+    tier.keep(info('v', big), new Uint8Array(big))
+    expect(tier.has(info('v', big))).toBe(false)
+    // A read of another version does not count as the second read of the first.
+    tier.keep(info('v', big, 'c2'), new Uint8Array(big))
+    expect(tier.has(info('v', big, 'c2'))).toBe(false)
+    tier.keep(info('v', big), new Uint8Array(big))
+    expect(tier.has(info('v', big))).toBe(false)
+    tier.keep(info('v', big), new Uint8Array(big))
+    expect(tier.has(info('v', big))).toBe(true)
+    expect(tier.bytes).toBe(big)
+    // clear() forgets what was read once.
+    tier.keep(info('w', big), new Uint8Array(big))
+    tier.clear()
+    tier.keep(info('w', big), new Uint8Array(big))
+    expect(tier.has(info('w', big))).toBe(false)
+    // At most KEEP_AT_FIRST_READ, the first read keeps it.
+    tier.keep(info('s', KEEP_AT_FIRST_READ), new Uint8Array(KEEP_AT_FIRST_READ))
+    expect(tier.has(info('s', KEEP_AT_FIRST_READ))).toBe(true)
   })
 
   it('keeps a copy and hands out copies: neither the kept value nor a served one shares a buffer', () => {

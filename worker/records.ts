@@ -329,6 +329,12 @@ export class Records {
     for (const id of files) {
       const file = await this.backend.file(payloadPath(id))
       if (!file) continue
+      // A new entry's record is written in place with its magic last (Backend.writeNew): zeros there are
+      // a store that never finished, so never acknowledged.
+      if (file.size < 8 || new Uint8Array(await file.slice(0, 8).arrayBuffer()).every((b) => b === 0)) {
+        await this.backend.delete(payloadPath(id))
+        continue
+      }
       try {
         const { header } = await readRecordHeader(id, file, this.keyring)
         const info = headerInfo(header, file.size, false)

@@ -24,9 +24,9 @@ import type {
 } from '../src/types.js'
 import { expiryTime } from '../src/expiry-time.js'
 import { Cache, type StoreSettings, type StoreStream } from './cache.js'
-import { decodeMetadata, decodeRoles, exportValue, planDecode, type DecodeFile, type ExportFormat } from './decode/decode.js'
+import { decodeMetadata, decodeRoles, exportValue, knownDecodeId, planDecode, type DecodeFile, type ExportFormat, type InputDigest } from './decode/decode.js'
 import { decodeCounters } from './decode/decode.js'
-import { applyMode, metadataMode } from './decode/deidentify.js'
+import { applyMode, metadataMode, type MetadataMode } from './decode/deidentify.js'
 import { usePipelines } from './decode/itk.js'
 import type { Backend } from './payloads/backend.js'
 import { exportDatabase, importDatabase } from './portable.js'
@@ -44,6 +44,16 @@ function storeSettings(options: StoreOptions): StoreSettings {
   const { expiresAt, ...rest } = options
   const at = expiryTime(expiresAt)
   return at === undefined ? rest : { ...rest, expiresAt: at }
+}
+
+/** A decoded or cached image as decode hands it to the page: stripped in 'strip-phi' mode, its buffer transferred. */
+function decodeHandOver(id: string, mode: MetadataMode) {
+  return (image: Image) => {
+    // A hit is stripped again: an entry imported from elsewhere (importDatabase, a seed) could hold
+    // an unstripped image under a 'strip-phi' id, and what this mode returns must never carry PHI.
+    const out = forTransfer(applyMode(image, mode))
+    return transferring({ id, image: out.value as Image }, out.transfer)
+  }
 }
 
 export function createService() {
@@ -332,14 +342,11 @@ export function createService() {
     async decode(files: DecodeFile[], options?: DecodeOptions): Promise<{ id: string; image: Image }> {
       const c = ready()
       const mode = metadataMode(options)
-      // Hashing the input (up to 2 GiB, one WebCrypto call per file) reports nothing either.
+      // Hashing the input (up to 2 GiB, one WebCrypto call per file) reports nothing either. The page
+      // hashed these files too (decodeCached missed), but the bytes it sends are hashed here again: an
+      // image is stored under the digest of the bytes it was decoded from, whatever the page said.
       const { id, roles } = await excused(() => planDecode(files, mode))
-      const handOver = (image: Image) => {
-        // A hit is stripped again: an entry imported from elsewhere (importDatabase, a seed) could hold
-        // an unstripped image under a 'strip-phi' id, and what this mode returns must never carry PHI.
-        const out = forTransfer(applyMode(image, mode))
-        return transferring({ id, image: out.value as Image }, out.transfer)
-      }
+      const handOver = decodeHandOver(id, mode)
       // Compute once, under the lock memoize uses too: a caller in this worker or another tab that
       // decodes the same bytes meanwhile waits, then reads the stored image back.
       return lockWait(false, (granted) => navigator.locks.request(onceLock(c.name, id), async () => {
@@ -361,6 +368,27 @@ export function createService() {
         }
         return handOver(image)
       }) as unknown as Promise<{ id: string; image: Image }>)
+    },
+
+    /**
+     * A cached decode found from the inputs' digests alone (see knownDecodeId), without their bytes:
+     * the image (transferred) and its id, or undefined when it is not cached or its id needs the files
+     * (the client then sends them to decode()). A miss counts nowhere: decode() counts it.
+     * @throws {UnsupportedValueError} when `options` is not `{ metadata?: 'keep' | 'strip-phi' }`.
+     * @throws {InvalidKeyError} when a digest is not 64 lowercase hex digits.
+     */
+    async decodeCached(inputs: InputDigest[], options?: DecodeOptions): Promise<{ id: string; image: Image } | undefined> {
+      const c = ready()
+      const mode = metadataMode(options)
+      const id = await knownDecodeId(inputs, mode)
+      // Looked up first, so that a miss is not counted twice (decode() counts it). No lock, unlike
+      // decode(): an image that is stored is never being decoded, and one stored meanwhile by a decode
+      // under way (here or in another tab) is found by decode(), which waits for it.
+      if (id === undefined || (await c.lookup(id)) === undefined) return undefined
+      const hit = await c.retrieveEntry(id)
+      if (hit === undefined) return undefined
+      decodeCounters.decodeHits++
+      return decodeHandOver(id, mode)(hit.value as Image)
     },
 
     /**

@@ -162,6 +162,17 @@ describe('region reads', () => {
 })
 
 describe('values in chunks', () => {
+  it("names a one-chunk record's chunk 0 by the SHA-256 of its stored bytes, both codecs (begun early for 'none')", async () => {
+    const im = image([256, 256, 20], 'uint8', Uint8Array)
+    ;(im.data as Uint8Array).set(new Rng(9).bytes(256 * 256 * 20).map((b) => b & 0x3f))
+    for (const codec of ['none', 'zstd'] as const) {
+      const { parsed, bytes, chunks } = await encoded(im, codec)
+      if (parsed.header.format !== 2) throw new Error('format 2 expected')
+      expect(chunks.length, codec).toBe(0)
+      expect(parsed.header.chunks[0]!.sha256, codec).toBe(createHash('sha256').update(bytes.subarray(parsed.bodyOffset)).digest('hex'))
+    }
+  })
+
   it('cuts the stored bytes into chunks at frame boundaries, each named by its SHA-256, and reads across them', async () => {
     const im = image([256, 256, 48], 'uint8', Uint8Array) // 3 MiB: 3 frames of 16 slices
     ;(im.data as Uint8Array).set(new Rng(5).bytes(3 * MIB).map((b) => b & 0x3f)) // compresses, but not to nothing

@@ -6,10 +6,11 @@ import type { Image, JsonValue, Value } from '../../src/types.js'
 import { read, write, EXPORT_FORMATS, type ExportFormat } from './itk.js'
 import { modeArgs, type MetadataMode } from './deidentify.js'
 import type { DecodeFile } from './input.js'
+import type { InputDigest } from '../../src/input-digest.js'
 import { assignRoles, prepare, type Roles } from './plan.js'
 import { DECODER } from './version.js'
 
-export type { DecodeFile, ExportFormat }
+export type { DecodeFile, ExportFormat, InputDigest }
 
 
 /** Decodes this worker's cache served from storage (hits) and ran itk-wasm for (misses). */
@@ -29,8 +30,31 @@ export async function planDecode(files: DecodeFile[], mode: MetadataMode = 'keep
     roles.files = order.map(([, i]) => roles.files[i]!)
     refs = order.map(([, i]) => refs[i]!)
   }
-  const id = await operationId('decode', { decoder: DECODER, files: refs, ...(await modeArgs(mode)) })
-  return { id, roles }
+  return { id: await decodeId(refs, mode), roles }
+}
+
+/** The operation id of a decode of files whose content refs are `refs`, in role order. */
+async function decodeId(refs: { sha256: string }[], mode: MetadataMode): Promise<string> {
+  return operationId('decode', { decoder: DECODER, files: refs, ...(await modeArgs(mode)) })
+}
+
+
+/**
+ * The id planDecode gives these files, when it follows from their digests alone (else undefined): so a
+ * cached image is found without the files' bytes, their roles or their names.
+ * - One file: assignRoles makes its roles [that file] whatever its format (or throws, and then no
+ *   decode ever stored an image under this id).
+ * - Several files, each with 'DICM' at byte 128: every head sniffs as DICOM (isPart10 is tested first),
+ *   so assignRoles makes them a series, which planDecode orders by hash whatever the order given.
+ * Any other set (a header and its data file, which one is the header depends on content and order, and
+ * whether it is complete on names) needs the files.
+ * @throws {InvalidKeyError} when a digest is not 64 lowercase hex digits.
+ */
+export async function knownDecodeId(inputs: InputDigest[], mode: MetadataMode): Promise<string | undefined> {
+  if (!inputs.length) return undefined
+  if (inputs.length > 1 && !inputs.every((i) => i.part10 === true)) return undefined
+  const hashes = inputs.map((i) => i.sha256).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  return decodeId(hashes.map((sha256) => ({ sha256 })), mode)
 }
 
 /** Validates and decodes. @throws {DecodeError} @throws {UnsupportedFormatError} */

@@ -2,7 +2,7 @@
 // multi-file image paired up, every header checked, and the bytes itk-wasm will see made whole.
 import { UnsupportedFormatError } from '../../src/errors.js'
 import { asPart10, bareEncoding, isPart10, parseDicom, type DicomInfo } from './dicom.js'
-import { inflate, isGzip } from './gzip.js'
+import { inflate, isGzip, streamOf } from './gzip.js'
 import { ascii, fail, type DecodeFile } from './input.js'
 import { fmtBytes, MAX_FILE_BYTES, MAX_VOXEL_BYTES, VOXEL_LIMIT_TEXT } from './limits.js'
 import { isMeta, joinMeta, parseMetaHeader } from './meta.js'
@@ -83,7 +83,7 @@ async function headOf(file: DecodeFile): Promise<{ kind: Kind; head: Uint8Array 
 }
 
 async function inflatePrefix(bytes: Uint8Array, n: number): Promise<Uint8Array> {
-  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip')).getReader()
+  const reader = streamOf(bytes, 16 * 1024).pipeThrough(new DecompressionStream('gzip')).getReader()
   const parts: Uint8Array[] = []
   let total = 0
   try {

@@ -22,7 +22,7 @@ import {
   type JournalHeader,
 } from './format.js'
 import { salvageJournalLine, salvageSnapshot, type SalvagedRecord } from './salvage.js'
-import { isQuotaError, type Backend } from '../payloads/backend.js'
+import { isQuotaError, type Backend, type Durability, type HeldFile } from '../payloads/backend.js'
 
 export const SNAPSHOT = 'index.sqlite'
 export const JOURNAL = 'index.journal'
@@ -62,6 +62,10 @@ export class IndexStore {
   private journalSize = -1
   /** Set when load() found the index damaged and rebuilt it. */
   recovery: IndexRecovery | undefined
+  /** The journal held open for one exclusive hold (hold() … release()), or undefined. */
+  private held: HeldFile | undefined
+  /** How journal appends are made durable (snapshots and journal resets are always flushed). */
+  durability: Durability = 'strict'
 
   /** The index; set by the first reload(), which load() runs before handing the store out. */
   db!: IndexDb
@@ -185,10 +189,29 @@ export class IndexStore {
 
   private refreshing: Promise<void> = Promise.resolve()
 
+  /**
+   * Holds the journal open until release(), when the backend can (OPFS): refresh() and commit() then
+   * read and append through it without a round trip to the browser process each (about 2 ms and 3 ms
+   * of a small store's time here), and refresh() runs now. Call at the start of an exclusive hold.
+   */
+  async hold(): Promise<void> {
+    this.release()
+    this.held = await this.backend.hold?.(JOURNAL)
+    await this.refresh()
+  }
+
+  /** Closes the journal held by hold(). Call before the exclusive lock is let go. */
+  release(): void {
+    const held = this.held
+    this.held = undefined
+    held?.close()
+  }
+
   private async refreshNow(): Promise<void> {
-    const file = await this.backend.file(JOURNAL)
-    const size = file?.size ?? 0
-    const head = file && size ? new Uint8Array(await file.slice(0, Math.min(size, 256)).arrayBuffer()) : undefined
+    const held = this.held
+    const file = held ? undefined : await this.backend.file(JOURNAL)
+    const size = held ? held.size() : (file?.size ?? 0)
+    const head = !size ? undefined : held ? held.read(0, Math.min(size, 256)) : new Uint8Array(await file!.slice(0, Math.min(size, 256)).arrayBuffer())
     const first = head ? head.indexOf(NEWLINE) : -1
     const base = head && first >= 0 ? (readJournalHeader(new TextDecoder().decode(head.subarray(0, first)))?.base ?? -2) : -1
     this.journalSize = size
@@ -204,6 +227,7 @@ export class IndexStore {
    * IndexedDB) counts as damage while loading (rebuilt as for any damage) and fails otherwise.
    */
   private async readable(name: string, file: 'snapshot' | 'journal', at: number): Promise<Uint8Array | undefined> {
+    if (file === 'journal' && this.held) return this.held.read(at, this.held.size() - at)
     try {
       return await this.backend.read(name, at)
     } catch (error) {
@@ -281,17 +305,20 @@ export class IndexStore {
    */
   async commit(entries: JournalEntry[]): Promise<number> {
     if (entries.length === 0) return this.db.generation
-    const size = this.journalSize >= 0 ? this.journalSize : ((await this.backend.size(JOURNAL)) ?? 0)
+    const held = this.held
+    const size = held ? held.size() : this.journalSize >= 0 ? this.journalSize : ((await this.backend.size(JOURNAL)) ?? 0)
     if (size === 0 || this.base < 0) {
       await this.resetJournal()
     } else if (size > this.applied) {
       // A writer crashed mid-append: its partial line was never acknowledged.
-      await this.backend.truncate(JOURNAL, this.applied)
+      if (held) held.truncate(this.applied)
+      else await this.backend.truncate(JOURNAL, this.applied)
     }
     const g = this.db.generation + 1
     const bytes = journalLines(entries, g)
     try {
-      await this.backend.append(JOURNAL, bytes)
+      if (this.held) this.held.append(bytes, this.durability)
+      else await this.backend.append(JOURNAL, bytes, this.durability)
     } catch (error) {
       this.journalSize = -1 // part of the line may be on disk: the next commit measures and truncates
       throw error
@@ -332,6 +359,9 @@ export class IndexStore {
   }
 
   private async resetJournal(): Promise<void> {
+    // Replaced by a rename, which an open handle on it would refuse; later appends of this hold go
+    // through the backend's calls.
+    this.release()
     const base = this.db.generation
     const bytes = new TextEncoder().encode(journalHeaderLine(base))
     await this.backend.writeAtomic(JOURNAL, [bytes])
@@ -342,6 +372,7 @@ export class IndexStore {
   }
 
   close(): void {
+    this.release()
     this.db?.close()
   }
 }

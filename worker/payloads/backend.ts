@@ -7,7 +7,14 @@
 export interface Backend {
   readonly kind: 'opfs' | 'idb' | 'memory'
   /** Writes the parts, one after another, to `name`, replacing it atomically. */
-  writeAtomic(name: string, parts: readonly Uint8Array[]): Promise<void>
+  writeAtomic(name: string, parts: readonly Uint8Array[], durability?: Durability): Promise<void>
+  /**
+   * Writes the parts to `name`, a file that nothing reads yet (no index row names it): in place, without
+   * a temporary file and a rename. Its first 8 bytes are written last, so a file cut short by a crash
+   * starts with zeros and no row names it: reconcile removes it (unfinished). A file left there by such
+   * a crash is overwritten. Backends without it use writeAtomic.
+   */
+  writeNew?(name: string, parts: readonly Uint8Array[], durability?: Durability): Promise<void>
   /** Bytes [at, at + length) of `name` in a buffer of their own; undefined when it does not exist. */
   read(name: string, at?: number, length?: number): Promise<Uint8Array | undefined>
   /** The file as a Blob to read from, or undefined when it does not exist. */
@@ -21,8 +28,15 @@ export interface Backend {
   openRead?(name: string): Promise<ReadHandle | undefined>
   /** Size in bytes, or undefined when it does not exist. */
   size(name: string): Promise<number | undefined>
-  /** Appends bytes durably (flushed before the promise settles). */
-  append(name: string, bytes: Uint8Array): Promise<void>
+  /** Appends bytes (flushed before the promise settles unless `durability` is 'relaxed'). */
+  append(name: string, bytes: Uint8Array, durability?: Durability): Promise<void>
+  /**
+   * Opens `name` (never created: undefined when missing) for reads and writes that do not go to the browser process
+   * (OPFS: a sync access handle), for the length of one hold of the cache's exclusive lock: nothing
+   * else may open, read, move or remove the file until it is closed. Undefined when this backend has no
+   * such handles, or the file cannot be opened so (then use the other calls).
+   */
+  hold?(name: string): Promise<HeldFile | undefined>
   /** Shortens `name` to `size` bytes. */
   truncate(name: string, size: number): Promise<void>
   delete(name: string): Promise<void>
@@ -32,6 +46,24 @@ export interface Backend {
   list(dir: string): Promise<string[]>
   /** Removes everything this backend holds. */
   destroy(): Promise<void>
+}
+
+/**
+ * When a write counts as done. 'strict': flushed to the disk (it survives the machine losing power).
+ * 'relaxed': handed to the operating system (it survives a crash of the page, the worker or the
+ * browser, not of the machine) — what IndexedDB's spec suggests for caches. Writes default to 'strict'.
+ */
+export type Durability = 'strict' | 'relaxed'
+
+/** A file held open: see Backend.hold. Every call is synchronous. */
+export interface HeldFile {
+  size(): number
+  /** Bytes [at, at + length) (fewer at the end of the file), in a buffer of their own. */
+  read(at: number, length: number): Uint8Array
+  /** Appends `bytes` (flushed unless `durability` is 'relaxed'); out of quota, leaves the file as it was and throws quotaError. */
+  append(bytes: Uint8Array, durability?: Durability): void
+  truncate(size: number): void
+  close(): void
 }
 
 /** A file open for reading: see Backend.openRead. */

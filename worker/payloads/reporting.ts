@@ -1,7 +1,7 @@
 // Every backend call that completes, and every read of an open handle, is a step of progress for the
 // client's watchdog (worker/progress.ts): a store or read that moves is never taken for a stuck one.
 import { progress } from '../progress.js'
-import type { Backend, ReadHandle } from './backend.js'
+import type { Backend, Durability, HeldFile, ReadHandle } from './backend.js'
 
 export function reporting(backend: Backend): Backend {
   const step = async <T>(call: Promise<T>): Promise<T> => {
@@ -21,9 +21,35 @@ export function reporting(backend: Backend): Backend {
     },
     close: () => handle.close(),
   })
+  // A held file's calls are synchronous, and each is a step as the backend's own calls are.
+  const heldFile = (held: HeldFile): HeldFile => ({
+    size: () => held.size(),
+    read(at, length) {
+      const out = held.read(at, length)
+      progress()
+      return out
+    },
+    append(bytes, durability) {
+      held.append(bytes, durability)
+      progress()
+    },
+    truncate(size) {
+      held.truncate(size)
+      progress()
+    },
+    close() {
+      held.close()
+      progress()
+    },
+  })
   return {
     kind: backend.kind,
-    writeAtomic: (name, parts) => step(backend.writeAtomic(name, parts)),
+    writeAtomic: (name, parts, durability) => step(backend.writeAtomic(name, parts, durability)),
+    ...(backend.writeNew ? { writeNew: (name: string, parts: readonly Uint8Array[], durability?: Durability) => step(backend.writeNew!(name, parts, durability)) } : {}),
+    ...(backend.hold ? { hold: async (name: string) => {
+      const held = await step(backend.hold!(name))
+      return held && heldFile(held)
+    } } : {}),
     read: (name, at, length) => step(backend.read(name, at, length)),
     file: (name) => step(backend.file(name)),
     ...(backend.openRead ? { openRead: async (name: string) => {
@@ -31,7 +57,7 @@ export function reporting(backend: Backend): Backend {
       return handle && readHandle(handle)
     } } : {}),
     size: (name) => step(backend.size(name)),
-    append: (name, bytes) => step(backend.append(name, bytes)),
+    append: (name, bytes, durability) => step(backend.append(name, bytes, durability)),
     truncate: (name, size) => step(backend.truncate(name, size)),
     delete: (name) => step(backend.delete(name)),
     move: (from, to) => step(backend.move(from, to)),

@@ -266,19 +266,21 @@ function appendTo(h: FileSystemSyncAccessHandle, bytes: Uint8Array, durability: 
   }
 }
 
+/** Fills `out` with the file's bytes from `at`; a file shorter than that is NotReadableError. */
+function readInto(handle: FileSystemSyncAccessHandle, out: Uint8Array, at: number): Uint8Array {
+  let done = 0
+  while (done < out.byteLength) {
+    const n = handle.read(out.subarray(done), { at: at + done })
+    if (n <= 0) throw new DOMException(`${out.byteLength - done} bytes of the file could not be read at ${at + done}`, 'NotReadableError')
+    done += n
+  }
+  return out
+}
+
 function heldFileOf(handle: FileSystemSyncAccessHandle): HeldFile {
   return {
     size: () => handle.getSize(),
-    read(at, length) {
-      const out = new Uint8Array(Math.max(0, Math.min(length, handle.getSize() - at)))
-      let done = 0
-      while (done < out.byteLength) {
-        const n = handle.read(out.subarray(done), { at: at + done })
-        if (n <= 0) throw new DOMException(`${out.byteLength - done} bytes of the file could not be read at ${at + done}`, 'NotReadableError')
-        done += n
-      }
-      return out
-    },
+    read: (at, length) => readInto(handle, new Uint8Array(Math.max(0, Math.min(length, handle.getSize() - at))), at),
     append: (bytes, durability = 'strict') => appendTo(handle, bytes, durability),
     truncate: (size) => handle.truncate(size),
     close: () => handle.close(),
@@ -291,14 +293,7 @@ function readHandleOf(handle: FileSystemSyncAccessHandle): ReadHandle {
     size,
     read(at, length, into) {
       const n = Math.max(0, Math.min(length, size - at))
-      const out = into && into.byteLength >= n ? into.subarray(0, n) : new Uint8Array(n)
-      let done = 0
-      while (done < out.byteLength) {
-        const n = handle.read(out.subarray(done), { at: at + done })
-        if (n <= 0) throw new DOMException(`${out.byteLength - done} bytes of the file could not be read at ${at + done}`, 'NotReadableError')
-        done += n
-      }
-      return out
+      return readInto(handle, into && into.byteLength >= n ? into.subarray(0, n) : new Uint8Array(n), at)
     },
     close: () => handle.close(),
   }

@@ -152,9 +152,10 @@ export class RecordWriter {
   readonly #nonceBase: Uint8Array | undefined
   /**
    * Chunk 0's SHA-256, begun before its frames are hashed when chunk 0 will be the value's own bytes
-   * (codec 'none', not sealed, the whole value in one push that fits one chunk): WebCrypto hashes on a
-   * thread of its own while this one computes the frames' xxhash64 (134 MB: about 90 ms of the store
-   * saved here).
+   * (codec 'none', not sealed, the whole value in one push that fits one chunk), so that a browser whose
+   * digest() runs off the calling thread overlaps it with the frames' xxhash64. Chromium 156's does not:
+   * digest() of 134 MB holds the worker's thread 195–220 ms (`node bench/digest-probe.mjs`), so here it
+   * saves nothing; it is the larger part of a large store's cost.
    */
   #early: Promise<ArrayBuffer> | undefined
 

@@ -89,10 +89,9 @@ export interface EncodedRecord2 {
 
 async function sha256Hex(parts: readonly Uint8Array[], byteLength: number): Promise<string> {
   const joined = parts.length === 1 ? parts[0]! : concatParts(parts, byteLength)
-  return hexOf(new Uint8Array(await crypto.subtle.digest('SHA-256', joined as Uint8Array<ArrayBuffer>)))
-}
-
-function hexOf(digest: Uint8Array): string {
+  // Chromium runs digest() on the calling thread (195–220 ms for 134 MB, bench/digest-probe.mjs): it is
+  // the larger part of a large store's cost, and starting it early overlaps nothing.
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', joined as Uint8Array<ArrayBuffer>))
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
 }
 
@@ -150,14 +149,6 @@ export class RecordWriter {
   #sealing: Promise<void>[] = []
   /** Sealed: the record's nonce base (random), zero-free in its first 8 bytes. */
   readonly #nonceBase: Uint8Array | undefined
-  /**
-   * Chunk 0's SHA-256, begun before its frames are hashed when chunk 0 will be the value's own bytes
-   * (codec 'none', not sealed, the whole value in one push that fits one chunk), so that a browser whose
-   * digest() runs off the calling thread overlaps it with the frames' xxhash64. Chromium 156's does not:
-   * digest() of 134 MB holds the worker's thread 195–220 ms (`node bench/digest-probe.mjs`), so here it
-   * saves nothing; it is the larger part of a large store's cost.
-   */
-  #early: Promise<ArrayBuffer> | undefined
 
   /** @throws {UnsupportedValueError} for an unknown codec, an expiry not in expiryTime's form, or metadata a record cannot hold. */
   constructor(shape: ValueShape, options: Encode2Options, sink?: (chunk: EncodedChunk) => Promise<void>) {
@@ -187,11 +178,6 @@ export class RecordWriter {
    * @throws {UnsupportedValueError} when they run past the value's raw length.
    */
   async push(bytes: Uint8Array): Promise<void> {
-    const limit = this.#options.chunkBytes ?? CHUNK_BYTES
-    if (this.#frame === 0 && !this.#carry && this.#options.codec !== 'zstd' && !this.#options.seal && bytes.byteLength === this.#shape.rawLength && bytes.byteLength <= limit && bytes.byteLength > 0) {
-      this.#early = crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)
-      this.#early.catch(() => undefined) // awaited at the chunk's close
-    }
     let at = 0
     if (this.#carry) {
       const carry = this.#carry
@@ -348,9 +334,7 @@ export class RecordWriter {
     await this.#drainSeals()
     const parts = this.#parts
     const byteLength = this.#partsLength
-    const early = this.#chunks.length === 0 && byteLength === this.#shape.rawLength ? this.#early : undefined
-    const digest = early ? async () => hexOf(new Uint8Array(await early)) : () => sha256Hex(parts, byteLength)
-    const sha256 = await (this.#options.quiet ? this.#options.quiet(digest) : digest())
+    const sha256 = await (this.#options.quiet ? this.#options.quiet(() => sha256Hex(parts, byteLength)) : sha256Hex(parts, byteLength))
     const index = this.#chunks.length
     this.#chunks.push({ storedLength: byteLength, sha256 })
     this.#parts = []

@@ -162,7 +162,7 @@ describe('region reads', () => {
 })
 
 describe('values in chunks', () => {
-  it("names a one-chunk record's chunk 0 by the SHA-256 of its stored bytes, both codecs (begun early for 'none')", async () => {
+  it("names a one-chunk record's chunk 0 by the SHA-256 of its stored bytes, both codecs", async () => {
     const im = image([256, 256, 20], 'uint8', Uint8Array)
     ;(im.data as Uint8Array).set(new Rng(9).bytes(256 * 256 * 20).map((b) => b & 0x3f))
     for (const codec of ['none', 'zstd'] as const) {

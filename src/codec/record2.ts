@@ -34,9 +34,21 @@ const MIN_SAVING = 0.1
 
 export interface ChunkInfo {
   storedLength: number
-  /** SHA-256 of the chunk's stored bytes, 64 hex digits: its name as a content-addressed blob. */
+  /**
+   * SHA-256 of the chunk's stored bytes, 64 hex digits: the name of its file (chunk n ≥ 1), so that a
+   * chunk can be a content-addressed blob. Chunk 0 lives in the record file, which the operation id
+   * names: its field is CHUNK0_UNNAMED, and its digest is taken by whatever needs one (readers before
+   * this accept either).
+   */
   sha256: string
 }
+
+/**
+ * Chunk 0's `sha256`: not taken at store time. It named nothing (chunk 0 is in the record file), and
+ * WebCrypto's digest runs on the calling thread in Chromium (195–220 ms for 134 MB,
+ * bench/digest-probe.mjs) — more than the write of the record itself (bench/results.md).
+ */
+export const CHUNK0_UNNAMED = '0'.repeat(64)
 
 /**
  * Format 2's header: `codec` is 'zstd' when at least one frame is compressed, `storedLength` counts
@@ -89,8 +101,8 @@ export interface EncodedRecord2 {
 
 async function sha256Hex(parts: readonly Uint8Array[], byteLength: number): Promise<string> {
   const joined = parts.length === 1 ? parts[0]! : concatParts(parts, byteLength)
-  // Chromium runs digest() on the calling thread (195–220 ms for 134 MB, bench/digest-probe.mjs): it is
-  // the larger part of a large store's cost, and starting it early overlaps nothing.
+  // Chromium runs digest() on the calling thread (195–220 ms for 134 MB, bench/digest-probe.mjs), so
+  // starting it early overlaps nothing; only chunks after the first, which it names, pay for it.
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', joined as Uint8Array<ArrayBuffer>))
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
 }
@@ -334,8 +346,8 @@ export class RecordWriter {
     await this.#drainSeals()
     const parts = this.#parts
     const byteLength = this.#partsLength
-    const sha256 = await (this.#options.quiet ? this.#options.quiet(() => sha256Hex(parts, byteLength)) : sha256Hex(parts, byteLength))
     const index = this.#chunks.length
+    const sha256 = index === 0 ? CHUNK0_UNNAMED : await (this.#options.quiet ? this.#options.quiet(() => sha256Hex(parts, byteLength)) : sha256Hex(parts, byteLength))
     this.#chunks.push({ storedLength: byteLength, sha256 })
     this.#parts = []
     this.#partsLength = 0

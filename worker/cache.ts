@@ -100,6 +100,11 @@ export class Cache {
   /** Another context changed the index since this one last read it. */
   private stale = false
   /**
+   * This context's index and keys are current, and stay so while it holds its lease of the exclusive
+   * lock (tabs.ts): a mutation then skips the catch-up read, and a memory hit the journal check.
+   */
+  private synced = false
+  /**
    * The files have not been reconciled with the index since open (Records.reconcile): the next
    * mutation does it first. Open starts one at once, in the background (see open()).
    */
@@ -159,9 +164,13 @@ export class Cache {
     if (!(memoryBytes >= 0 && Number.isFinite(memoryBytes))) throw new UnsupportedValueError('memoryBytes must be a finite number of bytes, 0 or more')
     let cache: Cache | undefined
     const expiry = new Expiry(options.maxAgeMs, () => cache!.sweep())
-    const tabs = createCoordinator(name, () => {
-      if (cache) cache.stale = true
-    })
+    const tabs = createCoordinator(
+      name,
+      () => {
+        if (cache) cache.stale = true
+      },
+      () => cache?.leaseEnded(),
+    )
     // The key is checked in the same hold of the lock that reads the index: an entry another tab stores
     // meanwhile cannot slip under a key given to a clear, empty cache.
     const { index, keys } = await tabs.exclusive(async () => {
@@ -263,19 +272,33 @@ export class Cache {
     return this.tabs.exclusive(async () => {
       try {
         return await this.mutateHeld(fn)
-      } finally {
-        this.index.release()
+      } catch (error) {
+        // The next mutation looks at the files again, whatever this one left of the journal.
+        this.leaseEnded()
+        throw error
       }
     })
   }
 
+  /** The lease of the exclusive lock ends (or a mutation failed): the journal is let go of. */
+  leaseEnded(): void {
+    this.synced = false
+    this.index.release()
+  }
+
   private async mutateHeld<T>(fn: (batch: Batch) => Promise<T>): Promise<T> {
-    // The journal held open for this hold, and key.json's stamp, both looked at in one round trip.
-    // Another tab may have rekeyed the cache, or protected it while this context had it open clear:
-    // nothing is written under keys that are no longer the cache's.
-    const [keys] = await Promise.all([this.keys.refresh(this.backend), this.index.hold()])
-    this.stale = false
-    if (keys !== this.keys) this.setKeys(keys)
+    if (!this.synced) {
+      // The journal held open for this lease, and key.json's stamp, both looked at in one round trip.
+      // Another tab may have rekeyed the cache, or protected it while this context had it open clear:
+      // nothing is written under keys that are no longer the cache's.
+      const [keys] = await Promise.all([this.keys.refresh(this.backend), this.index.hold()])
+      this.stale = false
+      if (keys !== this.keys) this.setKeys(keys)
+      this.synced = true
+    } else {
+      // A checkpoint earlier in the lease replaced the journal and let go of the old one.
+      await this.index.keepHeld()
+    }
     if (this.unreconciled) {
       // Committed even when reconcile fails midway, as any mutation's batch: what it did on disk is in it.
       const reconciled = new Batch()
@@ -622,9 +645,10 @@ export class Cache {
    */
   private async fromMemory<T>(info: EntryInfo, take: (info: EntryInfo) => T | undefined): Promise<{ value: T; info: EntryInfo } | { info: EntryInfo | undefined }> {
     if (!this.memory.has(info)) return { info }
-    const now = await this.tabs.sharedIfFree(async (held) => {
+    const now = await this.tabs.sharedIfFree(async (held, sole) => {
       if (!held) return info
-      await this.index.refresh()
+      // Under this context's lease no other context can have changed anything since it caught up.
+      if (!(sole && this.synced)) await this.index.refresh()
       return this.index.db.info(info.id)
     })
     if (now === info) return { info }

@@ -69,6 +69,20 @@ export function lockWait<T>(cacheLock: boolean, request: (granted: () => void) =
 }
 
 /**
+ * Runs `fn` as a holder of the cache's lock: a call under this context's lease (tabs.ts). A lease
+ * between calls holds the lock but makes this worker no holder, so a wait for another context's
+ * compute-once lock meanwhile still counts as waiting on someone else.
+ */
+export async function holding<T>(fn: () => Promise<T>): Promise<T> {
+  held++
+  try {
+    return await fn()
+  } finally {
+    held--
+  }
+}
+
+/**
  * Runs `fn` with the watchdog's count paused: itk-wasm (decode, exportImage), hashing a decode's input
  * and fetching wasm report nothing while they run, and a long decode or a slow network is no stall.
  */

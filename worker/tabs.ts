@@ -1,7 +1,17 @@
 // Coordination between tabs (and any other context) that open the same cache: one Web Lock per cache
 // for every mutation, and a BroadcastChannel that says "the index changed" so readers catch up.
+//
+// The exclusive lock is kept as a lease: once a mutation has it, this context keeps it while it goes on
+// working, and lets go LEASE_IDLE_MS after its last call, or at once when another context says it wants
+// the lock (every context says so on the channel before it asks). A run of small stores then pays for
+// the lock, the journal's access handle and the catch-up read once, not at each store: each is a round
+// trip to the browser process, 0.4–1.5 ms here (bench/results.md, small values). Under the lease, this
+// context's own calls take turns through a local gate: readers together, a mutation alone.
 import { StorageUnavailableError } from '../src/errors.js'
-import { lockWait } from './progress.js'
+import { holding, lockWait } from './progress.js'
+
+/** How long the exclusive lock is kept after this context's last call, when no other context asks. */
+export const LEASE_IDLE_MS = 100
 
 export interface Coordinator {
   /** Runs `fn` while no other context mutates or reads the index files of this cache. */
@@ -9,43 +19,214 @@ export interface Coordinator {
   /** Runs `fn` alongside other readers, but never during a mutation. */
   shared<T>(fn: () => Promise<T>): Promise<T>
   /**
-   * Runs `fn` with `held` true when the shared lock was free at once (then held until `fn` settles),
-   * false when a mutation holds or awaits it: a reader that can do without it never waits.
+   * Runs `fn` with `held` true when it can run at once with no mutation beside it (then nothing mutates
+   * until `fn` settles), false when a mutation holds or awaits the lock: a reader that can do without it
+   * never waits. `sole`: this context holds the exclusive lock (its lease), so no other context has
+   * changed anything since this context last looked.
    */
-  sharedIfFree<T>(fn: (held: boolean) => Promise<T>): Promise<T>
+  sharedIfFree<T>(fn: (held: boolean, sole: boolean) => Promise<T>): Promise<T>
   /** Tells the other contexts that the index moved to `generation`. */
   announce(generation: number): void
+  /** Lets go of the lease as soon as no call runs under it (the page was hidden, or memory trimmed). */
+  yieldLease(): void
   close(): void
 }
 
-export function createCoordinator(cacheName: string, onRemoteChange: (generation: number) => void): Coordinator {
+/** Readers together, one writer alone, in the order they came: this context's calls under its lease. */
+class Gate {
+  private readers = 0
+  private writing = false
+  private readonly queue: { write: boolean; go: () => void }[] = []
+
+  get busy(): boolean {
+    return this.writing || this.readers > 0 || this.queue.length > 0
+  }
+
+  /** A mutation runs or waits: a reader that need not wait reads without the lock. */
+  get writerAhead(): boolean {
+    return this.writing || this.queue.some((w) => w.write)
+  }
+
+  enter(write: boolean): Promise<void> {
+    if (this.queue.length === 0 && this.can(write)) {
+      this.take(write)
+      return Promise.resolve()
+    }
+    return new Promise((go) => this.queue.push({ write, go: () => (this.take(write), go()) }))
+  }
+
+  leave(write: boolean): void {
+    if (write) this.writing = false
+    else this.readers--
+    while (this.queue.length && this.can(this.queue[0]!.write)) this.queue.shift()!.go()
+  }
+
+  private can(write: boolean): boolean {
+    return write ? !this.writing && this.readers === 0 : !this.writing
+  }
+
+  private take(write: boolean): void {
+    if (write) this.writing = true
+    else this.readers++
+  }
+}
+
+/**
+ * `onLeaseEnd` runs while the lock is still held, just before it is let go: the cache closes the
+ * journal it kept open under the lease. `idleMs`: how long the lease outlives the last call.
+ */
+export function createCoordinator(
+  cacheName: string,
+  onRemoteChange: (generation: number) => void,
+  onLeaseEnd: () => void = () => undefined,
+  idleMs = LEASE_IDLE_MS,
+): Coordinator {
   const locks = (globalThis.navigator as Navigator | undefined)?.locks
   if (!locks) throw new StorageUnavailableError('Web Locks are not available in this context; voxcache needs them')
   const key = `voxcache:${cacheName}`
   const channel = new BroadcastChannel(key)
-  channel.onmessage = (event: MessageEvent<{ generation?: unknown }>) => {
+  let closed = false
+  /** The exclusive lock this context holds between calls; `end` lets go of it. */
+  let lease: { end: () => void; yielding: boolean } | undefined
+  let idle: ReturnType<typeof setTimeout> | undefined
+  const gate = new Gate()
+
+  channel.onmessage = (event: MessageEvent<{ generation?: unknown; want?: unknown }>) => {
     if (typeof event.data?.generation === 'number') onRemoteChange(event.data.generation)
+    else if (event.data?.want === true) yieldLease()
   }
-  // Every request goes through lockWait, so the watchdog knows a wait for another context from a
-  // stall of this worker (worker/progress.ts). lib.dom types request() as Promise<Promise<T>>; it
-  // resolves to fn's result.
-  const request = <T>(mode: LockMode, fn: () => Promise<T>) =>
-    lockWait(true, (granted) => locks.request(key, { mode }, () => (granted(), fn())) as unknown as Promise<T>)
+  const want = () => {
+    if (!closed) channel.postMessage({ want: true })
+  }
+
+  function endLease(): void {
+    const held = lease!
+    lease = undefined
+    clearTimeout(idle)
+    idle = undefined
+    try {
+      onLeaseEnd()
+    } finally {
+      held.end()
+    }
+  }
+
+  /**
+   * After a call under the lease: lets go when asked to (or closed), else after `idleMs` of quiet. At
+   * the grant (`granted`), the calls that asked have yet to come in: only the timer is set.
+   */
+  function settle(granted = false): void {
+    if (!lease || gate.busy) return
+    if (!granted && (lease.yielding || closed)) return endLease()
+    clearTimeout(idle)
+    idle = setTimeout(() => {
+      idle = undefined
+      if (lease && !gate.busy) endLease()
+    }, idleMs)
+  }
+
+  function yieldLease(): void {
+    if (!lease) return
+    lease.yielding = true
+    settle()
+  }
+
+  /** This context's requests for the exclusive lock that wait: the first granted becomes the lease. */
+  const asking = new Set<AbortController>()
+
+  /**
+   * Asks for the exclusive lock; resolves when this context holds a lease. Each caller that found no
+   * lease asks on its own, as before leases (the lock's queue shows every waiting call, in order);
+   * when one is granted, the others are withdrawn and run under its lease instead.
+   */
+  async function acquire(): Promise<void> {
+    const withdraw = new AbortController()
+    asking.add(withdraw)
+    try {
+      // The wait counts for the watchdog as any wait for another context (worker/progress.ts); once
+      // held, the lease counts as held only while a call runs under it (holding()).
+      await lockWait(true, (granted) =>
+        new Promise<void>((resolve, reject) => {
+          want()
+          locks!
+            .request(key, { mode: 'exclusive', signal: withdraw.signal }, () =>
+              new Promise<void>((end) => {
+                granted()
+                lease = { end, yielding: false }
+                asking.delete(withdraw)
+                for (const other of asking) other.abort()
+                asking.clear()
+                resolve()
+                settle(true)
+              }),
+            )
+            .catch(reject)
+        }),
+      )
+    } catch (error) {
+      // Withdrawn: another call of this context got the lease.
+      if (!withdraw.signal.aborted) throw error
+    } finally {
+      asking.delete(withdraw)
+    }
+  }
+
+  /** Runs `fn` through the gate of a lease this context holds; undefined when it holds none (or yields it). */
+  async function underLease<T>(write: boolean, fn: () => Promise<T>): Promise<{ value: T } | undefined> {
+    if (!lease || lease.yielding) return undefined
+    await gate.enter(write)
+    try {
+      // A call that waited in the gate runs even if the lease is being yielded: the lock is let go
+      // only once the gate is empty.
+      return { value: await holding(fn) }
+    } finally {
+      gate.leave(write)
+      settle()
+    }
+  }
+
+  const sharedLock = <T>(fn: () => Promise<T>) => {
+    want()
+    return lockWait(true, (granted) => locks.request(key, { mode: 'shared' }, () => (granted(), fn())) as unknown as Promise<T>)
+  }
+
   return {
-    exclusive: <T>(fn: () => Promise<T>) => request('exclusive', fn),
-    shared: <T>(fn: () => Promise<T>) => request('shared', fn),
-    sharedIfFree: <T>(fn: (held: boolean) => Promise<T>) =>
-      lockWait(true, (granted) =>
+    async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+      for (;;) {
+        const ran = await underLease(true, fn)
+        if (ran) return ran.value
+        await acquire()
+      }
+    },
+    async shared<T>(fn: () => Promise<T>): Promise<T> {
+      const ran = await underLease(false, fn)
+      return ran ? ran.value : sharedLock(fn)
+    },
+    async sharedIfFree<T>(fn: (held: boolean, sole: boolean) => Promise<T>): Promise<T> {
+      if (lease && !lease.yielding) {
+        if (gate.writerAhead) return fn(false, false)
+        const ran = await underLease(false, () => fn(true, true))
+        if (ran) return ran.value
+      }
+      // lib.dom types request() as Promise<Promise<T>>; it resolves to fn's result.
+      return lockWait(true, (granted) =>
         locks.request(key, { mode: 'shared', ifAvailable: true }, (lock) => {
           if (lock) granted()
-          return fn(lock !== null)
+          // Another context holds or awaits the lock, perhaps only as a lease: asked to let go, it
+          // does, and this context's next read finds the lock free.
+          else want()
+          return fn(lock !== null, false)
         }) as unknown as Promise<T>,
-      ),
+      )
+    },
     announce(generation) {
       channel.postMessage({ generation })
     },
+    yieldLease,
     close() {
+      closed = true
       channel.close()
+      settle()
     },
   }
 }

@@ -200,6 +200,14 @@ export class IndexStore {
     await this.refresh()
   }
 
+  /**
+   * Holds the journal again without reading it, when a checkpoint replaced it during a hold that is
+   * current (the caller's lease of the exclusive lock: nothing else can have written it).
+   */
+  async keepHeld(): Promise<void> {
+    this.held ??= await this.backend.hold?.(JOURNAL)
+  }
+
   /** Closes the journal held by hold(). Call before the exclusive lock is let go. */
   release(): void {
     const held = this.held

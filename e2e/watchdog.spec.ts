@@ -3,9 +3,12 @@
 // whose id begins with "57a11ed0" creates its temporary file, opens a sync access handle on it, writes,
 // and never settles — as the store of the README's known issue did. The deadlines here are small; the
 // spec polls and asserts outcomes, never durations (those go to .test-output/figures.jsonl).
+import { gzipSync } from 'node:zlib'
 import { listCacheFiles } from './cache-files.js'
-import { fixture, serve } from './decode-reference.js'
+import { serve } from './decode-reference.js'
 import { expect, openPage, test } from './fixtures.js'
+import { prng } from './harness.js'
+import { niftiFile } from './nifti-file.js'
 import { recordFigures } from '../test/figures.js'
 
 const STUCK = '57a11ed0'
@@ -92,7 +95,13 @@ test('close() of a cache whose worker is stuck settles, ends the worker, rejects
 })
 
 test('long work that moves is not ended: a 600 MB store and a decode, each far longer than the deadline', async ({ page }) => {
-  await serve(page, { 'ch2bet.nii.gz': fixture('ch2bet.nii.gz') })
+  // The decode must outlast its deadline by far, or a decode the watchdog counted would pass too: ch2bet
+  // (1.3 MB) decoded here within the 1.25 deadlines a stall takes to be found, and a decode left out of
+  // excused() went unnoticed. 32 MiB of noise takes about half a second.
+  const random = prng(94)
+  const noise = Int16Array.from({ length: 256 * 256 * 256 }, () => Math.floor(random() * 65536) - 32768)
+  const volume = gzipSync(niftiFile({ dims: [256, 256, 256], pixdim: [1, 1, 1], datatype: 'int16', data: noise }), { level: 1 })
+  await serve(page, { 'noise.nii.gz': volume })
   await openPage(page)
   const run = await page.evaluate(async () => {
     const lib = window.voxcacheLib!
@@ -120,14 +129,13 @@ test('long work that moves is not ended: a 600 MB store and a decode, each far l
     await cache.delete(id)
     await cache.close()
     // itk-wasm reports nothing while it loads and runs, so a decode does not count at all: a 200 ms
-    // deadline does not end it (this first decode in a new worker loads the pipeline and takes 0.5–2 s
-    // here). (It was 50 ms; on a machine at load 7 the open, clear and store around the decode then
-    // met a 100 ms gap between two steps of their own now and then.)
+    // deadline does not end it. (It was 50 ms; on a machine at load 7 the open, clear and store around
+    // the decode then met a 100 ms gap between two steps of their own now and then.)
     const quick = await lib.openCache({ name: 'watchdog-decode', storage: 'opfs', watchdogMs: 200 })
     await quick.clear()
-    const file = await (await fetch('/__fixtures/ch2bet.nii.gz')).arrayBuffer()
+    const file = await (await fetch('/__fixtures/noise.nii.gz')).arrayBuffer()
     const t1 = performance.now()
-    const decoded = await quick.decode({ name: 'ch2bet.nii.gz', data: new Uint8Array(file) }).then(
+    const decoded = await quick.decode({ name: 'noise.nii.gz', data: new Uint8Array(file) }).then(
       (image) => ({ ok: true, size: image.size }),
       (e: unknown) => ({ ok: false, error: `${(e as Error).name}: ${(e as Error).message}` }),
     )
@@ -136,6 +144,6 @@ test('long work that moves is not ended: a 600 MB store and a decode, each far l
     return { stored, storeMs, decoded, decodeMs }
   })
   expect(run.stored).toEqual({ ok: true, bytes: 600_000_000 })
-  expect(run.decoded).toEqual({ ok: true, size: [181, 217, 181] })
+  expect(run.decoded).toEqual({ ok: true, size: [256, 256, 256] })
   recordFigures('watchdog-long', { storeMs: Math.round(run.storeMs), storeDeadlineMs: 3000, decodeMs: Math.round(run.decodeMs), decodeDeadlineMs: 200 })
 })

@@ -367,17 +367,21 @@ test('the cache panel says when the index was found damaged and rebuilt, with ev
     }
   })
   await expect(page.locator('[data-stat="health"] dd')).toHaveText('no damage found')
-  // A digit of a size in the journal changes, as a bad disk sector might: still valid JSON.
+  // A digit of a size in the journal changes, as a bad disk sector might: still valid JSON. Changed
+  // under the cache's lock, as anything that touches its files must: the worker that holds the lock
+  // keeps the journal open (worker/tabs.ts).
   await page.evaluate(async () => {
-    const root = await navigator.storage.getDirectory()
-    const home = await (await root.getDirectoryHandle('voxcache')).getDirectoryHandle('demo-health')
-    const file = await home.getFileHandle('index.journal')
-    const text = await (await file.getFile()).text()
-    const at = text.indexOf('"sizeBytes":') + '"sizeBytes":'.length
-    const damaged = text.slice(0, at) + (text[at] === '9' ? '8' : '9') + text.slice(at + 1)
-    const w = await file.createWritable()
-    await w.write(damaged)
-    await w.close()
+    await navigator.locks.request('voxcache:demo-health', { mode: 'exclusive' }, async () => {
+      const root = await navigator.storage.getDirectory()
+      const home = await (await root.getDirectoryHandle('voxcache')).getDirectoryHandle('demo-health')
+      const file = await home.getFileHandle('index.journal')
+      const text = await (await file.getFile()).text()
+      const at = text.indexOf('"sizeBytes":') + '"sizeBytes":'.length
+      const damaged = text.slice(0, at) + (text[at] === '9' ? '8' : '9') + text.slice(at + 1)
+      const w = await file.createWritable()
+      await w.write(damaged)
+      await w.close()
+    })
   })
   await page.reload()
   await expect(page.locator('body')).toHaveAttribute('data-ready', 'true')

@@ -646,9 +646,12 @@ export class Cache {
   private async fromMemory<T>(info: EntryInfo, take: (info: EntryInfo) => T | undefined): Promise<{ value: T; info: EntryInfo } | { info: EntryInfo | undefined }> {
     if (!this.memory.has(info)) return { info }
     const now = await this.tabs.sharedIfFree(async (held, sole) => {
+      // Under this context's lease no other context can have changed anything since it caught up,
+      // not even while a mutation of this context runs: that one drops what it changes from the
+      // tier before its rows change.
+      if (sole && this.synced) return this.index.db.info(info.id)
       if (!held) return info
-      // Under this context's lease no other context can have changed anything since it caught up.
-      if (!(sole && this.synced)) await this.index.refresh()
+      await this.index.refresh()
       return this.index.db.info(info.id)
     })
     if (now === info) return { info }

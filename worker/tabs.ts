@@ -22,7 +22,8 @@ export interface Coordinator {
    * Runs `fn` with `held` true when it can run at once with no mutation beside it (then nothing mutates
    * until `fn` settles), false when a mutation holds or awaits the lock: a reader that can do without it
    * never waits. `sole`: this context holds the exclusive lock (its lease), so no other context has
-   * changed anything since this context last looked.
+   * changed anything since this context last looked — also when `held` is false because a mutation
+   * of this context runs.
    */
   sharedIfFree<T>(fn: (held: boolean, sole: boolean) => Promise<T>): Promise<T>
   /** Tells the other contexts that the index moved to `generation`. */
@@ -204,7 +205,9 @@ export function createCoordinator(
     },
     async sharedIfFree<T>(fn: (held: boolean, sole: boolean) => Promise<T>): Promise<T> {
       if (lease && !lease.yielding) {
-        if (gate.writerAhead) return fn(false, false)
+        // This context's own mutation runs or waits: no lock for the reader, but no other context
+        // can have changed anything either.
+        if (gate.writerAhead) return fn(false, true)
         const ran = await underLease(false, () => fn(true, true))
         if (ran) return ran.value
       }

@@ -4,6 +4,7 @@
 // on a timer: a context that did not let go when asked would leave the other one waiting for good.
 // Two caches of one name in one page play two tabs (each is its own worker).
 import { removeCache } from './cache-files.js'
+import { installHarness } from './harness.js'
 import { expect, openPage, test } from './fixtures.js'
 
 const CACHE = 'lease-kept-spec'
@@ -64,4 +65,38 @@ test('a kept lease is let go when another tab asks, and a lease taken again firs
   )
   expect(reopened.entries).toBe(25)
   expect(reopened.values).toEqual(Array.from({ length: 25 }, (_, k) => JSON.stringify({ tab: k % 2 ? 'b' : 'a', i: Math.floor(k / 2) })))
+})
+
+test('a memory hit under a lease taken again sees what another tab changed meanwhile, with no announcement to tell it', async ({ page, context }) => {
+  // The test page drops every announcement of caches named lease-kept-muted… (test/harness/kept-lease.ts):
+  // only the lock and the journal tell A of B's change.
+  const MUTED = 'lease-kept-muted-spec'
+  await installHarness(context)
+  await openPage(page, 'cache=lease-page&storage=memory')
+  await removeCache(page, MUTED)
+  const out = await page.evaluate(async (MUTED) => {
+    const lib = window.voxcacheLib!
+    const h = window.vxHarness
+    const a = await lib.openCache({ name: MUTED, storage: 'opfs' })
+    const b = await lib.openCache({ name: MUTED, storage: 'opfs' })
+    const held = async () => (await navigator.locks.query()).held?.filter((l) => l.name === `voxcache:${MUTED}`).length ?? 0
+    const id = await lib.operationId('lease-muted', 'x')
+    const first = (v: unknown) => (v instanceof Uint8Array ? v[0] : String(v))
+    // 20 kB: a record file, kept by the memory tier at its first read.
+    await a.store(id, h.bytes(1, 20_000, 'random').fill(1, 0, 1))
+    await a.retrieve(id)
+    const hits = (await a.stats()).memoryHits
+    const heldByA = first(await a.retrieve(id))
+    const memoryHit = (await a.stats()).memoryHits === hits + 1
+    // B replaces it (A lets go of its lease when B asks), then lets go of the lock itself.
+    await b.store(id, h.bytes(1, 20_000, 'random').fill(2, 0, 1))
+    await b.trimMemory()
+    for (let i = 0; (await held()) > 0; i++) if (i > 10_000) throw new Error('B kept the lock')
+    // A takes the lock again as a lease of its own: its memory still holds version 1.
+    const afterReplace = first(await a.retrieve(id))
+    await a.close()
+    await b.close()
+    return { heldByA, memoryHit, afterReplace }
+  }, MUTED)
+  expect(out).toEqual({ heldByA: 1, memoryHit: true, afterReplace: 2 })
 })

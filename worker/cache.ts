@@ -104,6 +104,8 @@ export class Cache {
    * lock (tabs.ts): a mutation then skips the catch-up read, and a memory hit the journal check.
    */
   private synced = false
+  /** This context's index is current, and stays so while it holds a lease (either mode): reads know it. */
+  private indexSynced = false
   /**
    * The files have not been reconciled with the index since open (Records.reconcile): the next
    * mutation does it first. Open starts one at once, in the background (see open()).
@@ -283,6 +285,7 @@ export class Cache {
   /** The lease of the exclusive lock ends (or a mutation failed): the journal is let go of. */
   leaseEnded(): void {
     this.synced = false
+    this.indexSynced = false
     this.index.release()
   }
 
@@ -294,7 +297,7 @@ export class Cache {
       const [keys] = await Promise.all([this.keys.refresh(this.backend), this.index.hold()])
       this.stale = false
       if (keys !== this.keys) this.setKeys(keys)
-      this.synced = true
+      this.synced = this.indexSynced = true
     } else {
       // A checkpoint earlier in the lease replaced the journal and let go of the old one.
       await this.index.keepHeld()
@@ -649,9 +652,11 @@ export class Cache {
       // Under this context's lease no other context can have changed anything since it caught up,
       // not even while a mutation of this context runs: that one drops what it changes from the
       // tier before its rows change.
-      if (sole && this.synced) return this.index.db.info(info.id)
+      if (sole && this.indexSynced) return this.index.db.info(info.id)
       if (!held) return info
       await this.index.refresh()
+      // The first hit under a lease checks; the next ones need not.
+      if (sole) this.indexSynced = true
       return this.index.db.info(info.id)
     })
     if (now === info) return { info }

@@ -1,16 +1,20 @@
 // Coordination between tabs (and any other context) that open the same cache: one Web Lock per cache
 // for every mutation, and a BroadcastChannel that says "the index changed" so readers catch up.
 //
-// The exclusive lock is kept as a lease: once a mutation has it, this context keeps it while it goes on
-// working, and lets go LEASE_IDLE_MS after its last call, or at once when another context says it wants
-// the lock (every context says so on the channel before it asks). A run of small stores then pays for
-// the lock, the journal's access handle and the catch-up read once, not at each store: each is a round
-// trip to the browser process, 0.4–1.5 ms here (bench/results.md, small values). Under the lease, this
-// context's own calls take turns through a local gate: readers together, a mutation alone.
+// The lock is kept as a lease: once a call of this context has it, exclusive for a mutation or shared
+// for a read, the context keeps it while it goes on working, and lets go LEASE_IDLE_MS after its last
+// call, or at once when another context says it wants the lock (every context says so on the channel
+// before it asks, and when a read finds the lock taken). A run of small stores then pays for the lock,
+// the journal's access handle and the catch-up read once, not at each store, and a run of memory hits
+// for the lock and the journal check once: each is a round trip to the browser process, 0.4–1.5 ms here
+// (bench/results.md, small values and the memory tier). While a context holds either lease no other
+// context writes, so what it read of the index stays true. Under the lease the context's own calls take
+// turns through a local gate: readers together, a mutation alone (a mutation lets a shared lease go
+// and asks for the exclusive lock).
 import { StorageUnavailableError } from '../src/errors.js'
 import { holding, lockWait } from './progress.js'
 
-/** How long the exclusive lock is kept after this context's last call, when no other context asks. */
+/** How long the lock is kept after this context's last call, when no other context asks. */
 export const LEASE_IDLE_MS = 100
 
 export interface Coordinator {
@@ -21,9 +25,9 @@ export interface Coordinator {
   /**
    * Runs `fn` with `held` true when it can run at once with no mutation beside it (then nothing mutates
    * until `fn` settles), false when a mutation holds or awaits the lock: a reader that can do without it
-   * never waits. `sole`: this context holds the exclusive lock (its lease), so no other context has
-   * changed anything since this context last looked — also when `held` is false because a mutation
-   * of this context runs.
+   * never waits. `sole`: this context holds the lock as a lease (either mode), so no other context has
+   * changed anything since this context last looked within it — also when `held` is false because a
+   * mutation of this context runs.
    */
   sharedIfFree<T>(fn: (held: boolean, sole: boolean) => Promise<T>): Promise<T>
   /** Tells the other contexts that the index moved to `generation`. */
@@ -87,8 +91,8 @@ export function createCoordinator(
   const key = `voxcache:${cacheName}`
   const channel = new BroadcastChannel(key)
   let closed = false
-  /** The exclusive lock this context holds between calls; `end` lets go of it. */
-  let lease: { end: () => void; yielding: boolean } | undefined
+  /** The lock this context holds between calls; `end` lets go of it. */
+  let lease: { mode: LockMode; end: () => void; yielding: boolean } | undefined
   let idle: ReturnType<typeof setTimeout> | undefined
   const gate = new Gate()
 
@@ -132,15 +136,24 @@ export function createCoordinator(
     settle()
   }
 
-  /** This context's requests for the exclusive lock that wait: the first granted becomes the lease. */
+  /** Makes the lock just granted this context's lease (unless one is held already, when it is let go at once). */
+  function leaseOf(mode: LockMode): Promise<void> | undefined {
+    if (lease) return undefined
+    return new Promise<void>((end) => {
+      lease = { mode, end, yielding: false }
+      settle(true)
+    })
+  }
+
+  /** This context's requests for the lock that wait: the first granted becomes the lease. */
   const asking = new Set<AbortController>()
 
   /**
-   * Asks for the exclusive lock; resolves when this context holds a lease. Each caller that found no
+   * Asks for the lock in `mode`; resolves when this context holds a lease. Each caller that found no
    * lease asks on its own, as before leases (the lock's queue shows every waiting call, in order);
    * when one is granted, the others are withdrawn and run under its lease instead.
    */
-  async function acquire(): Promise<void> {
+  async function acquire(mode: LockMode): Promise<void> {
     const withdraw = new AbortController()
     asking.add(withdraw)
     try {
@@ -150,17 +163,14 @@ export function createCoordinator(
         new Promise<void>((resolve, reject) => {
           want()
           locks!
-            .request(key, { mode: 'exclusive', signal: withdraw.signal }, () =>
-              new Promise<void>((end) => {
-                granted()
-                lease = { end, yielding: false }
-                asking.delete(withdraw)
-                for (const other of asking) other.abort()
-                asking.clear()
-                resolve()
-                settle(true)
-              }),
-            )
+            .request(key, { mode, signal: withdraw.signal }, () => {
+              granted()
+              asking.delete(withdraw)
+              for (const other of asking) other.abort()
+              asking.clear()
+              resolve()
+              return leaseOf(mode)
+            })
             .catch(reject)
         }),
       )
@@ -172,9 +182,37 @@ export function createCoordinator(
     }
   }
 
+  /**
+   * Takes the shared lock as a lease if it is free at once: 'held' when this context now holds a
+   * lease, 'taken' when another context holds or awaits the lock (it is asked to let go).
+   */
+  function tryLease(): Promise<'held' | 'taken'> {
+    return lockWait(true, (granted) =>
+      new Promise<'held' | 'taken'>((resolve, reject) => {
+        locks!
+          .request(key, { mode: 'shared', ifAvailable: true }, (lock) => {
+            if (!lock) {
+              want()
+              resolve('taken')
+              return undefined
+            }
+            granted()
+            resolve('held')
+            return leaseOf('shared')
+          })
+          .catch(reject)
+      }),
+    )
+  }
+
   /** Runs `fn` through the gate of a lease this context holds; undefined when it holds none (or yields it). */
   async function underLease<T>(write: boolean, fn: () => Promise<T>): Promise<{ value: T } | undefined> {
     if (!lease || lease.yielding) return undefined
+    if (write && lease.mode === 'shared') {
+      // A mutation needs the exclusive lock: the shared lease goes once its reads end.
+      yieldLease()
+      return undefined
+    }
     await gate.enter(write)
     try {
       // A call that waited in the gate runs even if the lease is being yielded: the lock is let go
@@ -186,7 +224,8 @@ export function createCoordinator(
     }
   }
 
-  const sharedLock = <T>(fn: () => Promise<T>) => {
+  /** One hold of the shared lock, let go when `fn` settles: while this context yields its lease. */
+  const sharedOnce = <T>(fn: () => Promise<T>) => {
     want()
     return lockWait(true, (granted) => locks.request(key, { mode: 'shared' }, () => (granted(), fn())) as unknown as Promise<T>)
   }
@@ -196,31 +235,40 @@ export function createCoordinator(
       for (;;) {
         const ran = await underLease(true, fn)
         if (ran) return ran.value
-        await acquire()
+        await acquire('exclusive')
       }
     },
     async shared<T>(fn: () => Promise<T>): Promise<T> {
-      const ran = await underLease(false, fn)
-      return ran ? ran.value : sharedLock(fn)
+      for (;;) {
+        const ran = await underLease(false, fn)
+        if (ran) return ran.value
+        if (lease) return sharedOnce(fn)
+        await acquire('shared')
+      }
     },
     async sharedIfFree<T>(fn: (held: boolean, sole: boolean) => Promise<T>): Promise<T> {
-      if (lease && !lease.yielding) {
-        // This context's own mutation runs or waits: no lock for the reader, but no other context
-        // can have changed anything either.
-        if (gate.writerAhead) return fn(false, true)
-        const ran = await underLease(false, () => fn(true, true))
-        if (ran) return ran.value
+      for (;;) {
+        if (lease && !lease.yielding) {
+          // This context's own mutation runs or waits: no lock for the reader, but no other context
+          // can have changed anything either.
+          if (gate.writerAhead) return fn(false, true)
+          const ran = await underLease(false, () => fn(true, true))
+          if (ran) return ran.value
+        }
+        if (!lease) {
+          if ((await tryLease()) === 'taken') return fn(false, false)
+          continue
+        }
+        // This context lets go of its lease: one hold of the shared lock if it is free at once, as
+        // before leases. lib.dom types request() as Promise<Promise<T>>; it resolves to fn's result.
+        return lockWait(true, (granted) =>
+          locks.request(key, { mode: 'shared', ifAvailable: true }, (lock) => {
+            if (lock) granted()
+            else want()
+            return fn(lock !== null, false)
+          }) as unknown as Promise<T>,
+        )
       }
-      // lib.dom types request() as Promise<Promise<T>>; it resolves to fn's result.
-      return lockWait(true, (granted) =>
-        locks.request(key, { mode: 'shared', ifAvailable: true }, (lock) => {
-          if (lock) granted()
-          // Another context holds or awaits the lock, perhaps only as a lease: asked to let go, it
-          // does, and this context's next read finds the lock free.
-          else want()
-          return fn(lock !== null, false)
-        }) as unknown as Promise<T>,
-      )
     },
     announce(generation) {
       channel.postMessage({ generation })

@@ -7,10 +7,14 @@ declare global {
   var vxDigest: ((value: unknown) => Promise<string>) | undefined
 }
 
-/** Every file of the cache, by path (`index.sqlite`, `payloads/<id>.vxc`, `quarantine/…`). */
+/**
+ * Every file of the cache, by path (`index.sqlite`, `payloads/<id>.vxc`, `quarantine/…`). A file that
+ * goes between the listing and its read (the last call of a worker just killed still landing in the
+ * browser process: a move or a removal) makes the walk start again.
+ */
 export async function readCacheFiles(page: Page, cache: string): Promise<Map<string, Buffer>> {
   const files = await page.evaluate(async (cache) => {
-    const out: [string, string][] = []
+    let out: [string, string][] = []
     const root = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache')).getDirectoryHandle(cache)
     const walk = async (dir: FileSystemDirectoryHandle, prefix: string) => {
       for await (const [name, handle] of dir as unknown as AsyncIterable<[string, FileSystemHandle]>) {
@@ -23,8 +27,15 @@ export async function readCacheFiles(page: Page, cache: string): Promise<Map<str
         }
       }
     }
-    await walk(root, '')
-    return out
+    for (let attempt = 1; ; attempt++) {
+      try {
+        out = []
+        await walk(root, '')
+        return out
+      } catch (error) {
+        if (!(error instanceof DOMException && error.name === 'NotFoundError') || attempt >= 20) throw error
+      }
+    }
   }, cache)
   return new Map(files.sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, b64]) => [path, Buffer.from(b64, 'base64')]))
 }

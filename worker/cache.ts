@@ -171,7 +171,7 @@ export class Cache {
       () => {
         if (cache) cache.stale = true
       },
-      () => cache?.leaseEnded(),
+      () => cache?.desync(),
     )
     // The key is checked in the same hold of the lock that reads the index: an entry another tab stores
     // meanwhile cannot slip under a key given to a clear, empty cache.
@@ -276,14 +276,17 @@ export class Cache {
         return await this.mutateHeld(fn)
       } catch (error) {
         // The next mutation looks at the files again, whatever this one left of the journal.
-        this.leaseEnded()
+        this.desync()
         throw error
       }
     })
   }
 
-  /** The lease of the exclusive lock ends (or a mutation failed): the journal is let go of. */
-  leaseEnded(): void {
+  /**
+   * Forgets that the index is current and lets go of the journal: at the end of a lease (tabs.ts), or
+   * after a failed mutation. The next mutation catches up from the files, the next memory hit checks.
+   */
+  desync(): void {
     this.synced = false
     this.indexSynced = false
     this.index.release()

@@ -247,28 +247,15 @@ export function createCoordinator(
       }
     },
     async sharedIfFree<T>(fn: (held: boolean, sole: boolean) => Promise<T>): Promise<T> {
-      for (;;) {
-        if (lease && !lease.yielding) {
-          // This context's own mutation runs or waits: no lock for the reader, but no other context
-          // can have changed anything either.
-          if (gate.writerAhead) return fn(false, true)
-          const ran = await underLease(false, () => fn(true, true))
-          if (ran) return ran.value
-        }
-        if (!lease) {
-          if ((await tryLease()) === 'taken') return fn(false, false)
-          continue
-        }
-        // This context lets go of its lease: one hold of the shared lock if it is free at once, as
-        // before leases. lib.dom types request() as Promise<Promise<T>>; it resolves to fn's result.
-        return lockWait(true, (granted) =>
-          locks.request(key, { mode: 'shared', ifAvailable: true }, (lock) => {
-            if (lock) granted()
-            else want()
-            return fn(lock !== null, false)
-          }) as unknown as Promise<T>,
-        )
+      while (!lease) {
+        if ((await tryLease()) === 'taken') return fn(false, false)
       }
+      // Letting go of its lease: the lock is this context's until its calls end, or a waiter's after.
+      if (lease.yielding) return fn(false, false)
+      // This context's own mutation runs or waits: no lock for the reader, but no other context can
+      // have changed anything either.
+      if (gate.writerAhead) return fn(false, true)
+      return (await underLease(false, () => fn(true, true)))!.value
     },
     announce(generation) {
       channel.postMessage({ generation })

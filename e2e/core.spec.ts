@@ -340,3 +340,53 @@ test('retrieve, memoize hits and memoizeEntry hand their buffers over by transfe
   }
   expect(sizes).toEqual({ retrieve: 8_000_000, 'memoize hit': 8_000_000, 'memoizeEntry hit': 8_000_000 })
 })
+
+// Opening reads the index snapshot through a read handle (worker/index/store.ts), which must be closed
+// once read: while it is open, nothing may write or replace the snapshot, not another tab's checkpoint
+// nor this worker's own (NoModificationAllowedError). The page asks for a writer of the file right
+// after the reopen, as another tab's checkpoint would, and lets it go without writing.
+test('opening a cache leaves its index snapshot free for a checkpoint, and a reopened cache checkpoints again', async ({ page }) => {
+  await openPage(page, 'cache=core-checkpoint')
+  const result = await page.evaluate(async () => {
+    const lib = window.voxcacheLib!
+    let cache = window.voxcache!
+    await cache.clear()
+    // Random text, which zstd does not shrink: 400 values of 3.5 KB stay in the index (inlineBytes
+    // 4096) and put its journal past 1 MiB, where a commit writes a new snapshot.
+    const hex = (n: number) => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('')
+    const ids: string[] = []
+    const storeMany = async (from: number) => {
+      for (let n = from; n < from + 400; n++) {
+        ids[n] = await lib.operationId('checkpoint', { n })
+        await cache.store(ids[n]!, { n, text: hex(1750) })
+      }
+    }
+    const snapshotWriter = async () => {
+      const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache')).getDirectoryHandle('core-checkpoint')
+      try {
+        const writable = await (await dir.getFileHandle('index.sqlite')).createWritable({ keepExistingData: true })
+        await writable.abort()
+        return 'free'
+      } catch (error) {
+        return (error as Error).name
+      }
+    }
+    await storeMany(0)
+    await cache.close()
+    cache = await lib.openCache({ name: 'core-checkpoint', storage: 'opfs' })
+    const afterOpen = await snapshotWriter()
+    const failed: string[] = []
+    await storeMany(400).catch((error: Error) => failed.push(`${error.name}: ${error.message}`))
+    await cache.close()
+    cache = await lib.openCache({ name: 'core-checkpoint', storage: 'opfs' })
+    let read = 0
+    for (const [n, id] of ids.entries()) if (((await cache.retrieve(id)) as { n: number } | undefined)?.n === n) read++
+    const entries = (await cache.stats()).entries
+    await cache.destroy()
+    return { afterOpen, failed, read, entries }
+  })
+  expect(result.afterOpen).toBe('free')
+  expect(result.failed).toEqual([])
+  expect(result.read).toBe(800)
+  expect(result.entries).toBe(800)
+})

@@ -1,7 +1,7 @@
-// Cached decodes found from the page's digests (src/input-digest.ts, worker/decode/decode.ts
-// knownDecodeId): the same image as the first decode, after a reload too; no input bytes sent to the
-// worker on such a hit; the page's memo of a File's digest never stands for another File; bad input
-// given as Files fails as it always did.
+// Cached decodes found from the inputs' digests (worker/service.ts decode, worker/decode/decode.ts
+// knownDecodeId): the same image as the first decode, after a reload too; the page's thread neither
+// reads nor sends the bytes of a File (the worker reads it); the page's memo of a File's digest spares
+// a second read and never stands for another File; bad input given as Files fails as it always did.
 import type { Page } from '@playwright/test'
 import { fixture, mrSeries, serve } from './decode-reference.js'
 import { expect, openPage, test } from './fixtures.js'
@@ -81,7 +81,7 @@ async function decodeFiles(page: Page, cases: Case[], reversed = false) {
   )
 }
 
-test('after a reload, cached decodes of new File objects return the same images; single files and DICOM series send no input bytes', async ({ page }) => {
+test('after a reload, cached decodes of new File objects return the same images; the page sends no input bytes, the worker reads the Files', async ({ page }) => {
   const { files: series } = mrSeries()
   await serve(page, {
     ...Object.fromEntries(['ch2bet.nii.gz', 'functional.nii', 'CT_small.dcm', 'JPEG2000.dcm', 'RatLungSlice1.mha', 'RatLungSlice1.raw'].map((n) => [n, fixture(n)])),
@@ -99,10 +99,7 @@ test('after a reload, cached decodes of new File objects return the same images;
     { label: 'MetaImage and its data file', names: ['RatLungSlice1.mha', 'RatLungSlice1.raw'] },
   ]
   const first = await decodeFiles(page, cases)
-  for (const f of first) {
-    expect([f.label, f.misses, f.hits]).toEqual([f.label, 1, 0])
-    expect(f.sent, f.label).toBeGreaterThan(0)
-  }
+  for (const f of first) expect([f.label, f.misses, f.hits]).toEqual([f.label, 1, 0])
 
   await page.reload()
   await openPage(page, `cache=${cache}&storage=opfs`)
@@ -114,10 +111,8 @@ test('after a reload, cached decodes of new File objects return the same images;
     expect(a.id, a.label).toBe(f.id)
     expect(a.image, a.label).toEqual(f.image)
   }
-  // Found from the digests alone: nothing of the inputs crossed to the worker.
-  expect(again.slice(0, 5).map((a) => [a.label, a.sent])).toEqual(cases.slice(0, 5).map((c) => [c.label, 0]))
-  // Which file of a pair is the header depends on content, order and names: those are sent and read.
-  expect(again[5]!.sent).toBeGreaterThan(0)
+  // A File crosses to the worker as a handle: no decode, a miss or a hit, transferred input bytes.
+  expect([...first, ...again].map((a) => [a.label, a.sent])).toEqual([...cases, ...cases].map((c) => [c.label, 0]))
   await page.evaluate(() => window.voxcache!.destroy())
 })
 
@@ -131,43 +126,66 @@ test('a File decoded before is not read again; another File with the same name, 
   await openPage(page, `cache=decode-cached-memo-${Date.now().toString(36)}&storage=memory`)
   const got = await page.evaluate(async () => {
     const cache = window.voxcache!
-    const reads = new Map<File, number>()
-    // Counts the page's reads of each File (the library reads a File with arrayBuffer()).
-    class CountedFile extends File {
-      override arrayBuffer() {
-        reads.set(this, (reads.get(this) ?? 0) + 1)
-        return super.arrayBuffer()
-      }
-    }
-    const date = Date.UTC(2026, 0, 2, 3, 4, 5)
-    const load = async (path: string) => new CountedFile([await (await fetch(path)).arrayBuffer()], 'scan.nii', { lastModified: date })
-    const fa = await load('/__fixtures/a.nii')
-    const fb = await load('/__fixtures/b.nii')
+    const bytes = async (path: string) => new Uint8Array(await (await fetch(path)).arrayBuffer())
     const sum = (image: { data: unknown }) => Array.from(image.data as ArrayLike<number>).reduce((s, v) => s + Number(v), 0)
     const run = async (file: File) => {
       const sent = window.sentBytes!
       const { id, image } = await cache.decodeEntry(file)
       return { id, sum: sum(image), sent: window.sentBytes! - sent }
     }
+    // A File of a file in OPFS, which no one can read once that file has changed (NotReadableError):
+    // its second decode can only come from the digest remembered at the first.
+    const root = await navigator.storage.getDirectory()
+    const handle = await root.getFileHandle(`memo-${Date.now().toString(36)}.nii`, { create: true })
+    const write = async (data: Uint8Array) => {
+      const w = await handle.createWritable()
+      await w.write(data as Uint8Array<ArrayBuffer>)
+      await w.close()
+    }
+    await write(await bytes('/__fixtures/a.nii'))
+    const picked = await handle.getFile()
+    // Another File of the same file, never decoded: after the change, a typed error naming it.
+    const stale = await handle.getFile()
+    const first = await run(picked)
+    await write(await bytes('/__fixtures/b.nii'))
+    const unreadable = await picked.arrayBuffer().then(() => 'read', (error: Error) => error.name)
+    const again = await run(picked).catch((error: Error) => ({ id: `${error.name}: ${error.message}`, sum: NaN, sent: NaN }))
+    const staleError = await run(stale).then(() => 'decoded', (error: Error) => `${error.name}: ${error.message}`)
+    const changed = await run(await handle.getFile())
+    await root.removeEntry(handle.name)
+    // Two Files of the same name, size and date in memory: each is hashed for itself.
+    const date = Date.UTC(2026, 0, 2, 3, 4, 5)
+    const fa = new File([await bytes('/__fixtures/a.nii')], 'scan.nii', { lastModified: date })
+    const fb = new File([await bytes('/__fixtures/b.nii')], 'scan.nii', { lastModified: date })
     const steps = [await run(fa), await run(fb), await run(fa), await run(fb)]
     const stats = await cache.stats()
     return {
+      unreadable,
+      staleError,
+      opfs: [first, again, changed],
       same: [fa.name === fb.name, fa.size === fb.size, fa.lastModified === fb.lastModified, fa.type === fb.type],
       steps,
-      reads: [reads.get(fa), reads.get(fb)],
       stats: { decodeMisses: stats.decodeMisses, decodeHits: stats.decodeHits, entries: stats.entries },
     }
   })
+  // The premise: the File picked before the change cannot be read any more.
+  expect(got.unreadable).toBe('NotReadableError')
+  const [first, again, changed] = got.opfs
+  // Its second decode is the first one's image, found from the remembered digest without a read.
+  expect([again!.id, again!.sum]).toEqual([first!.id, first!.sum])
+  expect(got.staleError).toMatch(/^DecodeError: memo-\w+\.nii: the browser cannot read it \(NotReadableError\)/)
+  // The file's new content is another image.
+  expect(changed!.id).not.toBe(first!.id)
+  expect(changed!.sum).not.toBe(first!.sum)
   expect(got.same).toEqual([true, true, true, true])
   const [a1, b1, a2, b2] = got.steps
-  // Two contents, two images, two entries.
-  expect(b1!.id).not.toBe(a1!.id)
-  expect(b1!.sum).not.toBe(a1!.sum)
-  expect(got.stats).toEqual({ decodeMisses: 2, decodeHits: 2, entries: 2 })
-  // Each File again: its own image, from its remembered digest, without reading or sending it.
-  expect([a2!.id, a2!.sum, a2!.sent]).toEqual([a1!.id, a1!.sum, 0])
-  expect([b2!.id, b2!.sum, b2!.sent]).toEqual([b1!.id, b1!.sum, 0])
-  expect(got.reads).toEqual([1, 1])
+  // Two contents, two images (the same two as the OPFS file held), each File again its own.
+  expect([a1!.id, b1!.id]).toEqual([first!.id, changed!.id])
+  expect([a2!.id, a2!.sum]).toEqual([a1!.id, a1!.sum])
+  expect([b2!.id, b2!.sum]).toEqual([b1!.id, b1!.sum])
+  expect(got.stats).toEqual({ decodeMisses: 2, decodeHits: 5, entries: 2 })
+  // No input bytes crossed from the page.
+  expect([first, again, changed, ...got.steps].map((s) => s!.sent)).toEqual([0, 0, 0, 0, 0, 0, 0])
 })
 
 test('bad input given as Files fails as before: typed errors naming the file, nothing cached; an empty File is refused even when an image is stored under its id', async ({ page }) => {

@@ -8,7 +8,8 @@ import { DEFAULT_WATCHDOG_MS } from './watchdog.js'
 import { assertJsonValue, classify, isImage, type Classified } from './codec/values.js'
 import { CHUNK_BYTES, frameLayout } from './codec/layout.js'
 import { assertOperationId, operationId } from './operation-id.js'
-import { blobDigest, digestOf } from './input-digest.js'
+import { rememberDigest, rememberedDigest, type DecodeWireInput } from './input-digest.js'
+import type { DecodeOutcome } from '../worker/service.js'
 import { expiryTime } from './expiry-time.js'
 import { forTransfer, MAX_MESSAGE_BYTES, transferring } from './transfer.js'
 import type {
@@ -372,35 +373,23 @@ export class VoxCache {
    */
   async decodeEntry(input: DecodeInput | DecodeInput[], options?: DecodeOptions): Promise<{ id: string; image: Image }> {
     const inputs = Array.isArray(input) ? input : [input]
-    // Each input hashed here first (a File or Blob once per page: input-digest.ts), so that a cached image
-    // is found from the digests alone and no input crosses to the worker; a Blob read for its digest is
-    // kept, in case it has to be sent after all.
-    const given = await Promise.all(
-      inputs.map(async (item, i) => {
-        if (item instanceof Blob) {
-          const name = item instanceof File ? item.name : `blob-${i}`
-          const { digest, bytes } = await blobDigest(item)
-          return { name, blob: item, data: bytes, digest, size: item.size }
-        }
-        const data = item.data instanceof ArrayBuffer ? new Uint8Array(item.data) : item.data
-        return { name: String(item.name), data, digest: await digestOf(data), size: data.byteLength }
-      }),
-    )
-    // An empty file is a DecodeError, which decode() gives with the file's name.
-    if (given.every((g) => g.size > 0)) {
-      const hit = await this.#call((r) => r.decodeCached(given.map((g) => g.digest), options) as Promise<{ id: string; image: Image } | undefined>)
-      if (hit) {
-        // Bytes given as arrays are handed over on a hit too, as decode() promises (and as a miss does).
-        const handed = given.flatMap((g) => ('blob' in g ? [] : forTransfer(g.data!).transfer))
-        if (handed.length) structuredClone(handed, { transfer: handed })
-        return hit
-      }
+    // Nothing is read or hashed on this thread: the worker reads each File or Blob (its handle crosses,
+    // not its bytes) and hashes it, and finds a cached image from the digests without reading more. The
+    // digests of the Blobs come back and are remembered while the page keeps them (input-digest.ts), so
+    // the same Blob is not read again. Bytes given as arrays are transferred, on a hit too.
+    const transfer: Transferable[] = []
+    const sent: DecodeWireInput[] = inputs.map((item, i) => {
+      if (item instanceof Blob) return { name: item instanceof File ? item.name : `blob-${i}`, blob: item, digest: rememberedDigest(item) }
+      const moved = forTransfer(item.data instanceof ArrayBuffer ? new Uint8Array(item.data) : item.data)
+      transfer.push(...moved.transfer)
+      return { name: String(item.name), data: moved.value as Uint8Array }
+    })
+    const { id, image, digests } = await this.#call((r) => r.decode(transferring(sent, transfer), options) as Promise<DecodeOutcome>)
+    for (const [i, item] of inputs.entries()) {
+      const digest = digests[i]
+      if (item instanceof Blob && digest) rememberDigest(item, digest)
     }
-    const files = await Promise.all(given.map(async (g) => ({ name: g.name, data: g.data ?? new Uint8Array(await g.blob!.arrayBuffer()) })))
-    const moved = files.map((f) => ({ name: f.name, ...forTransfer(f.data) }))
-    const transfer = moved.flatMap((m) => m.transfer)
-    const sent = moved.map((m) => ({ name: m.name, data: m.value as Uint8Array }))
-    return this.#call((r) => r.decode(transferring(sent, transfer), options) as Promise<{ id: string; image: Image }>)
+    return { id, image }
   }
 
   /**

@@ -25,8 +25,10 @@ import type {
 import { expiryTime } from '../src/expiry-time.js'
 import { Cache, type StoreSettings, type StoreStream } from './cache.js'
 import { decodeMetadata, decodeRoles, exportValue, knownDecodeId, planDecode, type DecodeFile, type ExportFormat, type InputDigest } from './decode/decode.js'
+import { digestOf, type DecodeWireInput } from '../src/input-digest.js'
 import { decodeCounters } from './decode/decode.js'
 import { applyMode, metadataMode, type MetadataMode } from './decode/deidentify.js'
+import { fail } from './decode/input.js'
 import { usePipelines } from './decode/itk.js'
 import type { Backend } from './payloads/backend.js'
 import { exportDatabase, importDatabase } from './portable.js'
@@ -46,13 +48,45 @@ function storeSettings(options: StoreOptions): StoreSettings {
   return at === undefined ? rest : { ...rest, expiresAt: at }
 }
 
+/** What decode() gives the page: the image, its id, and the digests of the inputs hashed in this call (see decode()). */
+export interface DecodeOutcome {
+  id: string
+  image: Image
+  digests: (InputDigest | undefined)[]
+}
+
 /** A decoded or cached image as decode hands it to the page: stripped in 'strip-phi' mode, its buffer transferred. */
-function decodeHandOver(id: string, mode: MetadataMode) {
-  return (image: Image) => {
+function decodeHandOver(id: string, mode: MetadataMode, digests: (InputDigest | undefined)[]) {
+  return (image: Image): DecodeOutcome => {
     // A hit is stripped again: an entry imported from elsewhere (importDatabase, a seed) could hold
     // an unstripped image under a 'strip-phi' id, and what this mode returns must never carry PHI.
     const out = forTransfer(applyMode(image, mode))
-    return transferring({ id, image: out.value as Image }, out.transfer)
+    return transferring({ id, image: out.value as Image, digests }, out.transfer)
+  }
+}
+
+/**
+ * An input with its digest: a Blob with the digest the page remembers (not read), or the input read
+ * (a Blob) or taken (bytes) and hashed here, as `file` with its `sha256`.
+ */
+async function digested(input: DecodeWireInput): Promise<{ name: string; size: number; digest: InputDigest; blob?: Blob; file?: DecodeFile }> {
+  const name = String(input.name)
+  if (input.blob && input.digest) return { name, size: input.blob.size, digest: input.digest, blob: input.blob }
+  const data = input.data ?? (await readBlob(name, input.blob!))
+  const digest = await digestOf(data)
+  return { name, size: data.byteLength, digest, file: { name, data, sha256: digest.sha256 } }
+}
+
+/**
+ * A Blob's bytes. @throws {DecodeError} naming the file when the browser cannot read it: a File whose
+ * file on disk changed or went since it was picked (NotReadableError, NotFoundError).
+ */
+async function readBlob(name: string, blob: Blob): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await blob.arrayBuffer())
+  } catch (error) {
+    if (!(error instanceof DOMException)) throw error
+    throw fail(name, `the browser cannot read it (${error.name}): the file changed or went since it was picked`, error)
   }
 }
 
@@ -338,18 +372,40 @@ export function createService() {
      * the same content decodes once (across reloads and tabs) and is read back after. The image's buffer
      * is transferred to the caller. Nothing is stored when decoding fails. With `metadata: 'strip-phi'`
      * the image is stripped (worker/decode/deidentify.ts) before it is stored and before it is returned.
+     *
+     * The inputs are read and hashed here, not on the page's thread (a WebCrypto digest holds the thread
+     * that calls it: 0.2 s for 128 MB). A File or Blob crosses as a handle; the page gives the digest it
+     * remembers of a Blob hashed here before (src/input-digest.ts), and such a Blob is read only on a
+     * miss. Single files and DICOM series are then found from their digests alone (knownDecodeId); other
+     * sets, and misses, are read whole. `digests` gives back what was hashed here, for the page to keep.
      * @throws {DecodeError} for malformed, truncated or incomplete input, naming the file and the reason.
      * @throws {UnsupportedFormatError} when the content is in no format voxcache reads.
      * @throws {UnsupportedValueError} when `options` is not `{ metadata?: 'keep' | 'strip-phi' }`.
+     * @throws {InvalidKeyError} when a remembered digest is not 64 lowercase hex digits.
      */
-    async decode(files: DecodeFile[], options?: DecodeOptions): Promise<{ id: string; image: Image }> {
+    async decode(inputs: DecodeWireInput[], options?: DecodeOptions): Promise<DecodeOutcome> {
       const c = ready()
       const mode = metadataMode(options)
-      // Hashing the input (up to 2 GiB, one WebCrypto call per file) reports nothing either. The page
-      // hashed these files too (decodeCached missed), but the bytes it sends are hashed here again: an
-      // image is stored under the digest of the bytes it was decoded from, whatever the page said.
+      // Reading and hashing the input (up to 2 GiB a file) reports nothing to the watchdog either.
+      const given = await excused(() => Promise.all(inputs.map(digested)))
+      const digests = given.map((g) => (g.file?.sha256 !== undefined ? g.digest : undefined))
+      // An empty file is a DecodeError, which planDecode gives with the file's name.
+      if (given.every((g) => g.size > 0)) {
+        const known = await knownDecodeId(given.map((g) => g.digest), mode)
+        // Looked up first, so that a miss is not counted twice. No lock, unlike a miss below: an image
+        // that is stored is never being decoded, and one stored meanwhile by a decode under way (here
+        // or in another tab) is found there, where the lock waits for it.
+        const hit = known !== undefined && (await c.lookup(known)) !== undefined ? await c.retrieveEntry(known) : undefined
+        if (hit !== undefined) {
+          decodeCounters.decodeHits++
+          return decodeHandOver(known!, mode, digests)(hit.value as Image)
+        }
+      }
+      // A Blob found by a remembered digest is read now, and hashed again: an image is stored under the
+      // digest of the bytes it was decoded from, whatever the page remembered.
+      const files = await excused(() => Promise.all(given.map(async (g) => g.file ?? { name: g.name, data: await readBlob(g.name, g.blob!) })))
       const { id, roles } = await excused(() => planDecode(files, mode))
-      const handOver = decodeHandOver(id, mode)
+      const handOver = decodeHandOver(id, mode, digests)
       // Compute once, under the lock memoize uses too: a caller in this worker or another tab that
       // decodes the same bytes meanwhile waits, then reads the stored image back.
       return lockWait(false, (granted) => navigator.locks.request(onceLock(c.name, id), async () => {
@@ -370,28 +426,7 @@ export function createService() {
           if (!(error instanceof CacheFullError)) throw error
         }
         return handOver(image)
-      }) as unknown as Promise<{ id: string; image: Image }>)
-    },
-
-    /**
-     * A cached decode found from the inputs' digests alone (see knownDecodeId), without their bytes:
-     * the image (transferred) and its id, or undefined when it is not cached or its id needs the files
-     * (the client then sends them to decode()). A miss counts nowhere: decode() counts it.
-     * @throws {UnsupportedValueError} when `options` is not `{ metadata?: 'keep' | 'strip-phi' }`.
-     * @throws {InvalidKeyError} when a digest is not 64 lowercase hex digits.
-     */
-    async decodeCached(inputs: InputDigest[], options?: DecodeOptions): Promise<{ id: string; image: Image } | undefined> {
-      const c = ready()
-      const mode = metadataMode(options)
-      const id = await knownDecodeId(inputs, mode)
-      // Looked up first, so that a miss is not counted twice (decode() counts it). No lock, unlike
-      // decode(): an image that is stored is never being decoded, and one stored meanwhile by a decode
-      // under way (here or in another tab) is found by decode(), which waits for it.
-      if (id === undefined || (await c.lookup(id)) === undefined) return undefined
-      const hit = await c.retrieveEntry(id)
-      if (hit === undefined) return undefined
-      decodeCounters.decodeHits++
-      return decodeHandOver(id, mode)(hit.value as Image)
+      }) as unknown as Promise<DecodeOutcome>)
     },
 
     /**

@@ -19,12 +19,13 @@ export const decodeCounters = { decodeHits: 0, decodeMisses: 0 }
 /**
  * The operation id of decoding `files`, and which file is which. The id hashes the bytes of the files
  * in their roles (header, then data; a DICOM series in hash order) — never their names — and the
- * metadata mode unless it is 'keep'.
+ * metadata mode unless it is 'keep'. A file's `sha256`, when it has one, stands for its bytes' digest:
+ * only the worker that hashed those very bytes sets it.
  * @throws {DecodeError} @throws {UnsupportedFormatError}
  */
 export async function planDecode(files: DecodeFile[], mode: MetadataMode = 'keep'): Promise<{ id: string; roles: Roles }> {
   const roles = await assignRoles(files)
-  let refs = await Promise.all(roles.files.map((f) => contentRef(f.data)))
+  let refs = await Promise.all(roles.files.map((f) => (f.sha256 !== undefined ? { sha256: f.sha256 } : contentRef(f.data))))
   if (roles.format === 'dicom-series') {
     const order = refs.map((r, i) => [r.sha256, i] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     roles.files = order.map(([, i]) => roles.files[i]!)

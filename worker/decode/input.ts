@@ -6,6 +6,8 @@ import { DecodeError } from '../../src/errors.js'
 export interface DecodeFile {
   name: string
   data: Uint8Array
+  /** The SHA-256 of `data`, when this worker hashed these very bytes (then planDecode need not again). */
+  sha256?: string
 }
 
 /** A DecodeError that names the file and the reason (and keeps what failed underneath as `cause`). */

@@ -30,13 +30,18 @@ rmSync(lib, { recursive: true, force: true })
 run('npx', ['vite', 'build', '--config', 'scripts/lib-worker.config.ts'])
 run('npx', ['tsc', '-p', 'tsconfig.lib.json'])
 
-// itk-wasm loads each pipeline with import(url), marked for bundlers to leave alone; minifying dropped
-// the marks, and webpack would otherwise try to bundle the URL's target. The one dynamic import gets
-// them back.
+// The worker imports its decode modules (worker/decode/lazy.ts) at its first decode, as a chunk beside
+// it: that one dynamic import the app's bundler follows. In the chunk, itk-wasm loads each pipeline
+// with import(url), marked for bundlers to leave alone; minifying dropped the marks, and webpack would
+// otherwise try to bundle the URL's target. That one dynamic import gets them back.
 const workerPath = join(lib, 'worker', 'cache.worker.js')
 const worker = readFileSync(workerPath, 'utf8')
-if (worker.split('import(').length !== 2) throw new Error('build-lib: the worker should hold exactly one dynamic import (itk-wasm loading a pipeline)')
-writeFileSync(workerPath, worker.replace('import(', 'import(/* webpackIgnore: true */ /* @vite-ignore */ '))
+const chunks = [...worker.matchAll(/import\(\s*["'`](\.\/lazy-[\w-]+\.js)["'`]\s*\)/g)].map((m) => m[1])
+if (worker.split('import(').length !== 2 || chunks.length !== 1) throw new Error('build-lib: the worker should hold exactly one dynamic import, of its decode chunk (./lazy-*.js)')
+const lazyPath = join(lib, 'worker', chunks[0])
+const lazy = readFileSync(lazyPath, 'utf8')
+if (lazy.split('import(').length !== 2) throw new Error('build-lib: the decode chunk should hold exactly one dynamic import (itk-wasm loading a pipeline)')
+writeFileSync(lazyPath, lazy.replace('import(', 'import(/* webpackIgnore: true */ /* @vite-ignore */ '))
 
 /** Relative imports of a module (`from './x.js'`, `import('./x.js')`, `import './x.js'`). */
 function relativeImports(text) {

@@ -10,7 +10,7 @@ import { CacheFullError, CorruptEntryError, StorageUnavailableError, Unsupported
 import { describeThrown } from '../src/thrown.js'
 import type { CacheStats, Codec, EntryInfo, EvictionInfo, Image, ImageInfo, JsonValue, ListOptions, OpenCacheOptions, Value } from '../src/types.js'
 import { Batch } from './batch.js'
-import { decodeCounters } from './decode/decode.js'
+import { decodeCounters } from './decode/counters.js'
 import { headerInfo } from './index/changes.js'
 import { IndexStore } from './index/store.js'
 import { isQuotaError, type Backend, type Durability } from './payloads/backend.js'

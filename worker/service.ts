@@ -24,12 +24,11 @@ import type {
 } from '../src/types.js'
 import { expiryTime } from '../src/expiry-time.js'
 import { Cache, type StoreSettings, type StoreStream } from './cache.js'
-import { decodeMetadata, decodeRoles, exportValue, knownDecodeId, planDecode, type DecodeFile, type ExportFormat, type InputDigest } from './decode/decode.js'
+import type { DecodeFile, ExportFormat, InputDigest } from './decode/decode.js'
 import { digestOf, type DecodeWireInput } from '../src/input-digest.js'
-import { decodeCounters } from './decode/decode.js'
-import { applyMode, metadataMode, type MetadataMode } from './decode/deidentify.js'
+import { decodeCounters } from './decode/counters.js'
+import type { MetadataMode } from './decode/deidentify.js'
 import { fail } from './decode/input.js'
-import { usePipelines } from './decode/itk.js'
 import type { Backend } from './payloads/backend.js'
 import { exportDatabase, importDatabase } from './portable.js'
 import { importSeed } from './seed.js'
@@ -55,8 +54,32 @@ export interface DecodeOutcome {
   digests: (InputDigest | undefined)[]
 }
 
+type Decoding = typeof import('./decode/lazy.js')
+
+/**
+ * The decode modules (worker/decode/lazy.ts), imported at the first decode or export: itk-wasm's glue,
+ * the readers and the de-identification table are about half this worker's code (200 of 386 KB), which
+ * every open parsed before, decoding or not. Loaded through the app's bundler as a chunk of its own, so
+ * an offline app keeps it with the worker (the demo's service worker precaches every file of the build).
+ */
+let decoding: Promise<Decoding> | undefined
+function decoder(pipelinesUrl: string): Promise<Decoding> {
+  decoding ??= import('./decode/lazy.js').then(
+    (d) => {
+      d.usePipelines(pipelinesUrl)
+      return d
+    },
+    (error: unknown) => {
+      // Tried again at the next call, as a pipeline that failed to load is.
+      decoding = undefined
+      throw fail('decode', `voxcache could not load its decode module (was the worker's chunk served?): ${describeThrown(error)}`, error)
+    },
+  )
+  return decoding
+}
+
 /** A decoded or cached image as decode hands it to the page: stripped in 'strip-phi' mode, its buffer transferred. */
-function decodeHandOver(id: string, mode: MetadataMode, digests: (InputDigest | undefined)[]) {
+function decodeHandOver({ applyMode }: Decoding, id: string, mode: MetadataMode, digests: (InputDigest | undefined)[]) {
   return (image: Image): DecodeOutcome => {
     // A hit is stripped again: an entry imported from elsewhere (importDatabase, a seed) could hold
     // an unstripped image under a 'strip-phi' id, and what this mode returns must never carry PHI.
@@ -92,6 +115,8 @@ async function readBlob(name: string, blob: Blob): Promise<Uint8Array> {
 
 export function createService() {
   let cache: Cache | undefined
+  /** Where the itk-wasm pipelines are served (openCache's `pipelinesUrl`), for the decode modules. */
+  let pipelinesUrl = ''
   /** Stores in progress whose bytes come in pieces (storeBegin … storeEnd), by token. */
   const streams = new Map<number, StoreStream>()
   let nextToken = 1
@@ -132,7 +157,7 @@ export function createService() {
     async open(options: OpenCacheOptions = {}, progressPort?: MessagePort): Promise<{ storage: Backend['kind']; seeded: ImportReport | undefined }> {
       if (cache) throw new StorageUnavailableError('this worker already serves a cache')
       if (progressPort) reportTo(progressPort)
-      usePipelines(options.pipelinesUrl ?? new URL('/itk/', self.location.href).href)
+      pipelinesUrl = options.pipelinesUrl ?? new URL('/itk/', self.location.href).href
       await holdOpen()
       const name = options.name ?? 'default'
       let opened: Cache
@@ -385,7 +410,9 @@ export function createService() {
      */
     async decode(inputs: DecodeWireInput[], options?: DecodeOptions): Promise<DecodeOutcome> {
       const c = ready()
-      const mode = metadataMode(options)
+      const d = await decoder(pipelinesUrl)
+      const { knownDecodeId, planDecode, decodeRoles, decodeMetadata, applyMode } = d
+      const mode = d.metadataMode(options)
       // Reading and hashing the input (up to 2 GiB a file) reports nothing to the watchdog either.
       const given = await excused(() => Promise.all(inputs.map(digested)))
       const digests = given.map((g) => (g.file?.sha256 !== undefined ? g.digest : undefined))
@@ -398,14 +425,14 @@ export function createService() {
         const hit = known !== undefined && (await c.lookup(known)) !== undefined ? await c.retrieveEntry(known) : undefined
         if (hit !== undefined) {
           decodeCounters.decodeHits++
-          return decodeHandOver(known!, mode, digests)(hit.value as Image)
+          return decodeHandOver(d, known!, mode, digests)(hit.value as Image)
         }
       }
       // A Blob found by a remembered digest is read now, and hashed again: an image is stored under the
       // digest of the bytes it was decoded from, whatever the page remembered.
       const files = await excused(() => Promise.all(given.map(async (g) => g.file ?? { name: g.name, data: await readBlob(g.name, g.blob!) })))
       const { id, roles } = await excused(() => planDecode(files, mode))
-      const handOver = decodeHandOver(id, mode, digests)
+      const handOver = decodeHandOver(d, id, mode, digests)
       // Compute once, under the lock memoize uses too: a caller in this worker or another tab that
       // decodes the same bytes meanwhile waits, then reads the stored image back.
       return lockWait(false, (granted) => navigator.locks.request(onceLock(c.name, id), async () => {
@@ -439,6 +466,7 @@ export function createService() {
       if (typeof source === 'string') assertOperationId(source)
       const value = typeof source === 'string' ? (await c.retrieveEntry(source))?.value : source
       if (value === undefined) return undefined
+      const { exportValue } = await decoder(pipelinesUrl)
       const file = await excused(() => exportValue(value, format, typeof source === 'string' ? `entry ${source}` : 'the value'))
       const out = forTransfer(file.data)
       return transferring({ name: file.name, data: out.value as Uint8Array }, out.transfer)

@@ -13,8 +13,6 @@ import { DECODER } from './version.js'
 export type { DecodeFile, ExportFormat, InputDigest }
 
 
-/** Decodes this worker's cache served from storage (hits) and ran itk-wasm for (misses). */
-export const decodeCounters = { decodeHits: 0, decodeMisses: 0 }
 
 /**
  * The operation id of decoding `files`, and which file is which. The id hashes the bytes of the files

@@ -454,6 +454,40 @@ test.describe('decode', () => {
     expect(got).toEqual({ decodeError: true, cause: 'TypeError' })
   })
 
+  // The worker imports its decode modules at the first decode, as a chunk of its own (worker/service.ts,
+  // decoder): a chunk the server does not give is a DecodeError saying so, the cache goes on working,
+  // and the next decode loads it.
+  test('a decode chunk that does not load is a DecodeError; the next decode loads it', async ({ page }) => {
+    await serve(page, { 's.nii.gz': fixture('standard.nii.gz') })
+    let refused = 0
+    await page.route(/\/assets\/lazy-[\w-]+\.js$/, (route) => (refused++, route.fulfill({ status: 404, body: 'gone' })))
+    const first = await page.evaluate(async () => {
+      const lib = window.voxcacheLib!
+      const cache = await lib.openCache({ name: 'decode-chunk', storage: 'memory' })
+      const data = new Uint8Array(await (await fetch('/__fixtures/s.nii.gz')).arrayBuffer())
+      const failed = await cache.decode({ name: 's.nii.gz', data: data.slice() }).then(
+        () => null,
+        (e: Error) => ({ decodeError: e instanceof lib.DecodeError, message: e.message }),
+      )
+      await cache.store('0'.repeat(64), { still: 'working' })
+      ;(window as unknown as { chunkCache: unknown }).chunkCache = cache
+      return { failed, stored: await cache.retrieve('0'.repeat(64)) }
+    })
+    await page.unroute(/\/assets\/lazy-[\w-]+\.js$/)
+    const size = await page.evaluate(async () => {
+      const cache = (window as unknown as { chunkCache: import('../src/index.js').VoxCache }).chunkCache
+      const data = new Uint8Array(await (await fetch('/__fixtures/s.nii.gz')).arrayBuffer())
+      const image = await cache.decode({ name: 's.nii.gz', data })
+      await cache.close()
+      return image.size
+    })
+    expect(refused).toBeGreaterThan(0)
+    expect(first.failed?.decodeError).toBe(true)
+    expect(first.failed?.message).toMatch(/^decode: voxcache could not load its decode module/)
+    expect(first.stored).toEqual({ still: 'working' })
+    expect(size).toEqual([4, 5, 7])
+  })
+
   // openCache's pipelinesUrl says where decode loads itk-wasm from: a folder without them fails the
   // decode and names where it looked; a relative URL resolves against the page.
   test('pipelinesUrl: decode loads its pipelines from there, relative to the page', async ({ page }) => {

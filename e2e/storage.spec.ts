@@ -559,6 +559,8 @@ test('wasmUrls: the worker loads both wasm files from there; a wrong one is a St
     'zstd.wasm': readFileSync(new URL('../node_modules/@bokuweb/zstd-wasm/dist/web/zstd.wasm', import.meta.url)),
     'text.wasm': Buffer.from('not wasm'),
   }
+  // Cut in half: wasm's magic and version, then a module that does not compile.
+  files['cut.wasm'] = files['zstd.wasm']!.subarray(0, files['zstd.wasm']!.length >> 1)
   const served: string[] = []
   await page.route('**/elsewhere/*', async (route) => {
     const name = new URL(route.request().url()).pathname.split('/').pop()!
@@ -584,6 +586,9 @@ test('wasmUrls: the worker loads both wasm files from there; a wrong one is a St
       codec: info?.codec,
       missing: await failure({ zstd: '/elsewhere/missing.wasm' }),
       notWasm: await failure({ sqlite: '/elsewhere/text.wasm' }),
+      cut: await failure({ zstd: '/elsewhere/cut.wasm' }),
+      // A module that compiles but asks for other imports: zstd's runtime would wait for it forever.
+      swapped: await failure({ zstd: '/elsewhere/sql.wasm' }),
     }
   })
   expect(served.slice(0, 2).sort()).toEqual(['sql.wasm', 'zstd.wasm'])
@@ -591,6 +596,8 @@ test('wasmUrls: the worker loads both wasm files from there; a wrong one is a St
   expect(got.codec).toBe('zstd')
   expect(got.missing).toMatch(/^true: could not load zstd's wasm from http:\/\/localhost:\d+\/elsewhere\/missing\.wasm: HTTP 404$/)
   expect(got.notWasm).toMatch(/^true: http:\/\/localhost:\d+\/elsewhere\/text\.wasm is not sql\.js's wasm/)
+  expect(got.cut).toMatch(/^true: http:\/\/localhost:\d+\/elsewhere\/cut\.wasm is not zstd's wasm: WebAssembly.compile\(\): /)
+  expect(got.swapped).toMatch(/^true: http:\/\/localhost:\d+\/elsewhere\/sql\.wasm is not zstd's wasm: WebAssembly.instantiate\(\): Import/)
 })
 
 // Chromium evicts best-effort storage under pressure, silently and for the whole origin.

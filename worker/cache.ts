@@ -52,13 +52,15 @@ export interface StoreStream {
 }
 
 /**
- * The bytes of a wasm file the worker runs, fetched here rather than by sql.js or zstd themselves: a
- * file missing where openCache's `wasmUrls` (or the bundler) put it is then a clear error. zstd's own
- * loader would wait forever: its promise settles only when the runtime starts, and an aborted load
- * never rejects it (read in @bokuweb/zstd-wasm's dist/web/module.js, not tried).
+ * A wasm file the worker runs, fetched and compiled here rather than by sql.js or zstd themselves: a
+ * file missing or wrong where openCache's `wasmUrls` (or the bundler) put it is then a clear error.
+ * zstd's own loader would wait forever: its promise settles only when the runtime starts, and an
+ * aborted load never rejects it (read in @bokuweb/zstd-wasm's dist/web/module.js, not tried). The
+ * compiled module goes to each runtime's `instantiateWasm` hook (wasmHook), so nothing compiles it
+ * twice; a `WebAssembly.validate` pass before cost 8–11 ms of every open here for the two files.
  * @throws {StorageUnavailableError} naming the URL.
  */
-async function wasmBytes(what: string, url: string): Promise<ArrayBuffer> {
+async function wasmModule(what: string, url: string): Promise<WebAssembly.Module> {
   let response: Response
   try {
     response = await fetch(url)
@@ -67,14 +69,47 @@ async function wasmBytes(what: string, url: string): Promise<ArrayBuffer> {
   }
   if (!response.ok) throw new StorageUnavailableError(`could not load ${what} from ${url}: HTTP ${response.status}`)
   const bytes = await response.arrayBuffer()
-  if (!WebAssembly.validate(bytes)) throw new StorageUnavailableError(`${url} is not ${what}: not a WebAssembly module`)
-  return bytes
+  try {
+    return await WebAssembly.compile(bytes)
+  } catch (error) {
+    throw new StorageUnavailableError(`${url} is not ${what}: ${describeThrown(error)}`, { cause: error })
+  }
+}
+
+/**
+ * An Emscripten `instantiateWasm` hook that instantiates `module` with the runtime's imports, and
+ * `failed`, which rejects (naming the URL) when that instantiation fails: the runtime itself would wait
+ * forever. Race the runtime's start against it.
+ */
+function wasmHook(module: WebAssembly.Module, what: string, url: string) {
+  let fail: (error: unknown) => void = () => undefined
+  const failed = new Promise<never>((_, reject) => (fail = reject))
+  const instantiateWasm = (imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) => {
+    WebAssembly.instantiate(module, imports).then(
+      (instance) => receive(instance, module),
+      (error: unknown) => fail(new StorageUnavailableError(`${url} is not ${what}: ${describeThrown(error)}`, { cause: error })),
+    )
+    return {}
+  }
+  return { instantiateWasm, failed }
 }
 
 let sqlPromise: Promise<SqlJsStatic> | undefined
 function loadSql(url: string): Promise<SqlJsStatic> {
-  sqlPromise ??= wasmBytes("sql.js's wasm", url).then((wasmBinary) => initSqlJs({ wasmBinary }))
+  const what = "sql.js's wasm"
+  sqlPromise ??= wasmModule(what, url).then((module) => {
+    const { instantiateWasm, failed } = wasmHook(module, what, url)
+    return Promise.race([initSqlJs({ instantiateWasm } as Parameters<typeof initSqlJs>[0]), failed])
+  })
   return sqlPromise
+}
+
+/** zstd's runtime from `url` (see wasmModule). */
+async function loadZstd(url: string): Promise<void> {
+  const what = "zstd's wasm"
+  const module = await wasmModule(what, url)
+  const { instantiateWasm, failed } = wasmHook(module, what, url)
+  await Promise.race([initCodec({ instantiateWasm }), failed])
 }
 
 /** Half the origin's quota, or 1 GiB when the browser does not say. */
@@ -153,7 +188,7 @@ export class Cache {
     const [SQL, backend] = await Promise.all([
       excused(() => loadSql(wasm.sqlite)),
       chooseBackend(name, options.storage ?? 'auto'),
-      excused(() => wasmBytes("zstd's wasm", wasm.zstd)).then((bytes) => initCodec(new Uint8Array(bytes))),
+      excused(() => loadZstd(wasm.zstd)),
     ])
     const maxBytes = options.maxBytes ?? (await defaultBudget())
     const lowWater = options.lowWater ?? 0.9

@@ -3,8 +3,14 @@
 // gigabyte. Here data moves one frame at a time through two reusable heap buffers.
 import { Module, waitInitialized } from 'zstd-wasm:module.js'
 
+/** Instantiates the runtime's wasm itself (Emscripten's `instantiateWasm`): from a module compiled elsewhere. */
+export interface WasmHook {
+  instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void): object
+}
+
 interface ZstdModule {
-  init(source: string | ArrayBuffer | Uint8Array): void
+  init(source: string | ArrayBuffer | Uint8Array | undefined): void
+  instantiateWasm?: WasmHook['instantiateWasm']
   HEAPU8: Uint8Array
   _malloc(size: number): number
   _free(ptr: number): void
@@ -28,10 +34,17 @@ export const MIN_FRAME_SIZE = 64 * 1024
 export const MAX_FRAME_SIZE = 64 * 1024 * 1024
 export const LEVEL = 1
 
-/** Loads the zstd wasm from a URL (in the browser) or from its bytes (in Node). Idempotent. */
-export function initZstd(source: string | ArrayBuffer | Uint8Array): Promise<void> {
+/**
+ * Loads the zstd wasm from a URL (in the browser), from its bytes (in Node), or through a hook that
+ * instantiates a module compiled elsewhere (the worker: worker/cache.ts, wasmModule). Idempotent.
+ */
+export function initZstd(source: string | ArrayBuffer | Uint8Array | WasmHook): Promise<void> {
   initialized ??= (async () => {
-    zstd.init(source)
+    if (typeof source === 'object' && 'instantiateWasm' in source) {
+      // The runtime takes this hook before any source of its own (@bokuweb/zstd-wasm's dist/web/zstd.js, init).
+      zstd.instantiateWasm = source.instantiateWasm
+      zstd.init(undefined)
+    } else zstd.init(source)
     await waitInitialized()
   })()
   return initialized

@@ -8,7 +8,7 @@ import { rowRecord } from './changes.js'
 import { IndexDb } from './db.js'
 import { SCHEMA_VERSION } from './schema.js'
 import { IndexStore, JOURNAL, SNAPSHOT } from './store.js'
-import { ENVELOPE_BYTES, readSnapshot } from './format.js'
+import { ENVELOPE_BYTES, readSnapshot, snapshotEnvelope } from './format.js'
 import { salvageSnapshot } from './salvage.js'
 import type { Backend } from '../payloads/backend.js'
 import { createMemoryBackend } from '../payloads/memory.js'
@@ -395,6 +395,36 @@ describe('index files: damage is detected, inline records salvaged', () => {
     const c = await IndexStore.load(backend, SQL)
     expect(c.recovery).toBeUndefined()
     expect(c.db.totals().entries).toBe(3)
+  })
+
+  it('a snapshot sealed whole around bytes SQLite cannot read: its inline records salvaged from the file, read again', async () => {
+    const backend = await populated()
+    const bytes = (await backend.read(SNAPSHOT))!
+    // The SQLite header damaged, the envelope's checksum made right: the envelope holds, sql.js refuses
+    // the database, and it was lent the bytes (it may write into them), so salvage reads the file anew.
+    const sqlite = bytes.slice(ENVELOPE_BYTES)
+    sqlite.fill(0x55, 0, 16)
+    await backend.writeAtomic(SNAPSHOT, [snapshotEnvelope(sqlite), sqlite])
+    const b = await IndexStore.load(backend, SQL)
+    expect(b.recovery).toMatchObject({ snapshot: expect.stringContaining('not a readable SQLite database'), journal: undefined, salvaged: 2 })
+    expect(b.db.list({ orderBy: 'id' }).map((e) => e.id)).toEqual([hex(1), hex(2), hex(4), hex(5)])
+    expect(b.db.inlineData(hex(2))).toEqual(inlineRecord(2).data)
+  })
+
+  it('sql.js keeps the bytes lent to it as its database file, without a copy (they change with it); others it copies', () => {
+    const source = IndexDb.open(SQL)
+    source.apply(putInline(1))
+    const image = source.export()
+    source.close()
+    const lent = image.slice()
+    const copied = image.slice()
+    const a = IndexDb.open(SQL, lent, { lend: true })
+    const b = IndexDb.open(SQL, copied)
+    for (const db of [a, b]) db.setMeta('lent', 'x'.repeat(5000))
+    a.close()
+    b.close()
+    expect(copied).toEqual(image)
+    expect(lent).not.toEqual(image)
   })
 
   it('a digit flipped in a journal line (still valid JSON) is damage, not applied; the record in it is salvaged', async () => {

@@ -146,12 +146,16 @@ export class IndexStore {
         salvageSnapshot(this.SQL, bytes, this.damage!.salvaged)
       } else {
         try {
-          db = IndexDb.open(this.SQL, snapshot.sqlite) // a newer schema throws SchemaVersionError
+          // Lent: read from the file for this open alone, so sql.js need not copy them.
+          db = IndexDb.open(this.SQL, snapshot.sqlite, { lend: true }) // a newer schema throws SchemaVersionError
           this.legacySnapshot = snapshot.kind === 'legacy'
         } catch (error) {
           if (!(error instanceof StorageUnavailableError)) throw error
           this.damaged('snapshot', `index.sqlite: ${error.message}`)
-          salvageSnapshot(this.SQL, snapshot.sqlite, this.damage!.salvaged)
+          // sql.js may have written into the lent bytes: what can be salvaged is read from the file again.
+          const again = await this.readable(SNAPSHOT, 'snapshot', 0)
+          const reread = again && readSnapshot(again)
+          if (reread && reread.kind !== 'damaged') salvageSnapshot(this.SQL, reread.sqlite, this.damage!.salvaged)
         }
       }
     }

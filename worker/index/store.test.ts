@@ -411,6 +411,27 @@ describe('index files: damage is detected, inline records salvaged', () => {
     expect(b.db.inlineData(hex(2))).toEqual(inlineRecord(2).data)
   })
 
+  it('a transaction that throws leaves rows and totals as they were; one that returns keeps its changes', () => {
+    const db = IndexDb.open(SQL)
+    db.apply(putInline(1))
+    expect(db.totals().entries).toBe(1)
+    const before = db.totals()
+    expect(() =>
+      db.transaction(() => {
+        db.apply(putInline(2))
+        db.apply(putInline(3))
+        db.apply({ t: 'del', id: hex(1) })
+        throw new Error('midway')
+      }),
+    ).toThrow('midway')
+    expect(db.list({ orderBy: 'id' }).map((e) => e.id)).toEqual([hex(1)])
+    expect(db.totals()).toEqual(before)
+    expect(db.transaction(() => (db.apply(putInline(2)), 'kept'))).toBe('kept')
+    expect(db.list({ orderBy: 'id' }).map((e) => e.id)).toEqual([hex(1), hex(2)])
+    expect(db.totals().entries).toBe(2)
+    db.close()
+  })
+
   it('sql.js keeps the bytes lent to it as its database file, without a copy (they change with it); others it copies', () => {
     const source = IndexDb.open(SQL)
     source.apply(putInline(1))

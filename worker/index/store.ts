@@ -287,24 +287,28 @@ export class IndexStore {
     }
     // One generation spans several lines; apply every line newer than what the db held before.
     const floor = this.db.generation
-    let top = floor
-    for (let i = from; i < lines.length; i++) {
-      const line = lines[i]
-      if (!line) continue
-      const entry = this.parseLine(line)
-      if (!entry) continue
-      if (entry.g > floor) {
-        try {
-          this.db.apply(entry)
-        } catch {
-          // Checksummed lines are what this code wrote; this is a version-1 line that parsed but is
-          // not a valid entry: corruption of that line alone.
-          continue
+    // In one transaction: a failure (a damaged line outside load) applies none of them, and the next
+    // catch-up reads them all again.
+    this.db.transaction(() => {
+      let top = floor
+      for (let i = from; i < lines.length; i++) {
+        const line = lines[i]
+        if (!line) continue
+        const entry = this.parseLine(line)
+        if (!entry) continue
+        if (entry.g > floor) {
+          try {
+            this.db.apply(entry)
+          } catch {
+            // Checksummed lines are what this code wrote; this is a version-1 line that parsed but is
+            // not a valid entry: corruption of that line alone.
+            continue
+          }
+          top = Math.max(top, entry.g)
         }
-        top = Math.max(top, entry.g)
       }
-    }
-    if (top !== floor) this.db.generation = top
+      if (top !== floor) this.db.generation = top
+    })
     // Bytes after the last newline are a line torn by a crash mid-append: never acknowledged, dropped.
     // (A damaged journal is set aside whole instead, torn tail included.)
     if (repair && end < bytes.byteLength && this.applied + end > 0 && this.damage?.journal === undefined) {
@@ -349,8 +353,10 @@ export class IndexStore {
       this.journalSize = -1 // part of the line may be on disk: the next commit measures and truncates
       throw error
     }
-    for (const entry of entries) this.db.apply(entry)
-    this.db.generation = g
+    this.db.transaction(() => {
+      for (const entry of entries) this.db.apply(entry)
+      this.db.generation = g
+    })
     this.applied += bytes.byteLength
     this.journalSize = this.applied
     if (this.applied > Math.max(MIN_CHECKPOINT_BYTES, this.snapshotBytes / 2)) {

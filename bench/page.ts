@@ -359,6 +359,13 @@ const bench = {
     return { openMs: t1 - t0, listMs: t2 - t1, statsMs: t3 - t2, settledMs: t4 - t0, listed, entries, storage: cache.storage }
   },
 
+  /** The sizes of a cache's index files in OPFS (the snapshot and the journal). */
+  async indexFileBytes(name: string): Promise<{ snapshot: number; journal: number }> {
+    const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('voxcache')).getDirectoryHandle(name)
+    const size = async (file: string) => (await (await dir.getFileHandle(file)).getFile()).size
+    return { snapshot: await size('index.sqlite').catch(() => 0), journal: await size('index.journal') }
+  },
+
   async destroyCache(name: string): Promise<void> {
     await (await openCache({ name, storage: 'opfs' })).destroy()
   },

@@ -264,7 +264,9 @@ function layoutText(r) {
   return `${table}
 
 A small store (a ${l.valueChars}-character JSON value, codec 'none') in a small cache: ${f(st.inline?.median, 2)} ms with its record in the index, ${f(st.files?.median, 2)} ms as a file of its own (medians of ${st.inline?.samples.length} each, alternating batches of 20).
-
+${l.journaled ? `
+A cache as the library leaves it: ${l.journaled.entries.toLocaleString('en')} such values stored one by one (records in the index), which left a snapshot of ${f(l.journaled.snapshot / 1e6, 2)} MB and a journal of ${f(l.journaled.journal / 1e6, 2)} MB (a checkpoint comes at 1 MiB); openCache took ${ms(l.journaled.openMs.median)} ms (median of ${l.journaled.openMs.samples.length}), the journal's lines replayed.
+` : ''}
 The large caches are written by the bulk fixture (bench/bulk.worker.ts) in either layout and opened
 ${r.meta.mode === 'quick' ? 3 : 5} times each (median; a new worker each time, sql.js and zstd loaded, the index read). After
 openCache resolves, the page lists the 50 most recently used entries, asks stats(), then asks has() of

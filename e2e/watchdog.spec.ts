@@ -94,7 +94,7 @@ test('close() of a cache whose worker is stuck settles, ends the worker, rejects
   await expect.poll(() => page.workers().length).toBe(workers)
 })
 
-test('long work that moves is not ended: a 600 MB store and a decode, each far longer than the deadline', async ({ page }) => {
+test('long work that moves is not ended: a 600 MB store and a decode (its chunk slow to load), each far longer than the deadline', async ({ page }) => {
   // The decode must outlast its deadline by far, or a decode the watchdog counted would pass too: ch2bet
   // (1.3 MB) decoded here within the 1.25 deadlines a stall takes to be found, and a decode left out of
   // excused() went unnoticed. 32 MiB of noise takes about half a second.
@@ -102,6 +102,14 @@ test('long work that moves is not ended: a 600 MB store and a decode, each far l
   const noise = Int16Array.from({ length: 256 * 256 * 256 }, () => Math.floor(random() * 65536) - 32768)
   const volume = gzipSync(niftiFile({ dims: [256, 256, 256], pixdim: [1, 1, 1], datatype: 'int16', data: noise }), { level: 1 })
   await serve(page, { 'noise.nii.gz': volume })
+  // The worker's decode chunk comes slowly, as over a slow network: loading it is excused too (a second,
+  // five deadlines of the decode's cache below).
+  let chunkLoads = 0
+  await page.route(/\/assets\/lazy-[\w-]+\.js$/, async (route) => {
+    chunkLoads++
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    await route.continue()
+  })
   await openPage(page)
   const run = await page.evaluate(async () => {
     const lib = window.voxcacheLib!
@@ -145,5 +153,6 @@ test('long work that moves is not ended: a 600 MB store and a decode, each far l
   })
   expect(run.stored).toEqual({ ok: true, bytes: 600_000_000 })
   expect(run.decoded).toEqual({ ok: true, size: [256, 256, 256] })
+  expect(chunkLoads).toBeGreaterThan(0)
   recordFigures('watchdog-long', { storeMs: Math.round(run.storeMs), storeDeadlineMs: 3000, decodeMs: Math.round(run.decodeMs), decodeDeadlineMs: 200 })
 })

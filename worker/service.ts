@@ -410,7 +410,8 @@ export function createService() {
      */
     async decode(inputs: DecodeWireInput[], options?: DecodeOptions): Promise<DecodeOutcome> {
       const c = ready()
-      const d = await decoder(pipelinesUrl)
+      // Loading the chunk is the network's time, not a stall of this worker (as the wasm's is at open).
+      const d = await excused(() => decoder(pipelinesUrl))
       const { knownDecodeId, planDecode, decodeRoles, decodeMetadata, applyMode } = d
       const mode = d.metadataMode(options)
       // Reading and hashing the input (up to 2 GiB a file) reports nothing to the watchdog either.
@@ -466,7 +467,7 @@ export function createService() {
       if (typeof source === 'string') assertOperationId(source)
       const value = typeof source === 'string' ? (await c.retrieveEntry(source))?.value : source
       if (value === undefined) return undefined
-      const { exportValue } = await decoder(pipelinesUrl)
+      const { exportValue } = await excused(() => decoder(pipelinesUrl))
       const file = await excused(() => exportValue(value, format, typeof source === 'string' ? `entry ${source}` : 'the value'))
       const out = forTransfer(file.data)
       return transferring({ name: file.name, data: out.value as Uint8Array }, out.transfer)

@@ -351,7 +351,12 @@ export class IndexDb {
       this.db.exec('COMMIT')
       return out
     } catch (error) {
-      this.db.exec('ROLLBACK')
+      // SQLite may have rolled the transaction back itself (out of memory, say); the first error is the news.
+      try {
+        this.db.exec('ROLLBACK')
+      } catch {
+        // no transaction left to roll back
+      }
       this.sums = sums
       throw error
     }

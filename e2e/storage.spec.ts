@@ -587,8 +587,9 @@ test('wasmUrls: the worker loads both wasm files from there; a wrong one is a St
       missing: await failure({ zstd: '/elsewhere/missing.wasm' }),
       notWasm: await failure({ sqlite: '/elsewhere/text.wasm' }),
       cut: await failure({ zstd: '/elsewhere/cut.wasm' }),
-      // A module that compiles but asks for other imports: zstd's runtime would wait for it forever.
+      // Modules that compile but ask for other imports: either runtime would wait for them forever.
       swapped: await failure({ zstd: '/elsewhere/sql.wasm' }),
+      swappedSql: await failure({ sqlite: '/elsewhere/zstd.wasm' }),
     }
   })
   expect(served.slice(0, 2).sort()).toEqual(['sql.wasm', 'zstd.wasm'])
@@ -598,6 +599,8 @@ test('wasmUrls: the worker loads both wasm files from there; a wrong one is a St
   expect(got.notWasm).toMatch(/^true: http:\/\/localhost:\d+\/elsewhere\/text\.wasm is not sql\.js's wasm/)
   expect(got.cut).toMatch(/^true: http:\/\/localhost:\d+\/elsewhere\/cut\.wasm is not zstd's wasm: WebAssembly.compile\(\): /)
   expect(got.swapped).toMatch(/^true: http:\/\/localhost:\d+\/elsewhere\/sql\.wasm is not zstd's wasm: WebAssembly.instantiate\(\): Import/)
+  // zstd's imports link against sql.js's; sql.js's setup then throws on the instance.
+  expect(got.swappedSql).toMatch(/^true: http:\/\/localhost:\d+\/elsewhere\/zstd\.wasm is not sql\.js's wasm: /)
 })
 
 // Chromium evicts best-effort storage under pressure, silently and for the whole origin.

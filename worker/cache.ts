@@ -78,17 +78,17 @@ async function wasmModule(what: string, url: string): Promise<WebAssembly.Module
 
 /**
  * An Emscripten `instantiateWasm` hook that instantiates `module` with the runtime's imports, and
- * `failed`, which rejects (naming the URL) when that instantiation fails: the runtime itself would wait
- * forever. Race the runtime's start against it.
+ * `failed`, which rejects (naming the URL) when that instantiation fails, or when the runtime cannot
+ * take the instance (another wasm whose imports happened to link: zstd's given as sql.js's threw in
+ * sql.js's setup): the runtime itself would wait forever. Race the runtime's start against it.
  */
 function wasmHook(module: WebAssembly.Module, what: string, url: string) {
   let fail: (error: unknown) => void = () => undefined
   const failed = new Promise<never>((_, reject) => (fail = reject))
   const instantiateWasm = (imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) => {
-    WebAssembly.instantiate(module, imports).then(
-      (instance) => receive(instance, module),
-      (error: unknown) => fail(new StorageUnavailableError(`${url} is not ${what}: ${describeThrown(error)}`, { cause: error })),
-    )
+    WebAssembly.instantiate(module, imports)
+      .then((instance) => receive(instance, module))
+      .catch((error: unknown) => fail(new StorageUnavailableError(`${url} is not ${what}: ${describeThrown(error)}`, { cause: error })))
     return {}
   }
   return { instantiateWasm, failed }

@@ -416,7 +416,7 @@ export function createService() {
       const mode = d.metadataMode(options)
       // Reading and hashing the input (up to 2 GiB a file) reports nothing to the watchdog either.
       const given = await excused(() => Promise.all(inputs.map(digested)))
-      const digests = given.map((g) => (g.file?.sha256 !== undefined ? g.digest : undefined))
+      const digests = given.map((g) => (g.file ? g.digest : undefined))
       // An empty file is a DecodeError, which planDecode gives with the file's name.
       if (given.every((g) => g.size > 0)) {
         const known = await knownDecodeId(given.map((g) => g.digest), mode)

@@ -397,11 +397,12 @@ describe('index files: damage is detected, inline records salvaged', () => {
     expect(c.db.totals().entries).toBe(3)
   })
 
-  it('a snapshot sealed whole around bytes SQLite cannot read: its inline records salvaged from the file, read again', async () => {
+  it('a snapshot sealed whole around bytes SQLite cannot read is damage, and its inline records are salvaged', async () => {
     const backend = await populated()
     const bytes = (await backend.read(SNAPSHOT))!
-    // The SQLite header damaged, the envelope's checksum made right: the envelope holds, sql.js refuses
-    // the database, and it was lent the bytes (it may write into them), so salvage reads the file anew.
+    // The SQLite header damaged, the envelope's checksum made right: the envelope holds and sql.js
+    // refuses the database. (Salvage reads the file again, since sql.js was lent the bytes read and may
+    // write into them; here it refuses them before writing, so the re-read is not what this shows.)
     const sqlite = bytes.slice(ENVELOPE_BYTES)
     sqlite.fill(0x55, 0, 16)
     await backend.writeAtomic(SNAPSHOT, [snapshotEnvelope(sqlite), sqlite])
